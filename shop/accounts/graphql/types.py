@@ -1,0 +1,28 @@
+import graphene
+from graphene_django import DjangoObjectType
+
+from shop.accounts.errors import AccountErrorCode
+from shop.accounts.models import Role, User
+from shop.core.graphql.errors import error_type
+from shop.core.graphql.types import CountableConnection
+
+RoleEnum = graphene.Enum.from_enum(Role, name="Role", description=lambda v: v and v.label)
+
+AccountError = error_type("AccountError", AccountErrorCode, "An error from an account mutation.")
+
+
+class UserType(DjangoObjectType):
+    role = graphene.Field(RoleEnum, required=True)
+
+    class Meta:
+        model = User
+        name = "User"
+        description = "A signed-in person: agency buyer, supplier staff, operator, auditor, …"
+        interfaces = (graphene.relay.Node,)
+        fields = ("id", "email", "role", "is_active", "date_joined", "last_login")
+        convert_choices_to_enum = False
+
+
+class UserConnection(CountableConnection):
+    class Meta:
+        node = UserType

@@ -1,0 +1,19 @@
+"""The root GraphQL schema: each domain contributes its Query and Mutation classes."""
+
+import graphene
+
+from shop.accounts.graphql.mutations import AccountMutations
+from shop.accounts.graphql.queries import AccountQueries
+from shop.core.graphql.queries import CoreQueries
+
+
+class Query(AccountQueries, CoreQueries, graphene.ObjectType):
+    """Root queries. There is deliberately no generic `node(id)`: every object is fetched
+    through a field whose selector checks access."""
+
+
+class Mutation(AccountMutations, graphene.ObjectType):
+    pass
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation)
