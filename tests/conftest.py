@@ -1,0 +1,58 @@
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from shop.accounts.models import Role
+from shop.accounts.tokens import create_access_token
+from tests.factories import UserFactory
+
+
+class GraphQLClient:
+    """Posts to the real /graphql/ endpoint, optionally as a signed-in user."""
+
+    def __init__(self):
+        self.http = Client()
+
+    def raw(self, query: str, variables: dict | None = None, *, user=None, token=None, **extra):
+        headers = {}
+        if user is not None:
+            token = create_access_token(user)
+        if token is not None:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        body = json.dumps({"query": query, "variables": variables or {}})
+        return self.http.post(
+            "/graphql/", body, content_type="application/json", **headers, **extra
+        )
+
+    def __call__(self, query: str, variables: dict | None = None, **kwargs) -> dict[str, Any]:
+        return self.raw(query, variables, **kwargs).json()
+
+
+@pytest.fixture
+def gql(db) -> GraphQLClient:
+    return GraphQLClient()
+
+
+@pytest.fixture
+def user_with_role() -> Callable[[str], Any]:
+    def make(role: str, **fields):
+        return UserFactory(role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(role=Role.OPERATOR, is_staff=True)
+
+
+def top_level_codes(response: dict) -> list[str]:
+    return [error["extensions"]["code"] for error in response.get("errors", [])]
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
