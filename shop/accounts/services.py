@@ -69,13 +69,61 @@ def account_register(*, email: str, password: str) -> User:
     return user
 
 
+def _organisation(role: str, supplier_id: int | None, county_id: int | None) -> dict[str, Any]:
+    """The organisation a role acts for: supplier staff need a supplier, county reviewers a
+    Ningxia county; other roles take neither."""
+    from catalog.models import County, Supplier
+
+    wanted = {Role.SUPPLIER: "supplierId", Role.COUNTY_REVIEWER: "countyId"}.get(role)
+    given = {"supplierId": supplier_id, "countyId": county_id}
+    for name, value in given.items():
+        if value is not None and name != wanted:
+            raise DomainError(
+                f"A {role} account takes no {name}.", code=AccountErrorCode.INVALID, field=name
+            )
+    if wanted == "supplierId":
+        supplier = Supplier.objects.filter(pk=supplier_id).first()
+        if supplier is None:
+            raise DomainError(
+                "Supplier staff need an existing supplier.",
+                code=AccountErrorCode.REQUIRED
+                if supplier_id is None
+                else AccountErrorCode.NOT_FOUND,
+                field="supplierId",
+            )
+        return {"supplier": supplier}
+    if wanted == "countyId":
+        county = County.objects.filter(pk=county_id).first()
+        if county is None or not county.is_ningxia:
+            raise DomainError(
+                "County reviewers need a Ningxia county.",
+                code=AccountErrorCode.REQUIRED if county_id is None else AccountErrorCode.NOT_FOUND,
+                field="countyId",
+            )
+        return {"county": county}
+    return {}
+
+
 @transaction.atomic
-def user_create(*, acting_user: Any, email: str, password: str, role: str) -> User:
-    """An operator creates an account with any role."""
+def user_create(
+    *,
+    acting_user: Any,
+    email: str,
+    password: str,
+    role: str,
+    supplier_id: int | None = None,
+    county_id: int | None = None,
+) -> User:
+    """An operator creates an account with any role, tied to its organisation."""
     require_role(acting_user, Role.OPERATOR)
     if role not in Role.values:
         raise DomainError(f"Unknown role {role!r}.", code=AccountErrorCode.INVALID, field="role")
+    organisation = _organisation(role, supplier_id, county_id)
     user = _user_new(email=email, password=password, role=role)
+    if organisation:
+        for name, value in organisation.items():
+            setattr(user, name, value)
+        user.save(update_fields=list(organisation))
     audit_record(actor=acting_user, action="user.create", target=user, data={"role": role})
     return user
 

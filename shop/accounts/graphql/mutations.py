@@ -91,16 +91,30 @@ class UserCreate(BaseMutation):
         email = graphene.String(required=True)
         password = graphene.String(required=True)
         role = RoleEnum(required=True)
+        supplier_id = graphene.ID(description="Required for SUPPLIER accounts.")
+        county_id = graphene.ID(description="Required for COUNTY_REVIEWER accounts.")
 
     user = graphene.Field(UserType)
     errors = errors_field(AccountError)
 
     @classmethod
-    def perform(cls, info, email, password, role):
+    def perform(cls, info, email, password, role, supplier_id=None, county_id=None):
         user = services.user_create(
-            acting_user=info.context.user, email=email, password=password, role=role.value
+            acting_user=info.context.user,
+            email=email,
+            password=password,
+            role=role.value,
+            supplier_id=_optional_id(supplier_id, "Supplier"),
+            county_id=_optional_id(county_id, "County"),
         )
         return cls(user=user)
+
+
+def _optional_id(global_id: str | None, type_name: str) -> int | None:
+    if global_id is None:
+        return None
+    # An undecodable ID becomes 0, which matches no row: the service answers NOT_FOUND.
+    return decode_id(global_id, type_name) or 0
 
 
 class UserDeactivate(BaseMutation):

@@ -1,6 +1,7 @@
 import graphene
 from graphene_django import DjangoObjectType
 
+from catalog.graphql.types import CountyType, SupplierType
 from shop.accounts.errors import AccountErrorCode
 from shop.accounts.models import Role, User
 from shop.core.graphql.errors import error_type
@@ -13,6 +14,8 @@ AccountError = error_type("AccountError", AccountErrorCode, "An error from an ac
 
 class UserType(DjangoObjectType):
     role = graphene.Field(RoleEnum, required=True)
+    supplier = graphene.Field(SupplierType, description="For supplier staff: their supplier.")
+    county = graphene.Field(CountyType, description="For county reviewers: their county.")
 
     class Meta:
         model = User
@@ -21,6 +24,12 @@ class UserType(DjangoObjectType):
         interfaces = (graphene.relay.Node,)
         fields = ("id", "email", "role", "is_active", "date_joined", "last_login")
         convert_choices_to_enum = False
+
+    def resolve_supplier(self, info):
+        return self.supplier
+
+    def resolve_county(self, info):
+        return self.county
 
 
 class UserConnection(CountableConnection):
