@@ -1,0 +1,182 @@
+"""Catalog reads, scoped to the caller."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from catalog.models import (
+    AuthorizationKind,
+    Category,
+    County,
+    Product,
+    ProductAuthorization,
+    ProductVariant,
+    Supplier,
+    TraceBatch,
+)
+from shop.accounts.models import Role
+from shop.core.errors import PermissionDenied
+from shop.core.permissions import has_role, require_authenticated
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+@dataclass
+class ProductFilter:
+    category_ids: list[int] | None = None
+    county_ids: list[int] | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    has_gi: bool | None = None
+    poverty_county: bool | None = None
+    in_stock: bool | None = None
+    supplier_ids: list[int] | None = None
+
+
+PRODUCT_SORTS = {
+    "NAME": ("name", "id"),
+    "PRICE": ("min_price", "id"),
+    "CREATED": ("created_at", "id"),
+}
+
+
+def _with_gi(products: QuerySet[Product], on: date) -> QuerySet[Product]:
+    current_gi = ProductAuthorization.objects.filter(
+        product=OuterRef("pk"),
+        kind=AuthorizationKind.GI,
+        expires_on__gte=on,
+    )
+    return products.annotate(has_gi=Exists(current_gi))
+
+
+def storefront_products(
+    *, filters: ProductFilter | None = None, sort: str = "NAME", descending: bool = False
+) -> QuerySet[Product]:
+    """Sellable products (see ProductQuerySet.sellable), filtered and sorted."""
+    on = today()
+    products = _with_gi(Product.objects.sellable(on), on).annotate(
+        min_price=Min("variants__unit_price")
+    )
+    f = filters or ProductFilter()
+    if f.category_ids:
+        products = products.filter(category_id__in=f.category_ids)
+    if f.county_ids:
+        products = products.filter(origin_county_id__in=f.county_ids)
+    if f.supplier_ids:
+        products = products.filter(supplier_id__in=f.supplier_ids)
+    if f.price_min is not None:
+        products = products.filter(min_price__gte=f.price_min)
+    if f.price_max is not None:
+        products = products.filter(min_price__lte=f.price_max)
+    if f.has_gi is not None:
+        products = products.filter(has_gi=f.has_gi)
+    if f.poverty_county is not None:
+        eligible = Q(
+            origin_county__is_poverty_exited=True, supplier__county__is_poverty_exited=True
+        )
+        products = products.filter(eligible if f.poverty_county else ~eligible)
+    if f.in_stock is not None:
+        stocked = ProductVariant.objects.filter(
+            product=OuterRef("pk"), stock__gte=F("minimum_order_quantity")
+        )
+        products = products.filter(Exists(stocked) if f.in_stock else ~Exists(stocked))
+    order = PRODUCT_SORTS.get(sort, PRODUCT_SORTS["NAME"])
+    return products.order_by(*[f"-{key}" if descending else key for key in order])
+
+
+def matching_text(products: QuerySet[Product], text: str) -> QuerySet[Product]:
+    """Plain substring match on name and description, every word required. The search app's
+    backends (Chinese segmentation, pinyin, ranking) take over `search` arguments."""
+    for word in (text or "").split():
+        products = products.filter(Q(name__icontains=word) | Q(description__icontains=word))
+    return products
+
+
+def storefront_product(*, product_id: int | None = None, slug: str | None = None) -> Product | None:
+    products = storefront_products()
+    if product_id is not None:
+        return products.filter(pk=product_id).first()
+    if slug:
+        return products.filter(slug=slug).first()
+    return None
+
+
+def recommended_catalog() -> QuerySet[Product]:
+    """推荐目录: every sellable certified product, by category then origin."""
+    return (
+        storefront_products()
+        .select_related("supplier", "category", "origin_county")
+        .order_by("category__sort_order", "origin_county__code", "name", "id")
+    )
+
+
+def managed_products(*, acting_user: Any) -> QuerySet[Product]:
+    """Every product the caller manages, whatever its status: supplier staff their own,
+    operators and auditors all."""
+    require_authenticated(acting_user)
+    on = today()
+    products = _with_gi(Product.objects.all(), on).annotate(min_price=Min("variants__unit_price"))
+    if acting_user.role == Role.SUPPLIER:
+        return products.filter(supplier_id=acting_user.supplier_id).order_by("id")
+    if acting_user.role in (Role.OPERATOR, Role.AUDITOR):
+        return products.order_by("id")
+    raise PermissionDenied()
+
+
+def categories() -> QuerySet[Category]:
+    return Category.objects.order_by("sort_order", "id")
+
+
+def origins(*, ningxia_only: bool = True) -> QuerySet[County]:
+    counties = County.objects.order_by("code")
+    return counties.filter(province="宁夏回族自治区") if ningxia_only else counties
+
+
+@dataclass
+class SupplierFilter:
+    statuses: list[str] | None = None
+    county_ids: list[int] | None = None
+    search: str | None = None
+
+
+def suppliers_visible_to(
+    *, acting_user: Any, filters: SupplierFilter | None = None
+) -> QuerySet[Supplier]:
+    """Operators and auditors see all suppliers; a county reviewer those of their county;
+    supplier staff only their own."""
+    require_authenticated(acting_user)
+    suppliers = Supplier.objects.select_related("county")
+    if has_role(acting_user, Role.OPERATOR, Role.AUDITOR):
+        pass
+    elif acting_user.role == Role.COUNTY_REVIEWER:
+        suppliers = suppliers.filter(county_id=acting_user.county_id)
+    elif acting_user.role == Role.SUPPLIER:
+        suppliers = suppliers.filter(pk=acting_user.supplier_id)
+    else:
+        raise PermissionDenied()
+    f = filters or SupplierFilter()
+    if f.statuses:
+        suppliers = suppliers.filter(status__in=f.statuses)
+    if f.county_ids:
+        suppliers = suppliers.filter(county_id__in=f.county_ids)
+    if f.search:
+        suppliers = suppliers.filter(Q(name__icontains=f.search) | Q(credit_code=f.search.upper()))
+    return suppliers.order_by("id")
+
+
+def trace_batch_by_code(code: str) -> TraceBatch | None:
+    """Public: a buyer scans a batch code and sees the chain back to the households."""
+    return (
+        TraceBatch.objects.select_related(
+            "product__supplier", "product__category", "origin_county", "inspection_report"
+        )
+        .prefetch_related("households")
+        .filter(code=(code or "").strip())
+        .first()
+    )

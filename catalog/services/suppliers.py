@@ -1,0 +1,470 @@
+"""Supplier admission and exit (质量准入和退出制度): apply, county recommendation, operator review,
+suspend, reinstate, exit with optional blacklist, re-application."""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+from catalog import hooks
+from catalog.errors import CatalogErrorCode
+from catalog.models import (
+    REQUIRED_QUALIFICATIONS,
+    BlacklistEntry,
+    County,
+    Qualification,
+    QualificationKind,
+    Supplier,
+    SupplierKind,
+    SupplierStatus,
+    SupplierTransition,
+)
+from shop.accounts.models import Role
+from shop.core.audit import audit_record
+from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from shop.core.permissions import require_role
+
+S = SupplierStatus
+
+# Status → statuses it may move to. Who may take each step is checked by the service.
+SUPPLIER_TRANSITIONS: dict[str, set[str]] = {
+    S.APPLIED: {S.RECOMMENDED, S.ADMITTED, S.REJECTED},
+    S.RECOMMENDED: {S.ADMITTED, S.REJECTED},
+    S.ADMITTED: {S.SUSPENDED, S.EXITED},
+    S.SUSPENDED: {S.ADMITTED, S.EXITED},
+    S.REJECTED: {S.APPLIED},
+    S.EXITED: {S.APPLIED},
+}
+
+
+@dataclass
+class QualificationInput:
+    kind: str
+    number: str
+    expires_on: date
+    issuer: str = ""
+
+
+@dataclass
+class SupplierApplication:
+    name: str
+    credit_code: str
+    kind: str
+    county_id: int | None
+    legal_representative: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str = ""
+    description: str = ""
+    qualifications: list[QualificationInput] = field(default_factory=list)
+
+
+def clean_credit_code(code: str, *, field_name: str = "creditCode") -> str:
+    """The 18-character unified social credit code, upper-cased, with a valid checksum."""
+    try:
+        return uscc.validate(code or "")
+    except StdnumValidationError as error:
+        raise DomainError(
+            f"{code!r} is not a valid unified social credit code (统一社会信用代码): {error}.",
+            code=CatalogErrorCode.INVALID_CREDIT_CODE,
+            field=field_name,
+        ) from error
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _transition(
+    supplier: Supplier, to_status: str, *, actor: Any, reason: str, action: str
+) -> None:
+    from_status = supplier.status
+    if to_status not in SUPPLIER_TRANSITIONS.get(from_status, set()):
+        raise InvalidTransition(
+            f"A supplier that is {from_status} cannot become {to_status}.",
+            code=CatalogErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    supplier.status = to_status
+    supplier.status_changed_at = timezone.now()
+    supplier.save(update_fields=["status", "status_changed_at"])
+    _record(supplier, from_status, to_status, actor=actor, reason=reason, action=action)
+
+
+def _record(supplier: Supplier, from_status: str, to_status: str, *, actor, reason, action) -> None:
+    is_user = actor is not None and actor.is_authenticated
+    SupplierTransition.objects.create(
+        supplier=supplier,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if is_user else None,
+        actor_email=actor.email if is_user else "",
+        reason=reason,
+    )
+    audit_record(
+        actor=actor,
+        action=action,
+        target=supplier,
+        reason=reason,
+        data={"from": from_status, "to": to_status},
+    )
+
+
+def _locked_supplier(supplier_id: int | None) -> Supplier:
+    supplier = Supplier.objects.select_for_update().filter(pk=supplier_id).first()
+    if supplier is None:
+        raise NotFound("No such supplier.")
+    return supplier
+
+
+def _require_reason(reason: str, field_name: str = "reason") -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Give a reason.", code=CatalogErrorCode.REQUIRED, field=field_name)
+    return reason
+
+
+# --- Application ----------------------------------------------------------------------------
+
+
+def _validate_application(data: SupplierApplication) -> tuple[str, County]:
+    errors: list[DomainError] = []
+    code = ""
+    try:
+        code = clean_credit_code(data.credit_code)
+    except DomainError as error:
+        errors.append(error)
+    for name in ("name", "legal_representative", "contact_name", "contact_phone"):
+        if not str(getattr(data, name) or "").strip():
+            camel = "".join(p.title() if i else p for i, p in enumerate(name.split("_")))
+            errors.append(DomainError("This field is required.", code="REQUIRED", field=camel))
+    if data.kind not in SupplierKind.values:
+        errors.append(DomainError("Unknown supplier kind.", code="INVALID", field="kind"))
+    county = County.objects.filter(pk=data.county_id).first()
+    if county is None:
+        errors.append(DomainError("No such county.", code="NOT_FOUND", field="countyId"))
+    elif not county.is_ningxia:
+        errors.append(
+            DomainError(
+                f"{county} is not in Ningxia; suppliers must be registered in a Ningxia county.",
+                code=CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
+                field="countyId",
+            )
+        )
+    errors += _qualification_errors(data.qualifications, require_all=True)
+    if errors:
+        raise DomainErrors(errors)
+    return code, county
+
+
+def _qualification_errors(
+    items: list[QualificationInput], *, require_all: bool
+) -> list[DomainError]:
+    errors = []
+    today = _today()
+    for item in items:
+        if item.kind not in QualificationKind.values:
+            errors.append(
+                DomainError("Unknown qualification kind.", code="INVALID", field="qualifications")
+            )
+        elif not (item.number or "").strip():
+            errors.append(
+                DomainError(
+                    f"{QualificationKind(item.kind).label}: the number is required.",
+                    code=CatalogErrorCode.REQUIRED,
+                    field="qualifications",
+                )
+            )
+        elif item.expires_on <= today:
+            errors.append(
+                DomainError(
+                    f"{QualificationKind(item.kind).label} {item.number} expired on "
+                    f"{item.expires_on}.",
+                    code=CatalogErrorCode.QUALIFICATION_EXPIRED,
+                    field="qualifications",
+                )
+            )
+    if require_all:
+        given = {item.kind for item in items}
+        for kind in REQUIRED_QUALIFICATIONS:
+            if kind not in given:
+                errors.append(
+                    DomainError(
+                        f"The application needs a {kind.label} ({kind.value}).",
+                        code=CatalogErrorCode.MISSING_QUALIFICATION,
+                        field="qualifications",
+                    )
+                )
+    return errors
+
+
+def _add_qualifications(supplier: Supplier, items: list[QualificationInput]) -> list[Qualification]:
+    return Qualification.objects.bulk_create(
+        [
+            Qualification(
+                supplier=supplier,
+                kind=item.kind,
+                number=item.number.strip(),
+                issuer=(item.issuer or "").strip(),
+                expires_on=item.expires_on,
+            )
+            for item in items
+        ]
+    )
+
+
+def _check_may_apply(code: str) -> None:
+    if BlacklistEntry.objects.filter(credit_code=code).exists():
+        raise DomainError(
+            "This credit code is blacklisted and may not apply.",
+            code=CatalogErrorCode.BLACKLISTED,
+            field="creditCode",
+        )
+
+
+def _check_cooling_off(supplier: Supplier) -> None:
+    if supplier.status != S.EXITED:
+        return
+    days = settings.SUPPLIER_REAPPLY_COOLING_OFF_DAYS
+    allowed_from = timezone.localtime(supplier.status_changed_at).date() + timedelta(days=days)
+    if _today() < allowed_from:
+        raise DomainError(
+            f"An exited supplier may re-apply after {days} days, from {allowed_from}.",
+            code=CatalogErrorCode.COOLING_OFF,
+            field="creditCode",
+        )
+
+
+APPLICATION_FIELDS = (
+    "name",
+    "kind",
+    "legal_representative",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "description",
+)
+
+
+@transaction.atomic
+def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
+    """A signed-in account applies for its enterprise, cooperative or family farm. A consumer
+    becomes the new supplier's staff; a rejected or exited supplier's staff re-applies with the
+    same credit code (after the cooling-off period, and never when blacklisted)."""
+    # Operators, agencies, auditors and reviewers act for their organisation, never apply.
+    require_role(acting_user, Role.CONSUMER, Role.SUPPLIER)
+    code, county = _validate_application(data)
+    _check_may_apply(code)
+    existing = Supplier.objects.select_for_update().filter(credit_code=code).first()
+    own = acting_user.supplier_id
+    if own is not None and (existing is None or existing.pk != own):
+        raise DomainError(
+            "This account already belongs to another supplier.",
+            code=CatalogErrorCode.ALREADY_SUPPLIER_STAFF,
+            field="creditCode",
+        )
+    values = {name: (getattr(data, name) or "").strip() for name in APPLICATION_FIELDS}
+    if existing is None:
+        supplier = Supplier.objects.create(
+            credit_code=code,
+            county=county,
+            status=S.APPLIED,
+            status_changed_at=timezone.now(),
+            **values,
+        )
+        _record(supplier, "", S.APPLIED, actor=acting_user, reason="", action="supplier.apply")
+        acting_user.role, acting_user.supplier = Role.SUPPLIER, supplier
+        acting_user.save(update_fields=["role", "supplier"])
+    else:
+        if existing.pk != own:
+            raise DomainError(
+                "A supplier with this credit code already exists.",
+                code=CatalogErrorCode.CREDIT_CODE_TAKEN,
+                field="creditCode",
+            )
+        _check_cooling_off(existing)
+        supplier = existing
+        for name, value in values.items():
+            setattr(supplier, name, value)
+        supplier.county = county
+        supplier.save()
+        _transition(
+            supplier,
+            S.APPLIED,
+            actor=acting_user,
+            reason="re-application",
+            action="supplier.reapply",
+        )
+    _add_qualifications(supplier, data.qualifications)
+    return supplier
+
+
+@transaction.atomic
+def supplier_qualification_add(
+    *, acting_user: Any, supplier_id: int | None, item: QualificationInput, file=None
+) -> Qualification:
+    """Supplier staff add or renew a qualification of their own supplier."""
+    require_role(acting_user, Role.SUPPLIER)
+    supplier = Supplier.objects.filter(pk=supplier_id).first()
+    if supplier is None or supplier.pk != acting_user.supplier_id:
+        # Another supplier's id is answered like an unknown one.
+        raise NotFound("No such supplier.", field="supplierId")
+    errors = _qualification_errors([item], require_all=False)
+    if errors:
+        raise DomainErrors(errors)
+    (qualification,) = _add_qualifications(supplier, [item])
+    if file is not None:
+        qualification.file.save(file.name, file, save=True)
+    audit_record(
+        actor=acting_user,
+        action="supplier.qualification_add",
+        target=supplier,
+        data={"kind": item.kind, "number": item.number, "expiresOn": item.expires_on.isoformat()},
+    )
+    return qualification
+
+
+# --- Review ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def supplier_recommend(
+    *, acting_user: Any, supplier_id: int | None, recommend: bool, note: str = ""
+) -> Supplier:
+    """A county reviewer recommends (or declines) an applicant registered in their county."""
+    require_role(acting_user, Role.COUNTY_REVIEWER)
+    supplier = _locked_supplier(supplier_id)
+    if acting_user.county_id is None or supplier.county_id != acting_user.county_id:
+        raise NotFound("No such supplier in your county.")
+    if supplier.status != S.APPLIED:
+        raise InvalidTransition(
+            f"Only an APPLIED supplier can be recommended; this one is {supplier.status}.",
+            code=CatalogErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    if recommend:
+        _transition(
+            supplier, S.RECOMMENDED, actor=acting_user, reason=note, action="supplier.recommend"
+        )
+    else:
+        reason = _require_reason(note, "note")
+        _transition(
+            supplier, S.REJECTED, actor=acting_user, reason=reason, action="supplier.decline"
+        )
+    return supplier
+
+
+@transaction.atomic
+def supplier_review(
+    *, acting_user: Any, supplier_id: int | None, admit: bool, note: str = ""
+) -> Supplier:
+    """An operator admits or rejects an applicant, after the county step when it is on."""
+    require_role(acting_user, Role.OPERATOR)
+    supplier = _locked_supplier(supplier_id)
+    reviewable = {S.RECOMMENDED} if settings.SUPPLIER_COUNTY_STEP else {S.APPLIED, S.RECOMMENDED}
+    if supplier.status not in reviewable:
+        code = CatalogErrorCode.INVALID_TRANSITION
+        if supplier.status == S.APPLIED:
+            code = CatalogErrorCode.COUNTY_STEP_REQUIRED
+        raise InvalidTransition(
+            f"A {supplier.status} supplier cannot be reviewed"
+            + (
+                " before its county recommends it."
+                if code == CatalogErrorCode.COUNTY_STEP_REQUIRED
+                else "."
+            ),
+            code=code,
+            field="id",
+        )
+    if admit:
+        _transition(supplier, S.ADMITTED, actor=acting_user, reason=note, action="supplier.admit")
+    else:
+        reason = _require_reason(note, "note")
+        _transition(
+            supplier, S.REJECTED, actor=acting_user, reason=reason, action="supplier.reject"
+        )
+    return supplier
+
+
+def _withdraw(supplier: Supplier, to_status: str, *, actor: Any, reason: str, action: str) -> None:
+    """Suspend or exit. Its products leave the storefront and the recommended catalog at once
+    (both are derived from the supplier's status); other apps' effects run through the hook in
+    this same transaction."""
+    _transition(supplier, to_status, actor=actor, reason=reason, action=action)
+    hooks.supplier_withdrawn(supplier=supplier, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def supplier_suspend(*, acting_user: Any, supplier_id: int | None, reason: str) -> Supplier:
+    require_role(acting_user, Role.OPERATOR)
+    supplier = _locked_supplier(supplier_id)
+    _withdraw(
+        supplier,
+        S.SUSPENDED,
+        actor=acting_user,
+        reason=_require_reason(reason),
+        action="supplier.suspend",
+    )
+    return supplier
+
+
+def expired_required_qualifications(supplier: Supplier, today: date) -> list[Qualification]:
+    """The newest qualification of each required kind, where it has expired."""
+    newest: dict[str, Qualification] = {}
+    for qualification in supplier.qualifications.filter(kind__in=REQUIRED_QUALIFICATIONS):
+        current = newest.get(qualification.kind)
+        if current is None or qualification.expires_on > current.expires_on:
+            newest[qualification.kind] = qualification
+    return [q for q in newest.values() if q.expires_on < today]
+
+
+@transaction.atomic
+def supplier_reinstate(*, acting_user: Any, supplier_id: int | None, note: str = "") -> Supplier:
+    """Back from SUSPENDED to ADMITTED, once every required qualification is current."""
+    require_role(acting_user, Role.OPERATOR)
+    supplier = _locked_supplier(supplier_id)
+    if supplier.status != S.SUSPENDED:
+        raise InvalidTransition(
+            f"Only a SUSPENDED supplier can be reinstated; this one is {supplier.status}.",
+            code=CatalogErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    expired = expired_required_qualifications(supplier, _today())
+    if expired:
+        names = ", ".join(f"{q.get_kind_display()} {q.number}" for q in expired)
+        raise DomainError(
+            f"Renew the expired qualifications first: {names}.",
+            code=CatalogErrorCode.QUALIFICATION_EXPIRED,
+            field="id",
+        )
+    _transition(supplier, S.ADMITTED, actor=acting_user, reason=note, action="supplier.reinstate")
+    return supplier
+
+
+@transaction.atomic
+def supplier_exit(
+    *, acting_user: Any, supplier_id: int | None, reason: str, blacklist: bool = False
+) -> Supplier:
+    """Push a supplier out; with `blacklist`, its credit code may never apply again."""
+    require_role(acting_user, Role.OPERATOR)
+    supplier = _locked_supplier(supplier_id)
+    reason = _require_reason(reason)
+    _withdraw(supplier, S.EXITED, actor=acting_user, reason=reason, action="supplier.exit")
+    if blacklist:
+        BlacklistEntry.objects.get_or_create(
+            credit_code=supplier.credit_code,
+            defaults={"supplier": supplier, "reason": reason, "created_by": acting_user},
+        )
+        audit_record(actor=acting_user, action="supplier.blacklist", target=supplier, reason=reason)
+    return supplier
+
+
+def supplier_withdraw_by_rule(supplier: Supplier, to_status: str, *, reason: str) -> None:
+    """The scheduled rules suspend or exit a supplier; the actor is the system."""
+    action = "supplier.suspend" if to_status == S.SUSPENDED else "supplier.exit"
+    _withdraw(supplier, to_status, actor=None, reason=reason, action=action)
