@@ -2,17 +2,19 @@
 
 import graphene
 
+from catalog.graphql.mutations import CatalogMutations
+from catalog.graphql.queries import CatalogQueries
 from shop.accounts.graphql.mutations import AccountMutations
 from shop.accounts.graphql.queries import AccountQueries
 from shop.core.graphql.queries import CoreQueries
 
 
-class Query(AccountQueries, CoreQueries, graphene.ObjectType):
+class Query(CatalogQueries, AccountQueries, CoreQueries, graphene.ObjectType):
     """Root queries. There is deliberately no generic `node(id)`: every object is fetched
     through a field whose selector checks access."""
 
 
-class Mutation(AccountMutations, graphene.ObjectType):
+class Mutation(CatalogMutations, AccountMutations, graphene.ObjectType):
     pass
 
 

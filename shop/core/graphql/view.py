@@ -6,7 +6,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from graphene_django.views import GraphQLView, HttpError
+from graphene_django.views import HttpError
+from graphene_file_upload.django import FileUploadGraphQLView
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.utilities import get_operation_ast
@@ -54,7 +55,9 @@ def format_graphql_error(error: Exception) -> dict:
     return formatted
 
 
-class ShopGraphQLView(GraphQLView):
+class ShopGraphQLView(FileUploadGraphQLView):
+    """Also accepts the GraphQL multipart request spec, for `Upload` arguments."""
+
     format_error = staticmethod(format_graphql_error)
     graphiql = True
 
