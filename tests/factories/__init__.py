@@ -1,3 +1,21 @@
 from tests.factories.accounts import UserFactory
+from tests.factories.catalog import (
+    GIFactory,
+    HouseholdFactory,
+    ProductFactory,
+    SupplierFactory,
+    TierPriceFactory,
+    TraceBatchFactory,
+    VariantFactory,
+)
 
-__all__ = ["UserFactory"]
+__all__ = [
+    "GIFactory",
+    "HouseholdFactory",
+    "ProductFactory",
+    "SupplierFactory",
+    "TierPriceFactory",
+    "TraceBatchFactory",
+    "UserFactory",
+    "VariantFactory",
+]
