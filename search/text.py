@@ -1,0 +1,343 @@
+"""Chinese text analysis for search, done in Python so that every backend sees the same tokens.
+
+Neither the database backends (PostgreSQL `simple` / SQLite `unicode61`) nor a stock OpenSearch or
+Elasticsearch node can segment Chinese: `to_tsvector('simple', '华为手机')` is one lexeme, and the
+IK / pinyin plugins cannot be installed here. So the text is segmented with jieba (search mode:
+a long word also yields its dictionary sub-words, 中宁枸杞 -> 中宁, 枸杞, 中宁枸杞) and converted to
+toneless pinyin and pinyin initials with pypinyin. A backend stores the whitespace-joined strings
+from `index_terms()` and analyses them with a plain whitespace (and, for pinyin, edge-n-gram)
+analyzer; the query side uses `query_terms()`.
+
+Public API: `normalize`, `segment`, `pinyin_full`, `pinyin_initials`, `index_terms`,
+`query_terms` / `QueryTerms`, `is_pinyin`, `warm_up`, `DOMAIN_WORDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jieba
+from pypinyin import lazy_pinyin
+
+# Product and place words of the Fujian–Ningxia catalogue that jieba's stock dictionary splits
+# badly or not at all (中宁枸杞 -> 中/宁/枸杞 without them). Place names first, then products.
+DOMAIN_WORDS: tuple[str, ...] = (
+    # Ningxia prefectures, counties and districts
+    "宁夏",
+    "银川",
+    "石嘴山",
+    "吴忠",
+    "固原",
+    "中卫",
+    "中宁",
+    "盐池",
+    "同心",
+    "红寺堡",
+    "青铜峡",
+    "利通",
+    "西吉",
+    "隆德",
+    "泾源",
+    "彭阳",
+    "原州",
+    "海原",
+    "沙坡头",
+    "灵武",
+    "永宁",
+    "贺兰",
+    "平罗",
+    "惠农",
+    "大武口",
+    "兴庆",
+    "金凤",
+    "六盘山",
+    "贺兰山",
+    "贺兰山东麓",
+    "闽宁",
+    "闽宁镇",
+    # products
+    "枸杞",
+    "中宁枸杞",
+    "黑枸杞",
+    "枸杞干",
+    "枸杞原浆",
+    "枸杞芽茶",
+    "滩羊",
+    "滩羊肉",
+    "盐池滩羊",
+    "黄花菜",
+    "葡萄酒",
+    "干红",
+    "干白",
+    "马铃薯",
+    "西吉马铃薯",
+    "长枣",
+    "灵武长枣",
+    "硒砂瓜",
+    "中卫硒砂瓜",
+    "八宝茶",
+    "苦荞",
+    "荞麦",
+    "小杂粮",
+    "胡麻油",
+    "亚麻籽油",
+    "冷凉蔬菜",
+    "黄牛肉",
+    "固原黄牛",
+    "发菜",
+    # Fujian side (the partner province)
+    "铁观音",
+    "安溪铁观音",
+    "大红袍",
+    "武夷岩茶",
+    "白茶",
+    "福鼎白茶",
+)
+
+# Words whose pinyin pypinyin gets wrong (polyphones). Applied wherever the word occurs in a token,
+# before pypinyin sees the rest, so the global pypinyin dictionaries are left untouched.
+PINYIN_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "长枣": ("chang", "zao"),
+    "红寺堡": ("hong", "si", "bu"),
+}
+
+# Function words dropped from queries (they would otherwise have to match, as the query is ANDed).
+QUERY_STOPWORDS = frozenset("的 了 和 与 及 或 在 是 之 等".split())
+
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_HAN_RUN_RE = re.compile(_HAN_RE.pattern + "+")
+_ASCII_WORD_RE = re.compile(r"^[a-z]+$")
+_ready = False
+_lock = threading.Lock()
+_syllables: frozenset[str] = frozenset()
+_syllable_prefixes: frozenset[str] = frozenset()
+_max_override = max(len(word) for word in PINYIN_OVERRIDES)
+
+
+def _cache_dir() -> str:
+    path = Path(os.environ.get("JIEBA_CACHE_DIR") or Path(tempfile.gettempdir()) / "shanhai-jieba")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return tempfile.gettempdir()
+    return str(path)
+
+
+def warm_up() -> None:
+    """Initialise jieba (quietly, once per process) and load the domain dictionary.
+
+    Called lazily by every function here; call it at start-up to move the ~1 s dictionary load
+    (cached in `JIEBA_CACHE_DIR`, default `$TMPDIR/shanhai-jieba`) out of the first request.
+    """
+    global _ready, _syllables, _syllable_prefixes
+    if _ready:
+        return
+    with _lock:
+        if _ready:
+            return
+        jieba.setLogLevel(logging.WARNING)  # "Building prefix dict ..." goes to stderr otherwise
+        jieba.dt.tmp_dir = _cache_dir()
+        jieba.initialize()
+        for word in DOMAIN_WORDS:
+            jieba.add_word(word)
+        from pypinyin.contrib.tone_convert import to_normal
+        from pypinyin.pinyin_dict import pinyin_dict
+
+        syllables = set()
+        for readings in pinyin_dict.values():
+            for reading in readings.split(","):
+                plain = to_normal(reading).replace("ü", "v")
+                # m, n, ng, hm, hng are interjections: treat vowel-less strings as initials.
+                if plain.isascii() and plain.isalpha() and re.search("[aeiouv]", plain):
+                    syllables.add(plain)
+        _syllables = frozenset(syllables)
+        _syllable_prefixes = frozenset(s[:i] for s in syllables for i in range(1, len(s) + 1))
+        _ready = True
+
+
+def normalize(text: str | None) -> str:
+    """NFKC (full-width letters, digits and punctuation become half-width), lowercase, trimmed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(text.split())
+
+
+def _is_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)
+
+
+def _has_han(token: str) -> bool:
+    return bool(_HAN_RE.search(token))
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) in jieba search mode over normalised text, punctuation/spaces dropped."""
+    warm_up()
+    text = normalize(text)
+    if not text:
+        return []
+    return [
+        (word, start, end)
+        for word, start, end in jieba.tokenize(text, mode="search", HMM=True)
+        if _is_word(word)
+    ]
+
+
+def segment(text: str | None) -> list[str]:
+    """Words of `text` in jieba search mode (中宁枸杞 -> 中宁, 枸杞, 中宁枸杞), in order, with
+    duplicates kept (term frequency matters to the index) and punctuation/whitespace dropped."""
+    return [word for word, _, _ in _tokens(text or "")]
+
+
+def _syllables_of(word: str) -> list[str]:
+    out: list[str] = []
+    pending: list[str] = []
+    i = 0
+    while i < len(word):
+        for size in range(min(_max_override, len(word) - i), 1, -1):
+            override = PINYIN_OVERRIDES.get(word[i : i + size])
+            if override:
+                if pending:
+                    out += lazy_pinyin("".join(pending))
+                    pending = []
+                out += override
+                i += size
+                break
+        else:
+            pending.append(word[i])
+            i += 1
+    if pending:
+        out += lazy_pinyin("".join(pending))
+    return [s for s in (part.strip().lower() for part in out) if s and s.isalnum()]
+
+
+def _dedup(items) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def pinyin_full(text: str | None) -> list[str]:
+    """Toneless pinyin per Chinese word (枸杞 -> gouqi, 中宁枸杞 -> zhongning, gouqi,
+    zhongninggouqi), de-duplicated, in order. Words without Chinese characters are skipped."""
+    return _dedup("".join(_syllables_of(word)) for word in segment(text) if _has_han(word))
+
+
+def pinyin_initials(text: str | None) -> list[str]:
+    """Pinyin initials per Chinese word (枸杞 -> gq, 中宁枸杞 -> zn, gq, zngq), de-duplicated."""
+    return _dedup(
+        "".join(s[0] for s in _syllables_of(word)) for word in segment(text) if _has_han(word)
+    )
+
+
+def _whole(text: str) -> tuple[str, str]:
+    """Pinyin and initials of the whole text run together (for prefix typing of a full name)."""
+    syllables = [s for run in _HAN_RUN_RE.findall(normalize(text)) for s in _syllables_of(run)]
+    return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+def index_terms(name: str, other_text: str = "", *, tags: tuple[str, ...] | list[str] = ()) -> dict:
+    """The whitespace-joined strings a backend stores for one product.
+
+    `name` is the product name; `other_text` the long text (description, supplier name ...);
+    `tags` are short labels (category, county, keywords) that also get pinyin, unlike `other_text`.
+
+    Keys: `name_terms`, `body_terms` (segmented words), `pinyin`, `initials` (per word and for the
+    whole name), `autocomplete` (the name without spaces, then its words: for edge n-grams).
+    """
+    tag_text = " ".join(tag for tag in tags if tag)
+    full_name, name_initials = _whole(name)
+    pinyin = pinyin_full(name) + ([full_name] if full_name else []) + pinyin_full(tag_text)
+    initials = (
+        pinyin_initials(name)
+        + ([name_initials] if name_initials else [])
+        + pinyin_initials(tag_text)
+    )
+    name_words = segment(name)
+    compact = "".join(normalize(name).split())
+    return {
+        "name_terms": " ".join(name_words),
+        "body_terms": " ".join(segment(" ".join(filter(None, [tag_text, other_text])))),
+        "pinyin": " ".join(_dedup(pinyin)),
+        "initials": " ".join(_dedup(initials)),
+        "autocomplete": " ".join(_dedup([compact, *name_words])),
+    }
+
+
+def is_pinyin(token: str) -> bool:
+    """True if `token` (lowercase ASCII letters) reads as toneless pinyin syllables, the last one
+    possibly unfinished (`gouqi`, `zhongn`); False for consonant strings like `gq`."""
+    warm_up()
+    if not _ASCII_WORD_RE.match(token):
+        return False
+    reachable = [True] + [False] * len(token)
+    for start in range(len(token)):
+        if not reachable[start]:
+            continue
+        for end in range(start + 1, min(len(token), start + 6) + 1):
+            piece = token[start:end]
+            if piece in _syllables:
+                reachable[end] = True
+            elif (
+                end == len(token)
+                and piece in _syllable_prefixes
+                and (start > 0 or re.search("[aeiouv]", piece))
+            ):
+                reachable[end] = True  # an unfinished last syllable: `zhongn`, `gou`
+    return reachable[-1]
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """What a backend needs to run one search query.
+
+    - `text`: the normalised query (for recall analyzers such as `cjk` on the raw name);
+    - `terms`: the words every hit must contain (each in some field): jieba search-mode words,
+      minus those fully covered by smaller words (中宁枸杞 -> 中宁, 枸杞), minus stop words;
+    - `all_terms`: every search-mode word, for an optional ranking boost on exact compounds;
+    - `pinyin`: ASCII tokens that read as pinyin (`gouqi`) -> match the pinyin terms;
+    - `initials`: ASCII letter tokens (`gq`, and `gouqi` too) -> match the initials terms.
+    """
+
+    text: str
+    terms: list[str] = field(default_factory=list)
+    all_terms: list[str] = field(default_factory=list)
+    pinyin: list[str] = field(default_factory=list)
+    initials: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.terms
+
+    @property
+    def ascii_only(self) -> bool:
+        return bool(self.terms) and not any(_has_han(term) for term in self.terms)
+
+
+def query_terms(query: str | None) -> QueryTerms:
+    """Analyse a user query the same way the index side was analysed (see `QueryTerms`)."""
+    text = normalize(query)
+    tokens = [t for t in _tokens(text) if t[0] not in QUERY_STOPWORDS]
+    leaves = []
+    for word, start, end in tokens:
+        covered = set()
+        for _other, o_start, o_end in tokens:
+            if start <= o_start and o_end <= end and (o_end - o_start) < (end - start):
+                covered.update(range(o_start, o_end))
+        if not covered.issuperset(range(start, end)):
+            leaves.append(word)
+    terms = _dedup(leaves)
+    ascii_words = [t for t in terms if _ASCII_WORD_RE.match(t)]
+    return QueryTerms(
+        text=text,
+        terms=terms,
+        all_terms=_dedup(word for word, _, _ in tokens),
+        pinyin=[t for t in ascii_words if is_pinyin(t)],
+        initials=ascii_words,
+    )
