@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "graphene_django",
     "shop.core",
     "shop.accounts",
+    "shop.payments",
+    "shop.payments.mock",
     "catalog",
     "procurement",
     "search",
@@ -154,9 +156,15 @@ LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES
 
 # --- Integrations (filled in by their issues; read here so production is env-only) -------
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# Payments (docs/payments.md): the SDK talks to STRIPE_API_BASE, by default the stripe-compatible
+# mock this site serves; real Stripe is https://api.stripe.com with real keys and the mock off.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8000/stripe-mock")
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_shanhai_mock")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_shanhai_mock")
+STRIPE_MOCK_ENABLED = env_bool("STRIPE_MOCK_ENABLED", default=True)
+STRIPE_MOCK_WEBHOOK_URL = os.environ.get(
+    "STRIPE_MOCK_WEBHOOK_URL", "http://127.0.0.1:8000/webhooks/stripe/"
+)
 
 LOGGING = {
     "version": 1,
@@ -174,3 +182,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Catalog rules (DESIGN §3) -------------------------------------------------------------
+# The county recommendation step of "主体自愿申请、县级部门推荐、平台审核".
+SUPPLIER_COUNTY_STEP = env_bool("SUPPLIER_COUNTY_STEP", default=True)
+SUPPLIER_REAPPLY_COOLING_OFF_DAYS = int(os.environ.get("SUPPLIER_REAPPLY_COOLING_OFF_DAYS", "365"))
+QUALIFICATION_REMINDER_DAYS = (90, 30, 7)
+SUPPLIER_EXIT_COMPLAINTS = int(os.environ.get("SUPPLIER_EXIT_COMPLAINTS", "3"))
+SUPPLIER_EXIT_COMPLAINT_WINDOW_DAYS = int(
+    os.environ.get("SUPPLIER_EXIT_COMPLAINT_WINDOW_DAYS", "365")
+)
+PRODUCT_CERTIFICATION_DEFAULT_DAYS = 365
