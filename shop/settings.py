@@ -181,6 +181,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The stripe SDK logs every request at INFO; its failures surface as our own errors.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }
 
 # --- Catalog rules (DESIGN §3) -------------------------------------------------------------

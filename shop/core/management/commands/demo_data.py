@@ -11,6 +11,7 @@ from rich.progress import Progress
 # wrapper and returns a one-line summary. Later apps append their steps here.
 DEMO_STEPS = [
     "shop.accounts.demo:load",
+    "catalog.demo:load",
 ]
 
 
