@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
@@ -10,4 +12,9 @@ urlpatterns = [
     path("graphql/", csrf_exempt(ShopGraphQLView.as_view())),
     # /webhooks/stripe/ (receiver) and /stripe-mock/v1/... (the stripe-compatible mock).
     path("", include("shop.payments.urls")),
+    # /exports/recommended-catalog.csv and .xlsx
+    path("", include("catalog.urls")),
 ]
+# The debug server serves uploaded media itself; in production a web server or object
+# storage does (MEDIA_URL).
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
