@@ -67,3 +67,16 @@ def fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def stripe_mock(django_db_serialized_rollback, live_server, settings, transactional_db):
+    """The gateway's official SDK and the mock's webhook deliveries both go to a live server
+    that serves the mock and the receiver, so every request travels over real HTTP."""
+    from shop.payments.mock.delivery import wait_for_deliveries
+
+    settings.STRIPE_API_BASE = f"{live_server.url}/stripe-mock"
+    settings.STRIPE_MOCK_WEBHOOK_URL = f"{live_server.url}/webhooks/stripe/"
+    yield live_server
+    # No delivery may still be writing when the test database is flushed.
+    wait_for_deliveries()

@@ -38,12 +38,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Django admin access; operators get it, nobody else needs it.
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
-    # The organisation a role acts for: supplier staff → supplier, county reviewer → county.
+    # The organisation a role acts for: supplier staff → supplier, county reviewer → county,
+    # agency buyer → agency.
     supplier = models.ForeignKey(
         "catalog.Supplier", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
     county = models.ForeignKey(
         "catalog.County", null=True, blank=True, on_delete=models.PROTECT, related_name="reviewers"
+    )
+    agency = models.ForeignKey(
+        "procurement.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
 
     objects = UserManager()

@@ -69,13 +69,20 @@ def account_register(*, email: str, password: str) -> User:
     return user
 
 
-def _organisation(role: str, supplier_id: int | None, county_id: int | None) -> dict[str, Any]:
+def _organisation(
+    role: str, supplier_id: int | None, county_id: int | None, agency_id: int | None
+) -> dict[str, Any]:
     """The organisation a role acts for: supplier staff need a supplier, county reviewers a
-    Ningxia county; other roles take neither."""
+    Ningxia county, agency buyers an agency; other roles take none."""
     from catalog.models import County, Supplier
+    from procurement.models import Agency
 
-    wanted = {Role.SUPPLIER: "supplierId", Role.COUNTY_REVIEWER: "countyId"}.get(role)
-    given = {"supplierId": supplier_id, "countyId": county_id}
+    wanted = {
+        Role.SUPPLIER: "supplierId",
+        Role.COUNTY_REVIEWER: "countyId",
+        Role.AGENCY: "agencyId",
+    }.get(role)
+    given = {"supplierId": supplier_id, "countyId": county_id, "agencyId": agency_id}
     for name, value in given.items():
         if value is not None and name != wanted:
             raise DomainError(
@@ -101,6 +108,15 @@ def _organisation(role: str, supplier_id: int | None, county_id: int | None) -> 
                 field="countyId",
             )
         return {"county": county}
+    if wanted == "agencyId":
+        agency = Agency.objects.filter(pk=agency_id).first()
+        if agency is None:
+            raise DomainError(
+                "Agency buyers need an existing agency.",
+                code=AccountErrorCode.REQUIRED if agency_id is None else AccountErrorCode.NOT_FOUND,
+                field="agencyId",
+            )
+        return {"agency": agency}
     return {}
 
 
@@ -113,12 +129,13 @@ def user_create(
     role: str,
     supplier_id: int | None = None,
     county_id: int | None = None,
+    agency_id: int | None = None,
 ) -> User:
     """An operator creates an account with any role, tied to its organisation."""
     require_role(acting_user, Role.OPERATOR)
     if role not in Role.values:
         raise DomainError(f"Unknown role {role!r}.", code=AccountErrorCode.INVALID, field="role")
-    organisation = _organisation(role, supplier_id, county_id)
+    organisation = _organisation(role, supplier_id, county_id, agency_id)
     user = _user_new(email=email, password=password, role=role)
     if organisation:
         for name, value in organisation.items():

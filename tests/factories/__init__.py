@@ -8,8 +8,10 @@ from tests.factories.catalog import (
     TraceBatchFactory,
     VariantFactory,
 )
+from tests.factories.procurement import AgencyFactory
 
 __all__ = [
+    "AgencyFactory",
     "GIFactory",
     "HouseholdFactory",
     "ProductFactory",

@@ -25,9 +25,10 @@ from catalog.models import (
 )
 
 
-def credit_code(n: int) -> str:
-    """A valid 统一社会信用代码 for a Ningxia enterprise, different for each n."""
-    body = f"916405{n % 10**11:011d}"
+def credit_code(n: int, prefix: str = "916405") -> str:
+    """A valid 统一社会信用代码, different for each n: by default a Ningxia (64) enterprise;
+    prefix "123501" gives a Fuzhou (3501) public institution."""
+    body = f"{prefix}{n % 10**11:011d}"
     return body + uscc.calc_check_digit(body)
 
 

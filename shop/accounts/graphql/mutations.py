@@ -93,12 +93,13 @@ class UserCreate(BaseMutation):
         role = RoleEnum(required=True)
         supplier_id = graphene.ID(description="Required for SUPPLIER accounts.")
         county_id = graphene.ID(description="Required for COUNTY_REVIEWER accounts.")
+        agency_id = graphene.ID(description="Required for AGENCY accounts.")
 
     user = graphene.Field(UserType)
     errors = errors_field(AccountError)
 
     @classmethod
-    def perform(cls, info, email, password, role, supplier_id=None, county_id=None):
+    def perform(cls, info, email, password, role, supplier_id=None, county_id=None, agency_id=None):
         user = services.user_create(
             acting_user=info.context.user,
             email=email,
@@ -106,6 +107,7 @@ class UserCreate(BaseMutation):
             role=role.value,
             supplier_id=_optional_id(supplier_id, "Supplier"),
             county_id=_optional_id(county_id, "County"),
+            agency_id=_optional_id(agency_id, "Agency"),
         )
         return cls(user=user)
 

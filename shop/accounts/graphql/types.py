@@ -16,6 +16,9 @@ class UserType(DjangoObjectType):
     role = graphene.Field(RoleEnum, required=True)
     supplier = graphene.Field(SupplierType, description="For supplier staff: their supplier.")
     county = graphene.Field(CountyType, description="For county reviewers: their county.")
+    agency = graphene.Field(
+        "procurement.graphql.types.AgencyType", description="For agency buyers: their agency."
+    )
 
     class Meta:
         model = User
@@ -30,6 +33,9 @@ class UserType(DjangoObjectType):
 
     def resolve_county(self, info):
         return self.county
+
+    def resolve_agency(self, info):
+        return self.agency
 
 
 class UserConnection(CountableConnection):

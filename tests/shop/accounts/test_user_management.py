@@ -56,7 +56,7 @@ def test_anonymous_cannot_create_users(gql):
 
 
 def test_user_create_validates_password_and_email(gql, operator):
-    mutation = """mutation { userCreate(email: "x@example.cn", password: "short", role: AGENCY) {
+    mutation = """mutation { userCreate(email: "x@example.cn", password: "short", role: AUDITOR) {
         errors { field code } } }"""
     errors = gql(mutation, user=operator)["data"]["userCreate"]["errors"]
     assert {(e["field"], e["code"]) for e in errors} == {("password", "PASSWORD_TOO_WEAK")}
@@ -122,7 +122,7 @@ def test_deactivating_twice_is_an_error(gql, operator):
 
 @pytest.mark.parametrize("role", READERS)
 def test_operators_and_auditors_read_the_audit_trail(gql, operator, role):
-    gql(USER_CREATE, {"email": "new@example.cn", "role": "AGENCY"}, user=operator)
+    gql(USER_CREATE, {"email": "new@example.cn", "role": "AUDITOR"}, user=operator)
     reader = operator if role == Role.OPERATOR else UserFactory(role=role)
     data = gql(AUDIT_EVENTS, user=reader)["data"]["auditEvents"]
     assert data["totalCount"] == 1
@@ -143,7 +143,7 @@ def test_anonymous_cannot_read_the_audit_trail(gql):
 def test_audit_trail_filters_by_action_and_object(gql, operator):
     target = UserFactory()
     gql(USER_DEACTIVATE, {"id": to_global_id("User", target.pk)}, user=operator)
-    gql(USER_CREATE, {"email": "n@example.cn", "role": "AGENCY"}, user=operator)
+    gql(USER_CREATE, {"email": "n@example.cn", "role": "AUDITOR"}, user=operator)
     query = """query($f: AuditEventFilterInput) { auditEvents(filter: $f) {
         totalCount edges { node { action objectType objectId reason } } } }"""
     data = gql(query, {"f": {"action": "user.deactivate"}}, user=operator)["data"]["auditEvents"]
@@ -156,3 +156,44 @@ def test_audit_trail_filters_by_action_and_object(gql, operator):
     }
     data = gql(query, {"f": {"objectId": "nope"}}, user=operator)["data"]["auditEvents"]
     assert data["totalCount"] == 0
+
+
+ORG_CREATE = """
+mutation($role: Role!, $s: ID, $c: ID, $a: ID) {
+  userCreate(email: "org@example.cn", password: "Ningxia-Wine-77", role: $role, supplierId: $s, countyId: $c, agencyId: $a) {
+    user { role supplier { name } county { name } agency { name } } errors { field code }
+  }
+}"""
+
+
+def test_organisation_accounts_are_tied_to_their_organisation(gql, operator):
+    from tests.factories import AgencyFactory, SupplierFactory
+    from tests.factories.catalog import county
+
+    supplier, agency = SupplierFactory(name="中宁枸杞公司"), AgencyFactory(name="福州一中")
+    cases = [
+        ("SUPPLIER", {"s": to_global_id("Supplier", supplier.pk)}, {"supplier": {"name": "中宁枸杞公司"}}),
+        ("COUNTY_REVIEWER", {"c": to_global_id("County", county("640521").pk)}, {"county": {"name": "中宁县"}}),
+        ("AGENCY", {"a": to_global_id("Agency", agency.pk)}, {"agency": {"name": "福州一中"}}),
+    ]
+    for role, ids, expected in cases:
+        User.objects.filter(email="org@example.cn").delete()
+        user = gql(ORG_CREATE, {"role": role, **ids}, user=operator)["data"]["userCreate"]["user"]
+        assert {k: v for k, v in user.items() if v and k != "role"} == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "field"), [("SUPPLIER", "supplierId"), ("COUNTY_REVIEWER", "countyId"), ("AGENCY", "agencyId")]
+)
+def test_organisation_accounts_need_their_organisation(gql, operator, role, field):
+    payload = gql(ORG_CREATE, {"role": role}, user=operator)["data"]["userCreate"]
+    assert payload["errors"] == [{"field": field, "code": "REQUIRED"}]
+    assert not User.objects.filter(email="org@example.cn").exists()
+
+
+def test_other_roles_take_no_organisation(gql, operator):
+    from tests.factories import AgencyFactory
+
+    agency = AgencyFactory()
+    payload = gql(ORG_CREATE, {"role": "AUDITOR", "a": to_global_id("Agency", agency.pk)}, user=operator)
+    assert payload["data"]["userCreate"]["errors"] == [{"field": "agencyId", "code": "INVALID"}]

@@ -1,0 +1,80 @@
+import graphene
+
+from procurement import selectors
+from procurement.graphql.types import (
+    AgencyConnection,
+    AgencyType,
+    ComplaintConnection,
+    OrderConnection,
+    OrderStatusEnum,
+    OrderType,
+    PaymentStatusEnum,
+)
+from shop.core.errors import BadUserInput
+from shop.core.graphql.connection import PaginatedField
+from shop.core.graphql.ids import decode_id
+
+
+class OrderFilterInput(graphene.InputObjectType):
+    status = graphene.List(graphene.NonNull(OrderStatusEnum))
+    payment_status = graphene.List(graphene.NonNull(PaymentStatusEnum))
+    placed_from = graphene.DateTime()
+    placed_to = graphene.DateTime(description="Exclusive.")
+    suppliers = graphene.List(graphene.NonNull(graphene.ID))
+    agencies = graphene.List(graphene.NonNull(graphene.ID))
+    late = graphene.Boolean(description="Only orders shipped (or still unshipped) late.")
+    search = graphene.String(description="Order number or agency name contains.")
+
+
+def _ids(global_ids, type_name: str) -> list[int]:
+    ids = [decode_id(gid, type_name) for gid in global_ids or []]
+    if any(i is None for i in ids):
+        raise BadUserInput(f"Every ID in the filter must be a {type_name} ID.")
+    return ids
+
+
+def _values(items) -> list[str]:
+    return [getattr(item, "value", item) for item in items or []]
+
+
+class ProcurementQueries(graphene.ObjectType):
+    agencies = PaginatedField(AgencyConnection, description="Operators and auditors: all.")
+    agency = graphene.Field(AgencyType, id=graphene.ID(required=True))
+    orders = PaginatedField(
+        OrderConnection,
+        filter=OrderFilterInput(),
+        description="An agency sees its own orders, a supplier its own, operators and "
+        "auditors all.",
+    )
+    order = graphene.Field(OrderType, id=graphene.ID(required=True))
+    complaints = PaginatedField(ComplaintConnection)
+
+    def resolve_agencies(root, info):
+        return selectors.agencies_visible_to(acting_user=info.context.user)
+
+    def resolve_agency(root, info, id):
+        agencies = selectors.agencies_visible_to(acting_user=info.context.user)
+        return agencies.filter(pk=decode_id(id, "Agency")).first()
+
+    def resolve_orders(root, info, filter=None):
+        filter = filter or {}
+        return selectors.orders_visible_to(
+            acting_user=info.context.user,
+            filters=selectors.OrderFilter(
+                statuses=_values(filter.get("status")),
+                payment_statuses=_values(filter.get("payment_status")),
+                placed_from=filter.get("placed_from"),
+                placed_to=filter.get("placed_to"),
+                supplier_ids=_ids(filter.get("suppliers"), "Supplier"),
+                agency_ids=_ids(filter.get("agencies"), "Agency"),
+                late=filter.get("late"),
+                search=filter.get("search"),
+            ),
+        )
+
+    def resolve_order(root, info, id):
+        orders = selectors.orders_visible_to(acting_user=info.context.user)
+        return orders.filter(pk=decode_id(id, "Order")).first()
+
+    def resolve_complaints(root, info):
+        return selectors.complaints_visible_to(acting_user=info.context.user)

@@ -1,0 +1,299 @@
+import graphene
+from django.utils import timezone
+from graphene_django import DjangoObjectType
+
+from catalog.graphql.types import CityType, SupplierType
+from catalog.models import Supplier
+from procurement import models, selectors
+from procurement.errors import ProcurementErrorCode
+from shop.core.graphql.dataloaders import DataLoader, batches
+from shop.core.graphql.errors import error_type
+from shop.core.graphql.types import CountableConnection, Money
+
+ProcurementError = error_type(
+    "ProcurementError", ProcurementErrorCode, "An error from a procurement mutation."
+)
+AgencyTypeEnum = graphene.Enum.from_enum(models.AgencyType, name="AgencyType")
+OrderStatusEnum = graphene.Enum.from_enum(models.OrderStatus, name="OrderStatus")
+PaymentStatusEnum = graphene.Enum.from_enum(models.PaymentStatus, name="PaymentStatus")
+PaymentMethodEnum = graphene.Enum.from_enum(models.PaymentMethod, name="PaymentMethod")
+PaymentStateEnum = graphene.Enum.from_enum(models.PaymentState, name="PaymentState")
+ComplaintKindEnum = graphene.Enum.from_enum(models.ComplaintKind, name="ComplaintKind")
+ComplaintStatusEnum = graphene.Enum.from_enum(models.ComplaintStatus, name="ComplaintStatus")
+
+
+@batches("Order", key=lambda order: order.id)
+class LinesByOrderId(DataLoader[int, list[models.OrderLine]]):
+    def batch_load(self, keys):
+        grouped: dict[int, list] = {}
+        for line in models.OrderLine.objects.filter(order_id__in=keys).order_by("id"):
+            grouped.setdefault(line.order_id, []).append(line)
+        return grouped
+
+    def default(self):
+        return []
+
+
+@batches("Order", key=lambda order: order.supplier_id)
+class OrderSupplierById(DataLoader[int, Supplier]):
+    returns = "Supplier"
+
+    def batch_load(self, keys):
+        return Supplier.objects.in_bulk(keys)
+
+
+class ReservedShareType(graphene.ObjectType):
+    year = graphene.Int(required=True)
+    filed = graphene.Boolean(required=True, description="Whether a plan was filed for the year.")
+    no_canteen = graphene.Boolean(required=True)
+    reserved = graphene.Field(Money, required=True, description="Canteen food total × ratio.")
+    achieved = graphene.Field(Money, required=True, description="Counted purchases that year.")
+    percent = graphene.Decimal(description="achieved ÷ reserved × 100; null when nothing reserved.")
+
+    class Meta:
+        name = "ReservedShare"
+
+    def resolve_reserved(self, info):
+        return Money.of(self.reserved)
+
+    def resolve_achieved(self, info):
+        return Money.of(self.achieved)
+
+
+class AgencyType(DjangoObjectType):
+    type = graphene.Field(AgencyTypeEnum, required=True)
+    city = graphene.Field(CityType, required=True)
+    is_reseller = graphene.Boolean(
+        required=True, description="Resellers' purchases count as 帮销 (helped sales)."
+    )
+    reserved_share = graphene.Field(
+        ReservedShareType, year=graphene.Int(), description="预留份额; defaults to this year."
+    )
+
+    class Meta:
+        model = models.Agency
+        name = "Agency"
+        description = "A Fujian buyer (采购单位)."
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "name",
+            "credit_code",
+            "type",
+            "district",
+            "contact_name",
+            "contact_phone",
+            "is_active",
+            "created_at",
+        )
+        convert_choices_to_enum = False
+
+    def resolve_reserved_share(self, info, year=None):
+        return selectors.reserved_share(self, year or timezone.localdate().year)
+
+
+class AgencyConnection(CountableConnection):
+    class Meta:
+        node = AgencyType
+
+
+class OrderLineType(DjangoObjectType):
+    unit_price = graphene.Field(Money, required=True)
+    line_total = graphene.Field(Money, required=True)
+    origin_county = graphene.String(required=True, description="Snapshot of the origin county.")
+    category = graphene.String(required=True)
+
+    class Meta:
+        model = models.OrderLine
+        name = "OrderLine"
+        description = "A line as the buyer saw it at checkout (snapshot)."
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "sku",
+            "product_name",
+            "spec",
+            "unit",
+            "quantity",
+            "accepted_quantity",
+            "supplier_name",
+        )
+
+    def resolve_unit_price(self, info):
+        return Money.of(self.unit_price)
+
+    def resolve_line_total(self, info):
+        return Money.of(self.line_total)
+
+    def resolve_origin_county(self, info):
+        return self.origin_county_name
+
+    def resolve_category(self, info):
+        return self.category_name
+
+
+class OrderEventType(DjangoObjectType):
+    class Meta:
+        model = models.OrderEvent
+        name = "OrderEvent"
+        fields = ("kind", "from_status", "to_status", "note", "created_at")
+
+
+class InvoiceType(graphene.ObjectType):
+    number = graphene.String(required=True)
+    seller_credit_code = graphene.String(required=True)
+    amount = graphene.Field(Money, required=True)
+
+    class Meta:
+        name = "Invoice"
+
+
+class OrderType(DjangoObjectType):
+    status = graphene.Field(OrderStatusEnum, required=True)
+    payment_status = graphene.Field(PaymentStatusEnum, required=True)
+    agency_type = graphene.Field(AgencyTypeEnum, required=True)
+    supplier = graphene.Field(SupplierType, required=True)
+    lines = graphene.List(graphene.NonNull(OrderLineType), required=True)
+    events = graphene.List(graphene.NonNull(OrderEventType), required=True)
+    subtotal = graphene.Field(Money, required=True)
+    accepted_value = graphene.Field(Money)
+    paid_amount = graphene.Field(Money, required=True)
+    refunded_amount = graphene.Field(Money, required=True)
+    invoice = graphene.Field(InvoiceType)
+    is_late = graphene.Boolean(required=True, description="Not shipped by the latest ship date.")
+
+    class Meta:
+        model = models.Order
+        name = "Order"
+        description = "One supplier's part of an agency's checkout."
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "number",
+            "status",
+            "payment_status",
+            "agency_name",
+            "agency_city",
+            "recipient",
+            "phone",
+            "address",
+            "ship_within_days",
+            "latest_ship_date",
+            "tracking_number",
+            "cancel_reason",
+            "placed_at",
+            "confirmed_at",
+            "shipped_at",
+            "accepted_at",
+            "paid_at",
+            "completed_at",
+            "cancelled_at",
+        )
+        convert_choices_to_enum = False
+
+    def resolve_supplier(self, info):
+        return OrderSupplierById(info.context).load(self.supplier_id)
+
+    def resolve_lines(self, info):
+        return LinesByOrderId(info.context).load(self.pk)
+
+    def resolve_events(self, info):
+        return self.events.all()
+
+    def resolve_subtotal(self, info):
+        return Money.of(self.subtotal)
+
+    def resolve_accepted_value(self, info):
+        return Money.of(self.accepted_value)
+
+    def resolve_paid_amount(self, info):
+        return Money.of(self.paid_amount)
+
+    def resolve_refunded_amount(self, info):
+        return Money.of(self.refunded_amount)
+
+    def resolve_invoice(self, info):
+        if not self.invoice_number:
+            return None
+        return InvoiceType(
+            number=self.invoice_number,
+            seller_credit_code=self.invoice_seller_credit_code,
+            amount=Money.of(self.invoice_amount),
+        )
+
+    def resolve_is_late(self, info):
+        return selectors.is_late(self)
+
+
+class OrderConnection(CountableConnection):
+    class Meta:
+        node = OrderType
+
+
+class PaymentType(DjangoObjectType):
+    method = graphene.Field(PaymentMethodEnum, required=True)
+    status = graphene.Field(PaymentStateEnum, required=True)
+    amount = graphene.Field(Money, required=True)
+    client_secret = graphene.String(description="For confirming a card payment client-side.")
+
+    class Meta:
+        model = models.Payment
+        name = "Payment"
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "method",
+            "gateway_intent_id",
+            "transfer_reference",
+            "failure_message",
+            "created_at",
+            "succeeded_at",
+        )
+        convert_choices_to_enum = False
+
+    def resolve_status(self, info):
+        return self.state
+
+    def resolve_amount(self, info):
+        return Money.of(self.amount)
+
+    def resolve_client_secret(self, info):
+        return self.client_secret or None
+
+
+class RefundType(DjangoObjectType):
+    amount = graphene.Field(Money, required=True)
+
+    class Meta:
+        model = models.Refund
+        name = "Refund"
+        fields = ("id", "reason", "gateway_refund_id", "created_at")
+
+    def resolve_amount(self, info):
+        return Money.of(self.amount)
+
+
+class ComplaintType(DjangoObjectType):
+    kind = graphene.Field(ComplaintKindEnum, required=True)
+    status = graphene.Field(ComplaintStatusEnum, required=True)
+    order = graphene.Field(OrderType, required=True)
+
+    class Meta:
+        model = models.Complaint
+        name = "Complaint"
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "kind",
+            "description",
+            "status",
+            "resolution_note",
+            "created_at",
+            "resolved_at",
+        )
+        convert_choices_to_enum = False
+
+
+class ComplaintConnection(CountableConnection):
+    class Meta:
+        node = ComplaintType

@@ -1,0 +1,202 @@
+"""The contribution ledger (统计台账): every counted yuan, append-only and hash-chained."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from shop.core.errors import DomainError
+
+
+class ContributionKind(models.TextChoices):
+    PURCHASE = "PURCHASE", "采购"
+    HELPED_SALES = "HELPED_SALES", "帮销"
+
+
+class ContributionSource(models.TextChoices):
+    ORDER = "ORDER", "平台订单"
+    REFUND = "REFUND", "退款冲减"
+    IMPORT = "IMPORT", "其他渠道导入"
+    ADJUSTMENT = "ADJUSTMENT", "调整"
+
+
+PLATFORM_CHANNEL = "SHANHAI"
+
+
+class LedgerIsAppendOnly(DomainError):
+    def __init__(self):
+        super().__init__(
+            "Ledger entries are never changed or deleted; book a correcting entry instead.",
+            code="APPEND_ONLY",
+        )
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise LedgerIsAppendOnly()
+
+    def delete(self):
+        raise LedgerIsAppendOnly()
+
+
+class ContributionEntry(models.Model):
+    """One counted amount, signed. Its dimensions are snapshots taken when it was booked, so
+    later edits to an agency or a product never rewrite history. `hash` covers the content and
+    the previous entry's hash: changing any entry breaks the chain from there on."""
+
+    position = models.PositiveBigIntegerField(unique=True)
+    kind = models.CharField(max_length=16, choices=ContributionKind.choices)
+    source = models.CharField(max_length=16, choices=ContributionSource.choices)
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    booked_at = models.DateTimeField()
+    business_date = models.DateField(help_text="The day it counts in (Asia/Shanghai).")
+    # What makes the entry unique: e.g. the order line it books, so nothing is booked twice.
+    source_key = models.CharField(max_length=128, unique=True)
+    order = models.ForeignKey(
+        "procurement.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    order_line = models.ForeignKey(
+        "procurement.OrderLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    refund = models.ForeignKey(
+        "procurement.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    import_batch = models.ForeignKey(
+        "procurement.ContributionImport",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+    )
+    invoice_number = models.CharField(max_length=32, blank=True)
+    seller_credit_code = models.CharField(max_length=18, blank=True)
+    reason = models.TextField(blank=True)
+    # Dimension snapshots.
+    channel = models.CharField(max_length=32, default=PLATFORM_CHANNEL)
+    buyer_province = models.CharField(max_length=32)
+    agency = models.ForeignKey(
+        "procurement.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    agency_name = models.CharField(max_length=128, blank=True)
+    agency_type = models.CharField(max_length=24, blank=True)
+    agency_city = models.CharField(max_length=32, blank=True)
+    supplier = models.ForeignKey(
+        "catalog.Supplier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    supplier_name = models.CharField(max_length=128, blank=True)
+    origin_province = models.CharField(max_length=32)
+    origin_county_code = models.CharField(max_length=12, blank=True)
+    origin_county_name = models.CharField(max_length=32, blank=True)
+    category = models.CharField(max_length=32, blank=True)
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    product_name = models.CharField(max_length=128, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name_plural = "contribution entries"
+        indexes = [
+            models.Index(fields=["business_date"]),
+            models.Index(fields=["agency", "business_date"]),
+            models.Index(fields=["supplier", "business_date"]),
+            models.Index(fields=["order"]),
+            models.Index(fields=["seller_credit_code", "invoice_number"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerIsAppendOnly()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerIsAppendOnly()
+
+
+class LedgerHead(models.Model):
+    """The single row that serialises bookings: whoever holds its lock appends next."""
+
+    last_position = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"head at {self.last_position}"
+
+
+class ContributionImport(models.Model):
+    """A CSV of purchases made on other channels, imported by an operator."""
+
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField()
+    total = models.DecimalField(max_digits=16, decimal_places=2)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Target(models.Model):
+    """A purchasing target: an amount over a period and a scope. Targets are data, so the next
+    plan's targets (and yearly or per-city sub-targets) are added, never coded."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=128)
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    buyer_province = models.CharField(max_length=32, default="福建省")
+    origin_province = models.CharField(max_length=32, default="宁夏回族自治区")
+    buyer_city = models.CharField(max_length=32, blank=True, help_text="Empty: the whole province.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start_date", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")), name="target_period"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="target_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContributionRollup(models.Model):
+    """Ledger totals by month for one or two dimensions, kept up to date as entries are
+    booked, so reports never sum the entries (or the orders) per request. `dimensions` names
+    the grouping, e.g. "" (everything), "CITY" or "CATEGORY|CITY"; `value1`/`value2` are the
+    values, `label1`/`label2` their latest display names."""
+
+    month = models.DateField(help_text="First day of the month (Asia/Shanghai business date).")
+    dimensions = models.CharField(max_length=48)
+    value1 = models.CharField(max_length=64, default="")
+    value2 = models.CharField(max_length=64, default="")
+    label1 = models.CharField(max_length=128, default="")
+    label2 = models.CharField(max_length=128, default="")
+    total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    entry_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimensions", "month", "value1", "value2"], name="one_rollup_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.dimensions} {self.value1} {self.value2}"

@@ -1,0 +1,320 @@
+"""Procurement: agencies and their reserved shares, checkout, orders, payments, complaints."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AgencyType(models.TextChoices):
+    GOVERNMENT = "GOVERNMENT", "机关"
+    SCHOOL = "SCHOOL", "学校"
+    HOSPITAL = "HOSPITAL", "医院"
+    ENTERPRISE = "ENTERPRISE", "企事业单位"
+    UNION = "UNION", "工会"
+    EXHIBITION_CENTRE = "EXHIBITION_CENTRE", "专馆/集散中心"
+    SUPERMARKET = "SUPERMARKET", "商超专区"
+    ECOMMERCE = "ECOMMERCE", "电商"
+
+
+# Buyers that resell: their purchases count as 帮销 (helped sales), not 采购 (DESIGN §3).
+RESELLER_TYPES = frozenset(
+    {AgencyType.EXHIBITION_CENTRE, AgencyType.SUPERMARKET, AgencyType.ECOMMERCE}
+)
+
+
+class Agency(models.Model):
+    """A Fujian buyer (采购单位): an agency, school, hospital, enterprise, union or reseller."""
+
+    name = models.CharField(max_length=128)
+    credit_code = models.CharField(max_length=18, unique=True)
+    type = models.CharField(max_length=24, choices=AgencyType.choices)
+    city = models.ForeignKey("catalog.City", on_delete=models.PROTECT, related_name="agencies")
+    district = models.CharField(max_length=32, blank=True)
+    contact_name = models.CharField(max_length=64, blank=True)
+    contact_phone = models.CharField(max_length=32, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_reseller(self) -> bool:
+        return self.type in RESELLER_TYPES
+
+
+class ReservedSharePlan(models.Model):
+    """预留份额: a budget unit's yearly canteen food purchases and the share reserved."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="share_plans")
+    year = models.PositiveSmallIntegerField()
+    canteen_total = models.DecimalField(max_digits=16, decimal_places=2)
+    ratio = models.DecimalField(max_digits=5, decimal_places=4)
+    no_canteen = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["agency_id", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "year"], name="one_share_plan_per_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.year}"
+
+
+class Checkout(models.Model):
+    """One checkout request; its idempotency key makes a retry return the same orders."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="checkouts")
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    idempotency_key = models.CharField(max_length=128)
+    payload_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "idempotency_key"], name="one_checkout_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}/{self.idempotency_key}"
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "PLACED", "已下单"
+    CONFIRMED = "CONFIRMED", "已确认"
+    SHIPPED = "SHIPPED", "已发货"
+    ACCEPTED = "ACCEPTED", "已验收"
+    COMPLETED = "COMPLETED", "已完成"
+    CANCELLED = "CANCELLED", "已取消"
+
+
+class PaymentStatus(models.TextChoices):
+    UNPAID = "UNPAID", "未支付"
+    PAID = "PAID", "已支付"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED", "部分退款"
+    REFUNDED = "REFUNDED", "已退款"
+
+
+SHIP_WITHIN_DAYS = (7, 15, 30)
+
+
+class Order(models.Model):
+    """One supplier's part of a checkout."""
+
+    number = models.CharField(max_length=32, unique=True)
+    checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="orders")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="orders")
+    supplier = models.ForeignKey(
+        "catalog.Supplier", on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLACED
+    )
+    payment_status = models.CharField(
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
+    # Snapshots: later edits to the agency never change what this order says.
+    agency_name = models.CharField(max_length=128)
+    agency_type = models.CharField(max_length=24, choices=AgencyType.choices)
+    agency_city = models.CharField(max_length=32)
+    recipient = models.CharField(max_length=64)
+    phone = models.CharField(max_length=32)
+    address = models.CharField(max_length=255)
+    ship_within_days = models.PositiveSmallIntegerField(default=7)
+    latest_ship_date = models.DateField()
+    tracking_number = models.CharField(max_length=64, blank=True)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2)
+    accepted_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    paid_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    invoice_number = models.CharField(max_length=32, blank=True)
+    invoice_seller_credit_code = models.CharField(max_length=18, blank=True)
+    invoice_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    placed_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [
+            models.Index(fields=["agency", "-placed_at"]),
+            models.Index(fields=["supplier", "-placed_at"]),
+            models.Index(fields=["status", "latest_ship_date"]),
+        ]
+        constraints = [
+            # One purchase is counted once: an invoice (number + seller) belongs to one order.
+            models.UniqueConstraint(
+                fields=["invoice_seller_credit_code", "invoice_number"],
+                condition=~Q(invoice_number=""),
+                name="one_order_per_invoice",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=models.F("paid_amount")),
+                name="refunds_within_payment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    """A line with everything the buyer saw snapshotted, so catalog edits never change it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey("catalog.ProductVariant", on_delete=models.PROTECT)
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT)
+    sku = models.CharField(max_length=64)
+    product_name = models.CharField(max_length=128)
+    spec = models.CharField(max_length=64)
+    unit = models.CharField(max_length=16)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+    supplier_name = models.CharField(max_length=128)
+    supplier_credit_code = models.CharField(max_length=18)
+    origin_county_code = models.CharField(max_length=12)
+    origin_county_name = models.CharField(max_length=32)
+    category_name = models.CharField(max_length=32)
+    accepted_quantity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(accepted_quantity__isnull=True)
+                | Q(accepted_quantity__lte=models.F("quantity")),
+                name="accepted_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """Every status change, payment and refund of an order: who, when, what."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "CARD", "银行卡"
+    BANK_TRANSFER = "BANK_TRANSFER", "对公转账"
+
+
+class PaymentState(models.TextChoices):
+    PENDING = "PENDING", "待支付"
+    SUCCEEDED = "SUCCEEDED", "已支付"
+    FAILED = "FAILED", "失败"
+    CANCELLED = "CANCELLED", "已取消"
+
+
+class Payment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    state = models.CharField(
+        max_length=16, choices=PaymentState.choices, default=PaymentState.PENDING
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    gateway_intent_id = models.CharField(max_length=64, blank=True, db_index=True)
+    client_secret = models.CharField(max_length=128, blank=True)
+    transfer_reference = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.method} {self.amount}"
+
+
+class Refund(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    reason = models.TextField()
+    gateway_refund_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} -{self.amount}"
+
+
+class ComplaintKind(models.TextChoices):
+    QUALITY = "QUALITY", "质量问题"
+    DELIVERY = "DELIVERY", "配送问题"
+    QUANTITY = "QUANTITY", "数量不符"
+    OTHER = "OTHER", "其他"
+
+
+class ComplaintStatus(models.TextChoices):
+    OPEN = "OPEN", "待处理"
+    UPHELD = "UPHELD", "成立"
+    DISMISSED = "DISMISSED", "不成立"
+
+
+class Complaint(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="complaints")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="complaints")
+    supplier = models.ForeignKey(
+        "catalog.Supplier", on_delete=models.PROTECT, related_name="complaints"
+    )
+    kind = models.CharField(max_length=16, choices=ComplaintKind.choices)
+    description = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=ComplaintStatus.choices, default=ComplaintStatus.OPEN
+    )
+    resolution_note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["supplier", "status", "kind", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.status}"

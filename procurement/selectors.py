@@ -1,0 +1,132 @@
+"""Procurement reads, scoped to the caller."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from procurement.models import (
+    Agency,
+    Complaint,
+    ContributionRollup,
+    Order,
+    OrderStatus,
+    ReservedSharePlan,
+)
+from shop.accounts.models import Role
+from shop.core.errors import PermissionDenied
+from shop.core.permissions import require_authenticated, require_role
+
+WAITING_TO_SHIP = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
+
+
+def agencies_visible_to(*, acting_user: Any) -> QuerySet[Agency]:
+    """Operators and auditors see every agency; an agency's buyers their own."""
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
+    agencies = Agency.objects.select_related("city").order_by("id")
+    if acting_user.role == Role.AGENCY:
+        return agencies.filter(pk=acting_user.agency_id)
+    return agencies
+
+
+@dataclass
+class OrderFilter:
+    statuses: list[str] | None = None
+    payment_statuses: list[str] | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    supplier_ids: list[int] | None = None
+    agency_ids: list[int] | None = None
+    late: bool | None = None
+    search: str | None = None
+
+
+def late_orders_q(today: date) -> Q:
+    """Not shipped by the buyer's latest ship date, or shipped after it."""
+    return Q(status__in=WAITING_TO_SHIP, latest_ship_date__lt=today) | Q(
+        shipped_at__date__gt=F("latest_ship_date")
+    )
+
+
+def orders_visible_to(*, acting_user: Any, filters: OrderFilter | None = None) -> QuerySet[Order]:
+    """An agency sees its orders, supplier staff their supplier's, operators and auditors all."""
+    require_authenticated(acting_user)
+    orders = Order.objects.all()
+    if acting_user.role == Role.AGENCY:
+        orders = orders.filter(agency_id=acting_user.agency_id)
+    elif acting_user.role == Role.SUPPLIER:
+        orders = orders.filter(supplier_id=acting_user.supplier_id)
+    elif acting_user.role not in (Role.OPERATOR, Role.AUDITOR):
+        raise PermissionDenied()
+    f = filters or OrderFilter()
+    if f.statuses:
+        orders = orders.filter(status__in=f.statuses)
+    if f.payment_statuses:
+        orders = orders.filter(payment_status__in=f.payment_statuses)
+    if f.placed_from:
+        orders = orders.filter(placed_at__gte=f.placed_from)
+    if f.placed_to:
+        orders = orders.filter(placed_at__lt=f.placed_to)
+    if f.supplier_ids:
+        orders = orders.filter(supplier_id__in=f.supplier_ids)
+    if f.agency_ids:
+        orders = orders.filter(agency_id__in=f.agency_ids)
+    if f.late is not None:
+        late = late_orders_q(timezone.localdate())
+        orders = orders.filter(late) if f.late else orders.exclude(late)
+    if f.search:
+        orders = orders.filter(Q(number__icontains=f.search) | Q(agency_name__icontains=f.search))
+    return orders.order_by("-placed_at", "-id")
+
+
+def is_late(order: Order, today: date | None = None) -> bool:
+    today = today or timezone.localdate()
+    if order.status in WAITING_TO_SHIP:
+        return order.latest_ship_date < today
+    return bool(order.shipped_at and timezone.localdate(order.shipped_at) > order.latest_ship_date)
+
+
+def complaints_visible_to(*, acting_user: Any) -> QuerySet[Complaint]:
+    require_authenticated(acting_user)
+    complaints = Complaint.objects.select_related("order")
+    if acting_user.role == Role.AGENCY:
+        return complaints.filter(agency_id=acting_user.agency_id)
+    if acting_user.role == Role.SUPPLIER:
+        return complaints.filter(supplier_id=acting_user.supplier_id)
+    if acting_user.role in (Role.OPERATOR, Role.AUDITOR):
+        return complaints
+    raise PermissionDenied()
+
+
+@dataclass(frozen=True)
+class ReservedShare:
+    year: int
+    reserved: Decimal
+    achieved: Decimal
+    percent: Decimal | None
+    no_canteen: bool
+    filed: bool
+
+
+def agency_achieved(agency_id: int, year: int) -> Decimal:
+    """What an agency's purchases counted in a year: the ledger, by its monthly rollup."""
+    total = ContributionRollup.objects.filter(
+        dimensions="AGENCY",
+        value1=str(agency_id),
+        month__gte=date(year, 1, 1),
+        month__lte=date(year, 12, 1),
+    ).aggregate(total=Sum("total"))["total"]
+    return total or Decimal("0.00")
+
+
+def reserved_share(agency: Agency, year: int) -> ReservedShare:
+    plan = ReservedSharePlan.objects.filter(agency=agency, year=year).first()
+    achieved = agency_achieved(agency.pk, year)
+    if plan is None:
+        return ReservedShare(year, Decimal("0.00"), achieved, None, False, False)
+    reserved = (plan.canteen_total * plan.ratio).quantize(Decimal("0.01"))
+    percent = (achieved * 100 / reserved).quantize(Decimal("0.01")) if reserved else None
+    return ReservedShare(year, reserved, achieved, percent, plan.no_canteen, True)

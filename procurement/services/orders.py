@@ -1,0 +1,277 @@
+"""The order lifecycle: PLACED → CONFIRMED → SHIPPED → ACCEPTED → COMPLETED, PLACED → CANCELLED."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import ProductVariant
+from catalog.services.suppliers import clean_credit_code
+from procurement.errors import ProcurementErrorCode
+from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
+from shop.accounts.models import Role
+from shop.core.audit import audit_record
+from shop.core.errors import DomainError, InvalidTransition, NotFound
+from shop.core.money import quantize_cny
+from shop.core.permissions import require_role
+
+S = OrderStatus
+
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    S.PLACED: {S.CONFIRMED, S.CANCELLED},
+    S.CONFIRMED: {S.SHIPPED},
+    S.SHIPPED: {S.ACCEPTED},
+    S.ACCEPTED: {S.COMPLETED},
+    S.COMPLETED: set(),
+    S.CANCELLED: set(),
+}
+TIMESTAMP_OF = {
+    S.CONFIRMED: "confirmed_at",
+    S.SHIPPED: "shipped_at",
+    S.ACCEPTED: "accepted_at",
+    S.COMPLETED: "completed_at",
+    S.CANCELLED: "cancelled_at",
+}
+
+
+def order_for(acting_user: Any, order_id: int | None, *, roles: tuple[str, ...]) -> Order:
+    """The order, locked, if the caller may act on it: an agency its own orders, supplier staff
+    their supplier's, operators any. Someone else's order is answered like an unknown one."""
+    require_role(acting_user, *roles)
+    orders = Order.objects.select_for_update(of=("self",)).select_related("supplier", "agency")
+    if acting_user.role == Role.AGENCY:
+        orders = orders.filter(agency_id=acting_user.agency_id)
+    elif acting_user.role == Role.SUPPLIER:
+        orders = orders.filter(supplier_id=acting_user.supplier_id)
+    order = orders.filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.", field="id")
+    return order
+
+
+def move(order: Order, to_status: str, *, actor: Any, note: str = "", kind: str = "") -> None:
+    """Change status by the transition table, stamping the time and recording the event."""
+    from_status = order.status
+    if to_status not in ORDER_TRANSITIONS[from_status]:
+        raise InvalidTransition(
+            f"A {from_status} order cannot become {to_status}.",
+            code=ProcurementErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    order.status = to_status
+    stamp = TIMESTAMP_OF[to_status]
+    setattr(order, stamp, timezone.now())
+    fields = ["status", stamp]
+    if to_status == S.CANCELLED:
+        order.cancel_reason = note
+        fields.append("cancel_reason")
+    order.save(update_fields=fields)
+    is_user = actor is not None and actor.is_authenticated
+    OrderEvent.objects.create(
+        order=order,
+        kind=kind or to_status.lower(),
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if is_user else None,
+        note=note,
+    )
+    audit_record(
+        actor=actor,
+        action=f"order.{kind or to_status.lower()}",
+        target=order,
+        reason=note,
+        data={"from": from_status, "to": to_status},
+    )
+
+
+def _release_stock(order: Order, *, accepted_only: bool = False) -> None:
+    """Give reserved units back: all of them, or after acceptance the rejected ones."""
+    for line in order.lines.all().order_by("variant_id"):
+        back = line.quantity - (line.accepted_quantity or 0) if accepted_only else line.quantity
+        if back:
+            ProductVariant.objects.filter(pk=line.variant_id).update(stock=F("stock") + back)
+
+
+def _cancel(order: Order, *, actor: Any, reason: str, kind: str) -> Order:
+    move(order, S.CANCELLED, actor=actor, note=reason, kind=kind)
+    _release_stock(order)
+    return order
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Give a reason.", code=ProcurementErrorCode.REQUIRED, field="reason")
+    return reason
+
+
+@transaction.atomic
+def order_confirm(*, acting_user: Any, order_id: int | None) -> Order:
+    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    move(order, S.CONFIRMED, actor=acting_user)
+    return order
+
+
+@transaction.atomic
+def order_reject(*, acting_user: Any, order_id: int | None, reason: str) -> Order:
+    """The supplier declines a placed order; its stock is released."""
+    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    return _cancel(order, actor=acting_user, reason=_require_reason(reason), kind="rejected")
+
+
+@transaction.atomic
+def order_cancel(*, acting_user: Any, order_id: int | None, reason: str = "") -> Order:
+    """The buying agency cancels an order the supplier has not confirmed yet."""
+    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    return _cancel(order, actor=acting_user, reason=(reason or "").strip(), kind="cancelled")
+
+
+@transaction.atomic
+def order_ship(*, acting_user: Any, order_id: int | None, tracking_number: str) -> Order:
+    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    tracking_number = (tracking_number or "").strip()
+    if not tracking_number:
+        raise DomainError(
+            "A tracking number is required.",
+            code=ProcurementErrorCode.REQUIRED,
+            field="trackingNumber",
+        )
+    move(order, S.SHIPPED, actor=acting_user, note=tracking_number)
+    order.tracking_number = tracking_number
+    order.save(update_fields=["tracking_number"])
+    return order
+
+
+@dataclass(frozen=True)
+class AcceptedLine:
+    line_id: int | None
+    accepted_quantity: int
+
+
+@transaction.atomic
+def order_accept(*, acting_user: Any, order_id: int | None, lines: list[AcceptedLine]) -> Order:
+    """验收: the agency accepts what arrived, line by line (lines not named are accepted in
+    full). Rejected units go back to stock; the accepted value is what will be paid."""
+    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    if order.status != S.SHIPPED:
+        raise InvalidTransition(
+            f"Only a SHIPPED order can be accepted; this one is {order.status}.",
+            code=ProcurementErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    order_lines = {line.pk: line for line in order.lines.all()}
+    given: dict[int, int] = {}
+    for index, item in enumerate(lines):
+        line = order_lines.get(item.line_id)
+        field = f"lines.{index}"
+        if line is None or item.line_id in given:
+            raise DomainError(
+                "No such line in this order.",
+                code=ProcurementErrorCode.NOT_FOUND,
+                field=f"{field}.lineId",
+            )
+        if not 0 <= item.accepted_quantity <= line.quantity:
+            raise DomainError(
+                f"Accept from 0 to {line.quantity} of {line.product_name}.",
+                code=ProcurementErrorCode.INVALID_QUANTITY,
+                field=f"{field}.acceptedQuantity",
+            )
+        given[line.pk] = item.accepted_quantity
+    for line in order_lines.values():
+        line.accepted_quantity = given.get(line.pk, line.quantity)
+    OrderLine.objects.bulk_update(order_lines.values(), ["accepted_quantity"])
+    order.accepted_value = quantize_cny(
+        sum((line.unit_price * line.accepted_quantity for line in order_lines.values()), Decimal(0))
+    )
+    order.save(update_fields=["accepted_value"])
+    partial = any(line.accepted_quantity < line.quantity for line in order_lines.values())
+    move(order, S.ACCEPTED, actor=acting_user, note="partial" if partial else "")
+    _release_stock(order, accepted_only=True)
+    return order
+
+
+@transaction.atomic
+def order_invoice_attach(
+    *, acting_user: Any, order_id: int | None, number: str, seller_credit_code: str, amount: Any
+) -> Order:
+    """The supplier attaches its invoice (发票) for the accepted goods. One invoice belongs to
+    one order, so a purchase can never be counted twice."""
+    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    if order.status not in (S.ACCEPTED, S.COMPLETED) or order.invoice_number:
+        raise InvalidTransition(
+            "An invoice is attached once, after acceptance.",
+            code=ProcurementErrorCode.INVALID_TRANSITION,
+            field="id",
+        )
+    number = (number or "").strip()
+    if not number:
+        raise DomainError(
+            "The invoice number is required.", code=ProcurementErrorCode.REQUIRED, field="number"
+        )
+    code = clean_credit_code(seller_credit_code, field_name="sellerCreditCode")
+    if code != order.supplier.credit_code:
+        raise DomainError(
+            "The seller on the invoice must be the order's supplier.",
+            code=ProcurementErrorCode.INVOICE_MISMATCH,
+            field="sellerCreditCode",
+        )
+    if Decimal(str(amount)) != order.accepted_value:
+        raise DomainError(
+            f"The invoice amount must equal the accepted value {order.accepted_value}.",
+            code=ProcurementErrorCode.INVOICE_MISMATCH,
+            field="amount",
+        )
+    order.invoice_number, order.invoice_seller_credit_code = number, code
+    order.invoice_amount = order.accepted_value
+    try:
+        with transaction.atomic():
+            order.save(
+                update_fields=["invoice_number", "invoice_seller_credit_code", "invoice_amount"]
+            )
+    except IntegrityError as error:
+        raise DomainError(
+            "This invoice is already attached to another order.",
+            code=ProcurementErrorCode.INVOICE_TAKEN,
+            field="number",
+        ) from error
+    OrderEvent.objects.create(order=order, kind="invoice", actor=acting_user, note=number)
+    audit_record(actor=acting_user, action="order.invoice", target=order, data={"number": number})
+    return order
+
+
+@transaction.atomic
+def order_complete(*, acting_user: Any, order_id: int | None) -> Order:
+    """Close an accepted order once it is invoiced and paid (the agency or an operator)."""
+    order = order_for(acting_user, order_id, roles=(Role.AGENCY, Role.OPERATOR))
+    if order.status == S.ACCEPTED:
+        if not order.invoice_number:
+            raise DomainError(
+                "The order has no invoice yet.",
+                code=ProcurementErrorCode.INVOICE_REQUIRED,
+                field="id",
+            )
+        if order.payment_status == PaymentStatus.UNPAID:
+            raise DomainError(
+                "The order is not paid yet.", code=ProcurementErrorCode.NOT_PAID, field="id"
+            )
+    move(order, S.COMPLETED, actor=acting_user)
+    return order
+
+
+def cancel_unconfirmed_orders_of(*, supplier: Any, actor: Any, reason: str) -> int:
+    """Effect of suspending or exiting a supplier: its orders not yet confirmed are cancelled
+    and their stock released; confirmed orders may still be fulfilled. Runs in the caller's
+    transaction (registered as a catalog hook)."""
+    orders = (
+        Order.objects.select_for_update().filter(supplier=supplier, status=S.PLACED).order_by("pk")
+    )
+    count = 0
+    for order in orders:
+        _cancel(
+            order, actor=actor, reason=f"supplier withdrawn: {reason}", kind="supplier_withdrawn"
+        )
+        count += 1
+    return count

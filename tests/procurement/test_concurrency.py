@@ -1,0 +1,92 @@
+"""Concurrency rules with real concurrent PostgreSQL connections: no oversell, idempotent
+checkout under simultaneous retries."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import close_old_connections, connection
+
+from catalog.models import ProductVariant
+from procurement.models import Checkout, Order, OrderLine
+from procurement.services import checkout
+from shop.core.errors import DomainError
+from tests.procurement.flows import ADDRESS, buyer, stocked_variant
+
+pytestmark = [
+    pytest.mark.postgres,
+    # Real commits; reference data (counties, categories) is restored after each flush.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def run_concurrently(calls):
+    """Start every call at the same moment, each on its own thread and database connection."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def worker(index, call):
+        try:
+            barrier.wait()
+            results[index] = ("ok", call())
+        except DomainError as error:
+            results[index] = ("error", error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    return results
+
+
+def buy(user, variant, quantity, key=None):
+    return lambda: checkout.checkout_create(
+        acting_user=user,
+        lines=[checkout.CheckoutLine(variant.pk, quantity)],
+        shipping=ADDRESS,
+        idempotency_key=key or uuid.uuid4().hex,
+    )
+
+
+def test_twenty_buyers_racing_for_the_last_units_never_oversell():
+    assert connection.vendor == "postgresql"
+    variant = stocked_variant(stock=7)
+    buyers = [buyer() for _ in range(20)]
+    results = run_concurrently([buy(user, variant, 1) for user in buyers])
+    sold = [r for r in results if r[0] == "ok"]
+    refused = [r[1] for r in results if r[0] == "error"]
+    assert len(sold) == 7
+    assert len(refused) == 13
+    assert {error.code for error in refused} == {"INSUFFICIENT_STOCK"}
+    assert all("only 0" in error.message or "left" in error.message for error in refused)
+    assert ProductVariant.objects.get(pk=variant.pk).stock == 0
+    assert sum(line.quantity for line in OrderLine.objects.all()) == 7
+
+
+def test_uneven_quantities_never_exceed_stock():
+    variant = stocked_variant(stock=50)
+    calls = [
+        buy(buyer(), variant, quantity)
+        for quantity in (7, 9, 11, 13, 5, 8, 6, 10, 12, 4, 3, 2, 9, 7, 6, 5)
+    ]
+    results = run_concurrently(calls)
+    sold = sum(OrderLine.objects.values_list("quantity", flat=True))
+    assert sold <= 50
+    assert ProductVariant.objects.get(pk=variant.pk).stock == 50 - sold
+    assert sold == sum(r[1][0].lines.get().quantity for r in results if r[0] == "ok")
+
+
+def test_sixteen_simultaneous_retries_with_one_key_place_one_checkout():
+    variant = stocked_variant(stock=100)
+    user = buyer()
+    key = uuid.uuid4().hex
+    results = run_concurrently([buy(user, variant, 3, key=key) for _ in range(16)])
+    assert all(r[0] == "ok" for r in results)
+    order_ids = {tuple(order.pk for order in r[1]) for r in results}
+    assert len(order_ids) == 1
+    assert (Checkout.objects.count(), Order.objects.count()) == (1, 1)
+    assert ProductVariant.objects.get(pk=variant.pk).stock == 97
