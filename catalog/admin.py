@@ -1,0 +1,588 @@
+"""Django admin for operators: reference data, the supplier review queue, supplier and product
+decisions, and read-only views of listings, trace batches and the blacklist.
+
+Every status change goes through the same service as the GraphQL mutation (`supplier_review`,
+`supplier_suspend`, `supplier_reinstate`, `supplier_exit`, `product_certify`), one object at a
+time, with `acting_user=request.user`; a refusal is reported per object and changes nothing.
+Statuses are never editable in a form.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import models
+from django.template.response import TemplateResponse
+
+from catalog.models import (
+    BlacklistEntry,
+    Category,
+    City,
+    County,
+    FarmerSupply,
+    Product,
+    ProductTransition,
+    ProductVariant,
+    Qualification,
+    Supplier,
+    SupplierStatus,
+    SupplierTransition,
+    TierPrice,
+    TraceBatch,
+)
+from catalog.services.products import product_certify
+from catalog.services.suppliers import (
+    supplier_exit,
+    supplier_reinstate,
+    supplier_review,
+    supplier_suspend,
+)
+from shop.accounts.models import Role
+from shop.core.errors import AccessError, DomainError
+
+
+class SupplierReviewQueue(Supplier):
+    """The suppliers waiting for an operator's decision, as their own admin page."""
+
+    class Meta:
+        proxy = True
+        app_label = "catalog"
+        verbose_name = "supplier awaiting review"
+        verbose_name_plural = "supplier review queue"
+
+
+def reviewable_statuses() -> list[str]:
+    """The statuses `supplier_review` accepts. Only filters the queue: the service decides."""
+    if settings.SUPPLIER_COUNTY_STEP:
+        return [SupplierStatus.RECOMMENDED]
+    return [SupplierStatus.APPLIED, SupplierStatus.RECOMMENDED]
+
+
+# --- Access -----------------------------------------------------------------------------------
+
+
+def is_operator(request) -> bool:
+    user = request.user
+    return user.is_active and user.is_staff and user.role == Role.OPERATOR
+
+
+class OperatorAdmin(admin.ModelAdmin):
+    """Operators (staff accounts with the OPERATOR role) may use these pages without model
+    permissions; other staff need Django's permissions as usual."""
+
+    def has_module_permission(self, request):
+        return is_operator(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return is_operator(request) or super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request) or super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdmin(OperatorAdmin):
+    """Written by services only: listed and shown, never added, edited or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Reference data ---------------------------------------------------------------------------
+
+
+def in_use(obj: models.Model) -> bool:
+    """Whether any row refers to `obj` (suppliers, products, batches, users, agencies, …)."""
+    for relation in obj._meta.related_objects:
+        if relation.related_model._base_manager.filter(**{relation.field.name: obj}).exists():
+            return True
+    return False
+
+
+class ReferenceDataAdmin(OperatorAdmin):
+    """Operators add and edit reference data; a row can be deleted only while nothing uses it."""
+
+    actions = None  # no bulk delete: each deletion is checked against its uses
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(County)
+class CountyAdmin(ReferenceDataAdmin):
+    list_display = ["code", "name", "prefecture", "province", "is_poverty_exited"]
+    list_filter = ["province", "is_poverty_exited", "prefecture"]
+    search_fields = ["code", "name", "prefecture"]
+
+
+@admin.register(City)
+class CityAdmin(ReferenceDataAdmin):
+    list_display = ["code", "name", "province"]
+    list_filter = ["province"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Category)
+class CategoryAdmin(ReferenceDataAdmin):
+    list_display = ["name", "slug", "english_name", "sort_order"]
+    search_fields = ["name", "slug", "english_name"]
+
+
+# --- Actions through an intermediate page -----------------------------------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), strip=True
+    )
+
+    def __init__(self, *args, reason_label: str = "Reason", reason_help: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = reason_label
+        self.fields["reason"].help_text = reason_help
+
+
+class CertifyForm(ReasonForm):
+    valid_until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Leave empty for the default validity (one year).",
+    )
+
+
+def confirm_and_run(
+    modeladmin: admin.ModelAdmin,
+    request,
+    queryset,
+    *,
+    title: str,
+    done: str,
+    run: Callable[[Any, dict[str, Any]], Any],
+    form_class: type[ReasonForm] = ReasonForm,
+    reason_label: str = "Reason",
+    reason_help: str = "",
+    warning: str = "",
+):
+    """Show a form for the selected objects; once confirmed, call `run(obj, cleaned_data)`
+    for each and report every refusal next to the object's name."""
+    form_kwargs = {"reason_label": reason_label, "reason_help": reason_help}
+    if "confirm" in request.POST:
+        form = form_class(request.POST, **form_kwargs)
+        if form.is_valid():
+            succeeded = []
+            for obj in queryset:
+                try:
+                    run(obj, form.cleaned_data)
+                except DomainError as error:
+                    modeladmin.message_user(request, f"{obj}: {error.message}", messages.ERROR)
+                except AccessError as error:
+                    # The same for every object: the acting account may not do this at all.
+                    modeladmin.message_user(request, str(error), messages.ERROR)
+                    break
+                else:
+                    succeeded.append(str(obj))
+            if succeeded:
+                modeladmin.message_user(
+                    request, f"{done} {len(succeeded)}: {', '.join(succeeded)}.", messages.SUCCESS
+                )
+            return None  # back to the change list
+    else:
+        form = form_class(**form_kwargs)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "queryset": queryset,
+        "form": form,
+        "warning": warning,
+        "action": request.POST["action"],
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/catalog/action_confirmation.html", context)
+
+
+# --- Suppliers --------------------------------------------------------------------------------
+
+
+class QualificationInline(ReadOnlyInline):
+    model = Qualification
+    fields = ["kind", "number", "issuer", "expires_on", "file", "created_at"]
+    readonly_fields = fields
+
+
+class SupplierTransitionInline(ReadOnlyInline):
+    model = SupplierTransition
+    fields = ["created_at", "from_status", "to_status", "actor_email", "reason"]
+    readonly_fields = fields
+
+
+class PovertyCountyFilter(admin.SimpleListFilter):
+    title = "poverty-exited county (脱贫县)"
+    parameter_name = "poverty_county"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(county__is_poverty_exited=self.value() == "yes")
+        return queryset
+
+
+@admin.register(Supplier)
+class SupplierAdmin(OperatorAdmin):
+    list_display = [
+        "name",
+        "credit_code",
+        "kind",
+        "county",
+        "poverty_county",
+        "status",
+        "status_changed_at",
+    ]
+    list_filter = [
+        "status",
+        "kind",
+        ("county", admin.RelatedOnlyFieldListFilter),
+        PovertyCountyFilter,
+    ]
+    list_select_related = ["county"]
+    search_fields = ["name", "credit_code"]
+    fields = [
+        "name",
+        "credit_code",
+        "kind",
+        "county",
+        "legal_representative",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "description",
+        "status",
+        "status_changed_at",
+        "created_at",
+    ]
+    # Status changes only through the actions below. The credit code (blacklist, checksum) and
+    # the county (must be in Ningxia) were checked by `supplier_apply` and stay as applied.
+    readonly_fields = ["credit_code", "county", "status", "status_changed_at", "created_at"]
+    inlines = [QualificationInline, SupplierTransitionInline]
+    actions = ["admit", "reject", "suspend", "reinstate", "exit", "exit_and_blacklist"]
+
+    def has_add_permission(self, request):
+        return False  # suppliers apply through the API (`supplier_apply`)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # suppliers leave by exiting; their history stays
+
+    @admin.display(boolean=True, description="脱贫县", ordering="county__is_poverty_exited")
+    def poverty_county(self, supplier):
+        return supplier.county.is_poverty_exited
+
+    @admin.action(description="Admit the selected suppliers")
+    def admit(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Admit suppliers",
+            done="Admitted",
+            reason_label="Note",
+            reason_help="Optional.",
+            run=lambda supplier, data: supplier_review(
+                acting_user=request.user, supplier_id=supplier.pk, admit=True, note=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Reject the selected suppliers")
+    def reject(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Reject suppliers",
+            done="Rejected",
+            reason_help="Required; the supplier sees it.",
+            run=lambda supplier, data: supplier_review(
+                acting_user=request.user, supplier_id=supplier.pk, admit=False, note=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Suspend the selected suppliers")
+    def suspend(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Suspend suppliers",
+            done="Suspended",
+            reason_help="Required.",
+            warning="Their products leave the storefront at once and their unconfirmed orders "
+            "are cancelled.",
+            run=lambda supplier, data: supplier_suspend(
+                acting_user=request.user, supplier_id=supplier.pk, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Reinstate the selected suppliers")
+    def reinstate(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Reinstate suppliers",
+            done="Reinstated",
+            reason_label="Note",
+            reason_help="Optional.",
+            run=lambda supplier, data: supplier_reinstate(
+                acting_user=request.user, supplier_id=supplier.pk, note=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Exit the selected suppliers")
+    def exit(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Exit suppliers",
+            done="Exited",
+            reason_help="Required.",
+            warning="Their products leave the storefront at once and their unconfirmed orders "
+            "are cancelled. They may re-apply after the cooling-off period.",
+            run=lambda supplier, data: supplier_exit(
+                acting_user=request.user, supplier_id=supplier.pk, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Exit and blacklist the selected suppliers")
+    def exit_and_blacklist(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Exit and blacklist suppliers",
+            done="Exited and blacklisted",
+            reason_help="Required.",
+            warning="Their products leave the storefront at once and their unconfirmed orders "
+            "are cancelled. Their credit codes are blacklisted: they may never apply again.",
+            run=lambda supplier, data: supplier_exit(
+                acting_user=request.user,
+                supplier_id=supplier.pk,
+                reason=data["reason"],
+                blacklist=True,
+            ),
+        )
+
+
+@admin.register(SupplierReviewQueue)
+class SupplierReviewQueueAdmin(SupplierAdmin):
+    """Applicants waiting for the operator, oldest first."""
+
+    list_display = ["name", "credit_code", "kind", "county", "poverty_county", "status", "waiting"]
+    list_filter = ["kind", ("county", admin.RelatedOnlyFieldListFilter), PovertyCountyFilter]
+    ordering = ["status_changed_at", "id"]
+    actions = ["admit", "reject"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status__in=reviewable_statuses())
+
+    @admin.display(description="waiting since", ordering="status_changed_at")
+    def waiting(self, supplier):
+        return supplier.status_changed_at
+
+
+@admin.register(BlacklistEntry)
+class BlacklistEntryAdmin(ReadOnlyAdmin):
+    list_display = ["credit_code", "supplier", "reason", "created_by", "created_at"]
+    list_select_related = ["supplier", "created_by"]
+    search_fields = ["credit_code", "supplier__name"]
+
+
+# --- Products ---------------------------------------------------------------------------------
+
+
+class ProductTransitionInline(ReadOnlyInline):
+    model = ProductTransition
+    fields = ["created_at", "from_status", "to_status", "valid_until", "note"]
+    readonly_fields = fields
+
+
+class VariantInline(ReadOnlyInline):
+    model = ProductVariant
+    fields = ["sku", "spec", "unit", "unit_price", "minimum_order_quantity", "stock"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Product)
+class ProductAdmin(OperatorAdmin):
+    list_display = [
+        "name",
+        "supplier",
+        "category",
+        "origin_county",
+        "status",
+        "certified_until",
+        "is_published",
+    ]
+    list_filter = [
+        "status",
+        "category",
+        ("origin_county", admin.RelatedOnlyFieldListFilter),
+        "supplier__status",
+    ]
+    list_select_related = ["supplier", "category", "origin_county"]
+    search_fields = ["name", "slug", "supplier__name"]
+    fields = [
+        "supplier",
+        "name",
+        "slug",
+        "category",
+        "origin_county",
+        "description",
+        "cold_chain",
+        "is_published",
+        "status",
+        "certified_until",
+        "created_at",
+        "updated_at",
+    ]
+    # Certification only through the actions below. Name, category and origin are what was
+    # certified: suppliers change them through `product_update`, which sends the product back
+    # for certification.
+    readonly_fields = [
+        "supplier",
+        "name",
+        "slug",
+        "category",
+        "origin_county",
+        "status",
+        "certified_until",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [VariantInline, ProductTransitionInline]
+    actions = ["certify", "reject_certification"]
+
+    def has_add_permission(self, request):
+        return False  # suppliers list products through the API (`product_create`)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Certify the selected products")
+    def certify(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Certify products",
+            done="Certified",
+            form_class=CertifyForm,
+            reason_label="Note",
+            reason_help="Optional.",
+            run=lambda product, data: product_certify(
+                acting_user=request.user,
+                product_id=product.pk,
+                certify=True,
+                note=data["reason"],
+                valid_until=data["valid_until"],
+            ),
+        )
+
+    @admin.action(description="Reject certification of the selected products")
+    def reject_certification(self, request, queryset):
+        return confirm_and_run(
+            self,
+            request,
+            queryset,
+            title="Reject certification",
+            done="Rejected",
+            reason_help="Required; the supplier sees it.",
+            run=lambda product, data: product_certify(
+                acting_user=request.user, product_id=product.pk, certify=False, note=data["reason"]
+            ),
+        )
+
+
+class TierPriceInline(ReadOnlyInline):
+    model = TierPrice
+    fields = ["min_quantity", "unit_price"]
+    readonly_fields = fields
+
+
+@admin.register(ProductVariant)
+class ProductVariantAdmin(ReadOnlyAdmin):
+    list_display = [
+        "sku",
+        "product",
+        "spec",
+        "unit",
+        "unit_price",
+        "minimum_order_quantity",
+        "stock",
+    ]
+    list_select_related = ["product"]
+    search_fields = ["sku", "product__name"]
+    inlines = [TierPriceInline]
+
+
+# --- Traceability -----------------------------------------------------------------------------
+
+
+class FarmerSupplyInline(ReadOnlyInline):
+    model = FarmerSupply
+    fields = ["household", "village", "poverty_status", "linkage", "amount_paid"]
+    readonly_fields = fields
+
+
+@admin.register(TraceBatch)
+class TraceBatchAdmin(ReadOnlyAdmin):
+    list_display = [
+        "code",
+        "product",
+        "produced_on",
+        "origin_county",
+        "quantity",
+        "quantity_unit",
+        "certificate_number",
+    ]
+    list_filter = [("origin_county", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["product", "origin_county"]
+    search_fields = ["code", "product__name", "certificate_number"]
+    inlines = [FarmerSupplyInline]
