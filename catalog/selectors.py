@@ -11,6 +11,7 @@ from django.utils import timezone
 from catalog.models import (
     AuthorizationKind,
     Category,
+    City,
     County,
     Product,
     ProductAuthorization,
@@ -90,14 +91,6 @@ def storefront_products(
     return products.order_by(*[f"-{key}" if descending else key for key in order])
 
 
-def matching_text(products: QuerySet[Product], text: str) -> QuerySet[Product]:
-    """Plain substring match on name and description, every word required. The search app's
-    backends (Chinese segmentation, pinyin, ranking) take over `search` arguments."""
-    for word in (text or "").split():
-        products = products.filter(Q(name__icontains=word) | Q(description__icontains=word))
-    return products
-
-
 def storefront_product(*, product_id: int | None = None, slug: str | None = None) -> Product | None:
     products = storefront_products()
     if product_id is not None:
@@ -131,6 +124,10 @@ def managed_products(*, acting_user: Any) -> QuerySet[Product]:
 
 def categories() -> QuerySet[Category]:
     return Category.objects.order_by("sort_order", "id")
+
+
+def cities() -> QuerySet[City]:
+    return City.objects.order_by("code")
 
 
 def origins(*, ningxia_only: bool = True) -> QuerySet[County]:

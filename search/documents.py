@@ -11,8 +11,9 @@ IK / pinyin plugin; only analyzers from the stock `analysis-common` module are u
   on it is a substring match, which also serves one-character queries such as 羊), with sub-fields
   `name.cjk` (built-in `cjk` bigram analyzer, recall when segmentation differs) and `name.raw`;
 - `autocomplete`: the compact name and its words, edge n-grams, for search-as-you-type;
-- facets and filters: `category`, `county`, `price_band` (keyword), `gi`, `in_stock`, `sellable`
-  (boolean), `min_price` (double, yuan).
+- facets and filters: `category`, `county`, `price_band` (keyword), `gi`, `in_stock`, `sellable`,
+  `poverty` (boolean), `supplier_id` (keyword), `min_price` (double, yuan); `created_at` for
+  sorting.
 
 Public API: `ProductDocument`, `PRICE_BANDS`, `price_band`, `build_document`, `bulk_index`,
 `build_search`, `search_products`, `autocomplete`, `create_index`, `point_alias`.
@@ -54,7 +55,7 @@ PRICE_BANDS: tuple[tuple[str, float | None, float | None], ...] = (
 # Fields a `filters` mapping may name: keyword facets take one value or a list (OR within a field),
 # booleans one bool; min_price / max_price bound `min_price` (inclusive).
 FACET_FIELDS = ("category", "county", "gi", "price_band")
-BOOLEAN_FILTERS = ("gi", "in_stock", "sellable")
+BOOLEAN_FILTERS = ("gi", "in_stock", "sellable", "poverty")
 SORTS = ("relevance", "price_asc", "price_desc", "newest")
 
 _prefix_grams = token_filter("shanhai_prefix_grams", "edge_ngram", min_gram=1, max_gram=40)
@@ -90,6 +91,8 @@ class ProductDocument(Document):
     min_price = Double()
     in_stock = Boolean()
     sellable = Boolean()
+    poverty = Boolean()
+    created_at = Date()
     updated_at = Date()
 
     class Index:
@@ -123,6 +126,8 @@ _DOCUMENT_KEYS = {
     "min_price",
     "in_stock",
     "sellable",
+    "poverty",
+    "created_at",
     "updated_at",
 }
 
@@ -133,7 +138,8 @@ def build_document(data: Mapping[str, Any]) -> ProductDocument:
     Keys: `id` and `name` (required); `description`, `supplier_name` (long text, segmented only);
     `keywords` (str or list), `category`/`county` (facet values) and their display labels
     `category_name`/`county_name` (short text: segmented and given pinyin); `supplier_id`, `gi`,
-    `min_price` (yuan), `in_stock`, `sellable`, `updated_at`. Unknown keys raise ValueError.
+    `min_price` (yuan), `in_stock`, `sellable`, `poverty`, `created_at`, `updated_at`. Unknown
+    keys raise ValueError.
     """
     unknown = set(data) - _DOCUMENT_KEYS
     if unknown:
@@ -164,6 +170,8 @@ def build_document(data: Mapping[str, Any]) -> ProductDocument:
         "min_price": float(min_price) if min_price is not None else None,
         "in_stock": bool(data.get("in_stock", True)),
         "sellable": bool(data.get("sellable", True)),
+        "poverty": bool(data.get("poverty", False)),
+        "created_at": data.get("created_at"),
         "updated_at": data.get("updated_at"),
     }
     return ProductDocument(meta={"id": str(data["id"])}, **fields)
@@ -218,7 +226,7 @@ def _filter_clauses(filters: Mapping[str, Any] | None) -> dict[str, Any]:
             continue
         if key in BOOLEAN_FILTERS:
             clauses[key] = Q("term", **{key: bool(value)})
-        elif key in ("category", "county", "price_band"):
+        elif key in ("category", "county", "price_band", "supplier_id"):
             clauses[key] = Q("terms", **{key: [str(v) for v in _as_list(value)]})
         elif key == "min_price":
             clauses[key] = Q("range", min_price={"gte": float(value)})

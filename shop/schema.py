@@ -4,17 +4,27 @@ import graphene
 
 from catalog.graphql.mutations import CatalogMutations
 from catalog.graphql.queries import CatalogQueries
+from procurement.graphql.mutations import ProcurementMutations
+from procurement.graphql.queries import ProcurementQueries
+from search.graphql.queries import SearchQueries
 from shop.accounts.graphql.mutations import AccountMutations
 from shop.accounts.graphql.queries import AccountQueries
 from shop.core.graphql.queries import CoreQueries
 
 
-class Query(CatalogQueries, AccountQueries, CoreQueries, graphene.ObjectType):
+class Query(
+    CatalogQueries,
+    SearchQueries,
+    ProcurementQueries,
+    AccountQueries,
+    CoreQueries,
+    graphene.ObjectType,
+):
     """Root queries. There is deliberately no generic `node(id)`: every object is fetched
     through a field whose selector checks access."""
 
 
-class Mutation(CatalogMutations, AccountMutations, graphene.ObjectType):
+class Mutation(CatalogMutations, ProcurementMutations, AccountMutations, graphene.ObjectType):
     pass
 
 

@@ -138,6 +138,9 @@ GRAPHENE = {
     "SCHEMA_OUTPUT": "schema.graphql",
     "SCHEMA_INDENT": 2,
     "ATOMIC_MUTATIONS": True,
+    # No debug middleware: its SQL tracking wraps every cursor (slow, and it breaks
+    # executemany on SQLite); query counts are measured in tests and bench/ instead.
+    "MIDDLEWARE": [],
 }
 GRAPHQL_MAX_DEPTH = int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))
 GRAPHQL_MAX_ALIASES = int(os.environ.get("GRAPHQL_MAX_ALIASES", "50"))
@@ -156,6 +159,16 @@ LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES
 
 # --- Integrations (filled in by their issues; read here so production is env-only) -------
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
+# Search (search/conf.py): "database" by default, "elasticsearch" when ELASTICSEARCH_URL is set.
+SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "")
+SEARCH_ENGINE_IS_OPENSEARCH = (
+    env_bool("SEARCH_ENGINE_IS_OPENSEARCH", default=False)
+    if os.environ.get("SEARCH_ENGINE_IS_OPENSEARCH", "").strip()
+    else None  # ask the server
+)
+SEARCH_INDEX = os.environ.get("SEARCH_INDEX", "shanhai-products")
+SEARCH_ENGINE_TIMEOUT = float(os.environ.get("SEARCH_ENGINE_TIMEOUT", "5"))
+SEARCH_ENGINE_RETRY_SECONDS = float(os.environ.get("SEARCH_ENGINE_RETRY_SECONDS", "10"))
 # Payments (docs/payments.md): the SDK talks to STRIPE_API_BASE, by default the stripe-compatible
 # mock this site serves; real Stripe is https://api.stripe.com with real keys and the mock off.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8000/stripe-mock")
@@ -182,7 +195,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # The stripe SDK logs every request at INFO; its failures surface as our own errors.
-    "loggers": {"stripe": {"level": "WARNING"}},
+    # The Elasticsearch client logs every request at INFO; search failures are logged by search.
+    "loggers": {"stripe": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"}},
 }
 
 # --- Catalog rules (DESIGN §3) -------------------------------------------------------------

@@ -3,6 +3,7 @@ import graphene
 from catalog import selectors
 from catalog.graphql.types import (
     CategoryType,
+    CityType,
     CountyType,
     ProductConnection,
     ProductType,
@@ -99,22 +100,28 @@ class CatalogQueries(graphene.ObjectType):
     origins = graphene.List(
         graphene.NonNull(CountyType), required=True, description="Ningxia counties."
     )
+    cities = graphene.List(
+        graphene.NonNull(CityType), required=True, description="Fujian prefecture-level cities."
+    )
     trace_batch = graphene.Field(TraceBatchType, code=graphene.String(required=True))
     suppliers = PaginatedField(SupplierConnection, filter=SupplierFilterInput())
     supplier = graphene.Field(SupplierType, id=graphene.ID(required=True))
 
     def resolve_products(root, info, filter=None, sort_by=None, search=None):
+        if search and search.strip():
+            # Text search runs on the configured search backend (search/), best match first
+            # unless another order is asked for.
+            from search.graphql.queries import search_product_list
+
+            return search_product_list(search, filter=filter, sort_by=sort_by)
         sort_by = sort_by or {}
         field = sort_by.get("field", "NAME")
         descending = sort_by.get("direction") == "DESC"
-        products = selectors.storefront_products(
+        return selectors.storefront_products(
             filters=product_filter_from(filter),
             sort=field.value if hasattr(field, "value") else field,
             descending=descending,
         )
-        if search:
-            products = selectors.matching_text(products, search)
-        return products
 
     def resolve_product(root, info, id=None, slug=None):
         if id is None and not slug:
@@ -135,6 +142,9 @@ class CatalogQueries(graphene.ObjectType):
 
     def resolve_origins(root, info):
         return selectors.origins()
+
+    def resolve_cities(root, info):
+        return selectors.cities()
 
     def resolve_trace_batch(root, info, code):
         return selectors.trace_batch_by_code(code)

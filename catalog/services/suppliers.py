@@ -27,6 +27,7 @@ from catalog.models import (
 from shop.accounts.models import Role
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from search.indexing import products_changed
 from shop.core.permissions import require_role
 
 S = SupplierStatus
@@ -93,6 +94,8 @@ def _transition(
     supplier.status = to_status
     supplier.status_changed_at = timezone.now()
     supplier.save(update_fields=["status", "status_changed_at"])
+    # Every product of the supplier enters or leaves the storefront (and its search index).
+    products_changed(supplier.products.values_list("pk", flat=True))
     _record(supplier, from_status, to_status, actor=actor, reason=reason, action=action)
 
 

@@ -12,6 +12,7 @@ from rich.progress import Progress
 DEMO_STEPS = [
     "shop.accounts.demo:load",
     "catalog.demo:load",
+    "search.demo:load",
 ]
 
 

@@ -1,0 +1,53 @@
+"""Search backends, chosen by settings (see `search.conf`), in the manner of Wagtail's.
+
+    from search.backends import get_search_backend
+    results = get_search_backend().search(SearchRequest(text="枸杞"))
+
+`get_search_backend()` returns one shared instance per configuration; it is rebuilt when a
+search setting changes (tests override them).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from search import conf
+from search.backends.base import EngineUnavailable, SearchBackend
+
+_lock = threading.Lock()
+_backends: dict[str, SearchBackend] = {}
+
+
+def get_search_backend(path: str | None = None) -> SearchBackend:
+    """The configured backend (or the one at `path`: an alias such as `"database"` or a
+    dotted class path)."""
+    path = conf.BACKEND_ALIASES.get((path or "").lower(), path) or conf.backend_path()
+    backend = _backends.get(path)
+    if backend is None:
+        with _lock:
+            backend = _backends.get(path)
+            if backend is None:
+                backend = _backends[path] = import_string(path)()
+    return backend
+
+
+def reset_backends() -> None:
+    with _lock:
+        for backend in _backends.values():
+            close = getattr(backend, "close", None)
+            if close:
+                close()
+        _backends.clear()
+
+
+def _on_setting_changed(setting, **kwargs):
+    if setting in conf.SETTING_NAMES:
+        reset_backends()
+
+
+setting_changed.connect(_on_setting_changed)
+
+__all__ = ["EngineUnavailable", "SearchBackend", "get_search_backend", "reset_backends"]

@@ -1,0 +1,58 @@
+"""The judged relevance set (search/relevance.py) over the demo catalog, on every backend, with
+floors under precision@5 and MRR; and the `search_relevance` command."""
+
+import pytest
+from django.core.management import call_command
+
+from catalog import demo
+from search.backends import get_search_backend
+from search.relevance import JUDGED, evaluate
+
+# Floors a little under what each backend scores today (see docs/decisions.md, Search).
+FLOORS = {"database": (0.95, 0.97), "opensearch": (0.95, 0.97)}
+
+
+@pytest.fixture
+def demo_catalog(backend_name):
+    demo.load(lambda items, description: items, store_images=False)
+    get_search_backend().rebuild()
+
+
+def test_the_judged_set_is_big_and_varied():
+    assert len(JUDGED) >= 30
+    assert {item.kind for item in JUDGED} >= {
+        "chinese",
+        "pinyin",
+        "initials",
+        "partial",
+        "mixed",
+        "filtered",
+    }
+
+
+def test_relevance_floor(demo_catalog, backend_name):
+    report = evaluate(get_search_backend())
+    print(f"\n{backend_name}: precision@5 {report.precision_at_5:.3f}, MRR {report.mrr:.3f}")
+    for score in report.scores:
+        if score.precision_at_5 < 1 or score.reciprocal_rank < 1:
+            print(
+                f"  {score.judged.query} {score.judged.filters or ''}: "
+                f"P@5 {score.precision_at_5:.2f} RR {score.reciprocal_rank:.2f} {score.top[:5]}"
+            )
+    precision_floor, mrr_floor = FLOORS[backend_name]
+    assert report.precision_at_5 >= precision_floor
+    assert report.mrr >= mrr_floor
+    # the done-when queries: goji first on every backend
+    for score in report.scores:
+        if score.judged.query in ("枸杞", "中宁枸杞", "gouqi", "gq") and not score.judged.filters:
+            assert score.reciprocal_rank == 1.0, score
+
+
+@pytest.mark.smoke
+def test_relevance_command_prints_figures(db, settings, capsys):
+    settings.SEARCH_BACKEND = "database"
+    demo.load(lambda items, description: items, store_images=False)
+    call_command("search_relevance", "--reindex", "--queries")
+    out = capsys.readouterr().out
+    assert "precision@5" in out and "MRR" in out
+    assert "database" in out
