@@ -9,6 +9,7 @@ Bookings are serialised on the ledger head row so the hash chain stays linear.
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -211,3 +212,80 @@ def order_refunded(order: Order, refund: Refund) -> list[ContributionEntry]:
             )
         )
     return append(entries)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries_checked: int
+    first_broken_entry_id: int | None
+    problem: str = ""
+
+
+def verify(chunk_size: int = 5000) -> VerifyResult:
+    """Walk the chain from the first entry: positions must follow each other, each entry must
+    point at the previous hash, and its own hash must match its content. Reports the first
+    entry where any of that fails."""
+    previous_hash, expected_position, checked = GENESIS_HASH, 1, 0
+    for entry in ContributionEntry.objects.order_by("position").iterator(chunk_size=chunk_size):
+        problem = ""
+        if entry.position != expected_position:
+            problem = f"position {entry.position} where {expected_position} was expected"
+        elif entry.prev_hash != previous_hash:
+            problem = "its previous-hash link does not match the entry before it"
+        elif entry_hash(entry) != entry.hash:
+            problem = "its content does not match its hash"
+        if problem:
+            return VerifyResult(
+                False, checked, entry.pk, f"entry {entry.pk} (#{entry.position}): {problem}"
+            )
+        previous_hash, expected_position, checked = entry.hash, expected_position + 1, checked + 1
+    head = LedgerHead.objects.filter(pk=1).first()
+    if head is not None and (head.last_position, head.last_hash) != (checked, previous_hash):
+        return VerifyResult(False, checked, None, "the ledger head does not match the last entry")
+    return VerifyResult(True, checked, None)
+
+
+@dataclass(frozen=True)
+class ReconcileDifference:
+    order_id: int
+    order_number: str
+    expected: Decimal
+    booked: Decimal
+
+
+def reconcile() -> tuple[Decimal, Decimal, list[ReconcileDifference]]:
+    """Compare what the ledger booked per order with the qualifying orders' net value
+    (accepted and paid: accepted value less refunds). Returns (expected, booked, differences)."""
+    from django.db.models import Sum
+
+    booked = dict(
+        ContributionEntry.objects.filter(order__isnull=False)
+        .values("order_id")
+        .annotate(total=Sum("amount"))
+        .values_list("order_id", "total")
+    )
+    qualifying = Order.objects.filter(
+        status__in=(OrderStatus.ACCEPTED, OrderStatus.COMPLETED)
+    ).exclude(payment_status=PaymentStatus.UNPAID)
+    expected_total, differences = Decimal("0.00"), []
+    seen = set()
+    for order_id, number, accepted, refunded in qualifying.values_list(
+        "pk", "number", "accepted_value", "refunded_amount"
+    ).iterator(chunk_size=5000):
+        expected = accepted - refunded
+        expected_total += expected
+        seen.add(order_id)
+        if booked.get(order_id, Decimal("0.00")) != expected:
+            differences.append(
+                ReconcileDifference(
+                    order_id, number, expected, booked.get(order_id, Decimal("0.00"))
+                )
+            )
+    for order_id, total in booked.items():
+        if order_id not in seen and total:
+            number = (
+                Order.objects.filter(pk=order_id).values_list("number", flat=True).first() or ""
+            )
+            differences.append(ReconcileDifference(order_id, number, Decimal("0.00"), total))
+    return expected_total, sum(booked.values(), Decimal("0.00")), differences

@@ -4,6 +4,7 @@ import graphene
 
 from catalog.graphql.mutations import CatalogMutations
 from catalog.graphql.queries import CatalogQueries
+from procurement.graphql.ledger import LedgerMutations, LedgerQueries
 from procurement.graphql.mutations import ProcurementMutations
 from procurement.graphql.queries import ProcurementQueries
 from search.graphql.queries import SearchQueries
@@ -16,6 +17,7 @@ class Query(
     CatalogQueries,
     SearchQueries,
     ProcurementQueries,
+    LedgerQueries,
     AccountQueries,
     CoreQueries,
     graphene.ObjectType,
@@ -24,7 +26,9 @@ class Query(
     through a field whose selector checks access."""
 
 
-class Mutation(CatalogMutations, ProcurementMutations, AccountMutations, graphene.ObjectType):
+class Mutation(
+    CatalogMutations, ProcurementMutations, LedgerMutations, AccountMutations, graphene.ObjectType
+):
     pass
 
 

@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("shop.payments.urls")),
     # /exports/recommended-catalog.csv and .xlsx
     path("", include("catalog.urls")),
+    # /exports/contributions.csv and .xlsx (Bearer auth)
+    path("", include("procurement.urls")),
 ]
 # The debug server serves uploaded media itself; in production a web server or object
 # storage does (MEDIA_URL).

@@ -61,8 +61,8 @@ def add(entries: Iterable[ContributionEntry]) -> None:
     """Add entries to their cells with one upsert per cell (atomic increments)."""
     # The table name is our own model's, never input: the f-string builds no injection.
     table = ContributionRollup._meta.db_table
-    sql = (  # noqa: S608
-        f"INSERT INTO {table} "
+    sql = (
+        f"INSERT INTO {table} "  # noqa: S608
         "(dimensions, month, value1, value2, label1, label2, total, entry_count) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (dimensions, month, value1, value2) DO UPDATE SET "

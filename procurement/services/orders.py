@@ -224,6 +224,14 @@ def order_invoice_attach(
             code=ProcurementErrorCode.INVOICE_MISMATCH,
             field="amount",
         )
+    from procurement.services.contributions import invoice_already_counted
+
+    if invoice_already_counted(code, number):
+        raise DomainError(
+            "This invoice is already counted (another order or an import).",
+            code=ProcurementErrorCode.INVOICE_TAKEN,
+            field="number",
+        )
     order.invoice_number, order.invoice_seller_credit_code = number, code
     order.invoice_amount = order.accepted_value
     try:

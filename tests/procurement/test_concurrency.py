@@ -90,3 +90,35 @@ def test_sixteen_simultaneous_retries_with_one_key_place_one_checkout():
     assert len(order_ids) == 1
     assert (Checkout.objects.count(), Order.objects.count()) == (1, 1)
     assert ProductVariant.objects.get(pk=variant.pk).stock == 97
+
+
+def test_concurrent_bookings_keep_the_hash_chain_linear():
+    from procurement import ledger
+    from procurement.models import ContributionEntry
+    from procurement.services import payments
+    from tests.factories import UserFactory
+    from tests.procurement import flows
+
+    operator = UserFactory(role="OPERATOR")
+    accepted = []
+    for _ in range(12):
+        user = buyer()
+        (order,) = flows.place(user, (stocked_variant(stock=10, price="10.00"), 2))
+        flows.to_accepted(order, user)
+        accepted.append(order)
+    results = run_concurrently(
+        [
+            (
+                lambda order=order: payments.payment_record_transfer(
+                    acting_user=operator, order_id=order.pk, reference=f"R{order.pk}"
+                )
+            )
+            for order in accepted
+        ]
+    )
+    assert all(r[0] == "ok" for r in results)
+    positions = list(
+        ContributionEntry.objects.order_by("position").values_list("position", flat=True)
+    )
+    assert positions == list(range(1, 13))
+    assert ledger.verify().ok

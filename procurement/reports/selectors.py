@@ -1,0 +1,311 @@
+"""Ledger reads for auditors: summaries by dimension, target progress, entries.
+
+Summaries are answered from the monthly rollups whenever the grouping and the filters together
+name at most two non-time dimensions and the date range covers whole months; otherwise they are
+summed from the entries (always correct, slower on large ledgers).
+"""
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models.functions import ExtractMonth, ExtractYear
+from django.utils import timezone
+
+from procurement.models import ContributionEntry, ContributionRollup, Target
+from procurement.reports.rollups import DIMENSIONS, grouping_key
+from shop.accounts.models import Role
+from shop.core.errors import BadUserInput
+from shop.core.permissions import require_role
+
+TIME_DIMENSIONS = ("YEAR", "MONTH")
+GROUP_DIMENSIONS = (*TIME_DIMENSIONS, *[d for d in DIMENSIONS if not d.endswith("_PROVINCE")])
+ENTRY_FIELD = {name: value_attr for name, (value_attr, _label) in DIMENSIONS.items()}
+LABEL_FIELD = {name: label_attr for name, (_value, label_attr) in DIMENSIONS.items()}
+
+
+@dataclass
+class LedgerFilter:
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    values: dict[str, list[str]] = field(default_factory=dict)  # dimension → allowed values
+
+
+@dataclass(frozen=True)
+class SummaryKey:
+    dimension: str
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    keys: list[SummaryKey]
+    total: Decimal
+    entry_count: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: Decimal
+    entry_count: int
+    rows: list[SummaryRow]
+    from_rollups: bool
+
+
+def scoped_filter(acting_user: Any, filters: LedgerFilter | None) -> LedgerFilter:
+    """Auditors and operators see everything; an agency only its own entries."""
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
+    filters = filters or LedgerFilter()
+    if acting_user.role == Role.AGENCY:
+        filters = LedgerFilter(
+            filters.date_from,
+            filters.date_to,
+            {**filters.values, "AGENCY": [str(acting_user.agency_id)]},
+        )
+    return filters
+
+
+def _month_aligned(filters: LedgerFilter) -> bool:
+    starts_ok = filters.date_from is None or filters.date_from.day == 1
+    ends_ok = filters.date_to is None or filters.date_to == _month_end(filters.date_to)
+    return starts_ok and ends_ok
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def contribution_summary(
+    *, acting_user: Any, filters: LedgerFilter | None, group_by: list[str]
+) -> Summary:
+    filters = scoped_filter(acting_user, filters)
+    unknown = [g for g in group_by if g not in GROUP_DIMENSIONS]
+    if unknown or len(set(group_by)) != len(group_by):
+        raise BadUserInput(f"Cannot group by {unknown or group_by}.")
+    dims = sorted({g for g in group_by if g not in TIME_DIMENSIONS} | set(filters.values))
+    if len(dims) <= 2 and _month_aligned(filters):
+        return _from_rollups(filters, group_by, dims)
+    return _from_entries(filters, group_by)
+
+
+def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -> Summary:
+    cells = ContributionRollup.objects.filter(dimensions=grouping_key(dims))
+    if filters.date_from:
+        cells = cells.filter(month__gte=filters.date_from)
+    if filters.date_to:
+        cells = cells.filter(month__lte=filters.date_to)
+    column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
+    label = {dim: f"label{n}" for n, dim in enumerate(dims, start=1)}
+    for dim, allowed in filters.values.items():
+        cells = cells.filter(**{f"{column[dim]}__in": allowed})
+    group_fields, annotations = [], {}
+    for g in group_by:
+        if g == "YEAR":
+            annotations["YEAR"] = ExtractYear("month")
+            group_fields.append("YEAR")
+        elif g == "MONTH":
+            annotations["MONTH"] = ExtractMonth("month")
+            annotations.setdefault("YEAR", ExtractYear("month"))
+            group_fields += ["YEAR", "MONTH"]
+        else:
+            group_fields.append(column[g])
+    rows = (
+        cells.annotate(**annotations)
+        .values(*dict.fromkeys(group_fields))
+        .annotate(
+            sum_total=Sum("total"),
+            sum_count=Sum("entry_count"),
+            **{f"l_{g}": Max(label[g]) for g in group_by if g in label},
+        )
+        .order_by(*dict.fromkeys(group_fields))
+    )
+    result = [
+        SummaryRow(
+            keys=[_key(g, row, column, prefix="l_") for g in group_by],
+            total=row["sum_total"],
+            entry_count=row["sum_count"],
+        )
+        for row in rows
+        if row["sum_count"]
+    ]
+    return _summary(result, from_rollups=True)
+
+
+def _key(dimension: str, row: dict, column: dict[str, str], *, prefix: str) -> SummaryKey:
+    if dimension == "YEAR":
+        return SummaryKey("YEAR", str(row["YEAR"]), str(row["YEAR"]))
+    if dimension == "MONTH":
+        value = f"{row['YEAR']:04d}-{row['MONTH']:02d}"
+        return SummaryKey("MONTH", value, value)
+    value = row[column[dimension]]
+    return SummaryKey(
+        dimension, "" if value is None else str(value), str(row.get(f"{prefix}{dimension}") or "")
+    )
+
+
+def entries_matching(filters: LedgerFilter) -> QuerySet[ContributionEntry]:
+    entries = ContributionEntry.objects.all()
+    if filters.date_from:
+        entries = entries.filter(business_date__gte=filters.date_from)
+    if filters.date_to:
+        entries = entries.filter(business_date__lte=filters.date_to)
+    for dim, allowed in filters.values.items():
+        entries = entries.filter(**{f"{ENTRY_FIELD[dim]}__in": allowed})
+    return entries
+
+
+def _from_entries(filters: LedgerFilter, group_by: list[str]) -> Summary:
+    annotations, fields = {}, []
+    column = {}
+    for g in group_by:
+        if g == "YEAR":
+            annotations["YEAR"] = ExtractYear("business_date")
+            fields.append("YEAR")
+        elif g == "MONTH":
+            annotations.setdefault("YEAR", ExtractYear("business_date"))
+            annotations["MONTH"] = ExtractMonth("business_date")
+            fields += ["YEAR", "MONTH"]
+        else:
+            column[g] = ENTRY_FIELD[g]
+            fields.append(ENTRY_FIELD[g])
+    rows = (
+        entries_matching(filters)
+        .annotate(**annotations)
+        .values(*dict.fromkeys(fields))
+        .annotate(
+            sum_total=Sum("amount"),
+            sum_count=Count("id"),
+            **{f"l_{g}": Max(LABEL_FIELD[g]) for g in column},
+        )
+        .order_by(*dict.fromkeys(fields))
+    )
+    result = [
+        SummaryRow(
+            keys=[_key(g, row, column, prefix="l_") for g in group_by],
+            total=row["sum_total"],
+            entry_count=row["sum_count"],
+        )
+        for row in rows
+    ]
+    return _summary(result, from_rollups=False)
+
+
+def _summary(rows: list[SummaryRow], *, from_rollups: bool) -> Summary:
+    total = sum((row.total for row in rows), Decimal("0.00"))
+    return Summary(
+        total=total,
+        entry_count=sum(r.entry_count for r in rows),
+        rows=rows,
+        from_rollups=from_rollups,
+    )
+
+
+# --- Targets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class YearAmount:
+    year: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    target: Target
+    achieved: Decimal
+    percent: Decimal
+    elapsed_percent: Decimal
+    projected_total: Decimal
+    on_track: bool
+    by_year: list[YearAmount]
+
+
+def targets_visible_to(*, acting_user: Any) -> QuerySet[Target]:
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
+    return Target.objects.order_by("start_date", "code")
+
+
+def _scope_values(target: Target) -> dict[str, list[str]]:
+    values = {"ORIGIN_PROVINCE": [target.origin_province]}
+    if target.buyer_city:
+        values["CITY"] = [target.buyer_city]
+    else:
+        values["BUYER_PROVINCE"] = [target.buyer_province]
+    return values
+
+
+def _by_year(target: Target) -> dict[int, Decimal]:
+    """Counted amounts per year inside the target's period and scope: whole months from the
+    rollups, partial edge months from the entries."""
+    values = _scope_values(target)
+    start, end = target.start_date, target.end_date
+    first_full = start if start.day == 1 else _month_end(start) + timedelta(days=1)
+    last_full = end if end == _month_end(end) else end.replace(day=1) - timedelta(days=1)
+    totals: dict[int, Decimal] = {}
+    if first_full <= last_full:
+        dims = sorted(values)
+        column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
+        cells = ContributionRollup.objects.filter(
+            dimensions=grouping_key(dims),
+            month__gte=first_full,
+            month__lte=last_full,
+            **{f"{column[d]}__in": v for d, v in values.items()},
+        )
+        for row in (
+            cells.annotate(year=ExtractYear("month")).values("year").annotate(total=Sum("total"))
+        ):
+            totals[row["year"]] = totals.get(row["year"], Decimal(0)) + row["total"]
+    edges = []
+    if start < first_full:
+        edges.append((start, min(end, first_full - timedelta(days=1))))
+    if last_full < end and end.replace(day=1) >= first_full:
+        edges.append((max(start, end.replace(day=1)), end))
+    for edge_from, edge_to in edges:
+        partial = entries_matching(LedgerFilter(edge_from, edge_to, values))
+        for row in (
+            partial.annotate(year=ExtractYear("business_date"))
+            .values("year")
+            .annotate(total=Sum("amount"))
+        ):
+            totals[row["year"]] = totals.get(row["year"], Decimal(0)) + row["total"]
+    return totals
+
+
+def target_progress(target: Target, today: date | None = None) -> TargetProgress:
+    """Achieved = ledger entries in the target's period and scope; projected = achieved at the
+    current run rate over the whole period; on track when the projection reaches the amount."""
+    today = today or timezone.localdate()
+    by_year = _by_year(target)
+    achieved = sum(by_year.values(), Decimal("0.00"))
+    total_days = (target.end_date - target.start_date).days + 1
+    elapsed_days = min(max((today - target.start_date).days + 1, 0), total_days)
+    elapsed_percent = Decimal(elapsed_days * 100) / total_days
+    if elapsed_days == 0:
+        projected = Decimal("0.00")
+    else:
+        projected = achieved * total_days / elapsed_days
+    hundred = Decimal(100)
+    return TargetProgress(
+        target=target,
+        achieved=achieved.quantize(Decimal("0.01")),
+        percent=(achieved * hundred / target.amount).quantize(Decimal("0.01")),
+        elapsed_percent=elapsed_percent.quantize(Decimal("0.01")),
+        projected_total=projected.quantize(Decimal("0.01")),
+        on_track=achieved >= target.amount or (elapsed_days > 0 and projected >= target.amount),
+        by_year=[
+            YearAmount(year, by_year.get(year, Decimal("0.00")).quantize(Decimal("0.01")))
+            for year in range(target.start_date.year, target.end_date.year + 1)
+        ],
+    )
+
+
+def contributions_visible_to(
+    *, acting_user: Any, filters: LedgerFilter | None
+) -> QuerySet[ContributionEntry]:
+    """The entries behind the figures, newest first."""
+    entries = entries_matching(scoped_filter(acting_user, filters))
+    return entries.select_related("order", "import_batch").order_by("-position")

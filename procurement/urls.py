@@ -1,0 +1,8 @@
+from django.urls import path
+
+from procurement import views
+
+urlpatterns = [
+    path("exports/contributions.csv", views.contributions_csv),
+    path("exports/contributions.xlsx", views.contributions_xlsx),
+]
