@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
@@ -28,78 +27,21 @@ from catalog.models import (
     ProductVariant,
     Qualification,
     Supplier,
-    SupplierStatus,
+    SupplierReviewQueue,
     SupplierTransition,
     TierPrice,
     TraceBatch,
 )
 from catalog.services.products import product_certify
 from catalog.services.suppliers import (
+    reviewable_statuses,
     supplier_exit,
     supplier_reinstate,
     supplier_review,
     supplier_suspend,
 )
-from shop.accounts.models import Role
+from shop.core.admin_access import OperatorAdmin, ReadOnlyAdmin, is_operator
 from shop.core.errors import AccessError, DomainError
-
-
-class SupplierReviewQueue(Supplier):
-    """The suppliers waiting for an operator's decision, as their own admin page."""
-
-    class Meta:
-        proxy = True
-        app_label = "catalog"
-        verbose_name = "supplier awaiting review"
-        verbose_name_plural = "supplier review queue"
-
-
-def reviewable_statuses() -> list[str]:
-    """The statuses `supplier_review` accepts. Only filters the queue: the service decides."""
-    if settings.SUPPLIER_COUNTY_STEP:
-        return [SupplierStatus.RECOMMENDED]
-    return [SupplierStatus.APPLIED, SupplierStatus.RECOMMENDED]
-
-
-# --- Access -----------------------------------------------------------------------------------
-
-
-def is_operator(request) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and user.role == Role.OPERATOR
-
-
-class OperatorAdmin(admin.ModelAdmin):
-    """Operators (staff accounts with the OPERATOR role) may use these pages without model
-    permissions; other staff need Django's permissions as usual."""
-
-    def has_module_permission(self, request):
-        return is_operator(request) or super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request) or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return is_operator(request) or super().has_add_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return is_operator(request) or super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return is_operator(request) or super().has_delete_permission(request, obj)
-
-
-class ReadOnlyAdmin(OperatorAdmin):
-    """Written by services only: listed and shown, never added, edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -115,6 +115,15 @@ class Supplier(models.Model):
         return self.county.is_poverty_exited
 
 
+class SupplierReviewQueue(Supplier):
+    """The suppliers waiting for an operator's decision, as their own admin page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "supplier awaiting review"
+        verbose_name_plural = "supplier review queue"
+
+
 class SupplierTransition(models.Model):
     """Every status change of a supplier: who, when, why."""
 

@@ -2,10 +2,14 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from shop.accounts.models import User
+from shop.core.admin_access import ReadOnlyForOperatorsMixin
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ReadOnlyForOperatorsMixin, DjangoUserAdmin):
+    """Operators browse accounts here; creating and deactivating them goes through the API
+    (userCreate, userDeactivate), which checks the rules and writes the audit trail."""
+
     ordering = ["email"]
     list_display = ["email", "role", "is_active", "date_joined", "last_login"]
     list_filter = ["role", "is_active"]

@@ -188,7 +188,7 @@ def test_an_applicant_cannot_be_admitted_before_its_county_recommends_it(operato
     supplier = SupplierFactory(status=S.APPLIED)
     response = run_action(operator_client, "supplier_changelist", "admit", [supplier], reason="")
     assert (
-        f"{supplier.name}: A APPLIED supplier cannot be reviewed before its county recommends it."
+        f"{supplier.name}: A supplier that is APPLIED cannot be reviewed before its county recommends it."
         in message_texts(response)
     )
     supplier.refresh_from_db()
