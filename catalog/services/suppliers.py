@@ -24,10 +24,10 @@ from catalog.models import (
     SupplierStatus,
     SupplierTransition,
 )
+from search.indexing import products_changed
 from shop.accounts.models import Role
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
-from search.indexing import products_changed
 from shop.core.permissions import require_role
 
 S = SupplierStatus
@@ -362,6 +362,13 @@ def supplier_recommend(
     return supplier
 
 
+def reviewable_statuses() -> list[str]:
+    """Where an operator's review may happen: after the county step when it is on."""
+    if settings.SUPPLIER_COUNTY_STEP:
+        return [S.RECOMMENDED]
+    return [S.APPLIED, S.RECOMMENDED]
+
+
 @transaction.atomic
 def supplier_review(
     *, acting_user: Any, supplier_id: int | None, admit: bool, note: str = ""
@@ -369,13 +376,12 @@ def supplier_review(
     """An operator admits or rejects an applicant, after the county step when it is on."""
     require_role(acting_user, Role.OPERATOR)
     supplier = _locked_supplier(supplier_id)
-    reviewable = {S.RECOMMENDED} if settings.SUPPLIER_COUNTY_STEP else {S.APPLIED, S.RECOMMENDED}
-    if supplier.status not in reviewable:
+    if supplier.status not in reviewable_statuses():
         code = CatalogErrorCode.INVALID_TRANSITION
         if supplier.status == S.APPLIED:
             code = CatalogErrorCode.COUNTY_STEP_REQUIRED
         raise InvalidTransition(
-            f"A {supplier.status} supplier cannot be reviewed"
+            f"A supplier that is {supplier.status} cannot be reviewed"
             + (
                 " before its county recommends it."
                 if code == CatalogErrorCode.COUNTY_STEP_REQUIRED
