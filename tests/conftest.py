@@ -80,3 +80,21 @@ def stripe_mock(django_db_serialized_rollback, live_server, settings, transactio
     yield live_server
     # No delivery may still be writing when the test database is flushed.
     wait_for_deliveries()
+
+
+def assert_access_outcome(response, *, name, role, allowed, expected_errors, changed: bool) -> None:
+    """One cell of a role × mutation matrix. An allowed role gets through the access check and
+    the service decides (its domain errors, if any, are `expected_errors`; a change happened
+    exactly when there were none). Anyone else gets the top-level access error and nothing
+    changed."""
+    if role in allowed:
+        assert "errors" not in response, response
+        codes = [e["code"] for e in response["data"][name]["errors"]]
+        assert codes == expected_errors
+        assert changed == (codes == [])
+    else:
+        assert top_level_codes(response) == [
+            "UNAUTHENTICATED" if role is None else "PERMISSION_DENIED"
+        ]
+        assert response["data"] == {name: None}
+        assert not changed

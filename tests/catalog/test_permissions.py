@@ -9,7 +9,7 @@ from graphql_relay import to_global_id
 from catalog.models import ProductStatus, SupplierStatus
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import top_level_codes
+from tests.conftest import assert_access_outcome, top_level_codes
 from tests.factories import ProductFactory, SupplierFactory, UserFactory, VariantFactory
 from tests.factories.catalog import category, county, credit_code
 
@@ -188,18 +188,14 @@ def test_catalog_mutation_permission_matrix(gql, world, name, role):
     query, variables, allowed = MUTATIONS[name]
     before = snapshot()
     response = gql(query, variables(ids), user=users[role] if role else None)
-    if role in allowed:
-        # Through the access check: the outcome is the service's (success, or a domain error
-        # such as a supplier's staff applying for a second supplier).
-        assert "errors" not in response, response
-        codes = [e["code"] for e in response["data"][name]["errors"]]
-        assert codes == EXPECTED_DOMAIN_ERRORS.get((name, role), [])
-        assert (snapshot() != before) == (codes == [])
-    else:
-        expected = "UNAUTHENTICATED" if role is None else "PERMISSION_DENIED"
-        assert top_level_codes(response) == [expected]
-        assert response["data"] == {name: None}
-        assert snapshot() == before
+    assert_access_outcome(
+        response,
+        name=name,
+        role=role,
+        allowed=allowed,
+        expected_errors=EXPECTED_DOMAIN_ERRORS.get((name, role), []),
+        changed=snapshot() != before,
+    )
 
 
 @pytest.mark.parametrize(
