@@ -1,6 +1,9 @@
-"""Streamed ledger exports: GET /exports/contributions.csv and .xlsx, Bearer-authenticated,
-with the same filter as the `contributions` query (camelCase query parameters, lists comma
-separated)."""
+"""Streamed ledger exports: GET /exports/contributions.csv and .xlsx, with the same filter as
+the `contributions` query (camelCase query parameters, lists comma separated).
+
+Authenticated by a Bearer token (API clients) or, without an Authorization header, by the
+signed-in session of the dashboard's links (/dashboard/). GET only, so a session-authenticated
+download changes nothing and CSRF does not apply."""
 
 from collections.abc import Iterator
 
@@ -95,6 +98,8 @@ def _export(request: HttpRequest, writer):
         return JsonResponse(
             {"errors": [{"message": request.auth_error, "code": "UNAUTHENTICATED"}]}, status=401
         )
+    # BearerTokenMiddleware put the token's user here; without a Bearer header it is the
+    # session's user (AuthenticationMiddleware), e.g. an auditor following a dashboard link.
     try:
         entries = contributions_visible_to(
             acting_user=request.user, filters=ledger_filter_from(_filter_data(request))

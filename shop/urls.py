@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("catalog.urls")),
     # /exports/contributions.csv and .xlsx (Bearer auth)
     path("", include("procurement.urls")),
+    # Auditor dashboard (session sign-in at /dashboard/login/)
+    path("dashboard/", include("procurement.dashboard.urls")),
 ]
 # The debug server serves uploaded media itself; in production a web server or object
 # storage does (MEDIA_URL).
