@@ -82,3 +82,13 @@ def test_graphiql_is_served_in_debug_only(gql, settings):
     settings.DEBUG = False
     response = gql.http.get("/graphql/", HTTP_ACCEPT="text/html")
     assert b"graphiql" not in response.content.lower()
+
+
+def test_a_session_cookie_does_not_authenticate_the_api(gql):
+    from shop.accounts.models import Role
+    from tests.factories import UserFactory
+
+    operator = UserFactory(role=Role.OPERATOR, is_staff=True)
+    gql.http.force_login(operator)  # e.g. signed in to /admin/ in the same browser
+    assert gql("{ me { email } }") == {"data": {"me": None}}
+    assert gql("{ me { email } }", user=operator) == {"data": {"me": {"email": operator.email}}}
