@@ -13,6 +13,7 @@ DEMO_STEPS = [
     "shop.accounts.demo:load",
     "catalog.demo:load",
     "search.demo:load",
+    "procurement.demo:load",
 ]
 
 
