@@ -7,9 +7,14 @@ re-tokenises the Chinese:
 
 - A: the name's words and the compact name;
 - B: the name's pinyin and initials;
-- C: the name's Han characters, one per position (phrase queries on them are substring matches),
-  and the pinyin / initials of the tags (category, county, prefecture, province, brands);
+- C: the name's Han characters and character bigrams (as the `cjk` analyzer makes them: a query
+  word that jieba cut differently still matches when all its bigrams are in the name), and the
+  pinyin / initials of the tags (category, county, prefecture, province, brands);
 - D: the long text's words (tags, description, supplier name).
+
+The query side (search.backends.database.PostgresMatcher) puts no weight restriction or phrase
+operator on what must match, so the GIN index answers it exactly (no recheck of every candidate
+row); the weights only rank.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ from search.text import index_terms, normalize, pinyin_full, pinyin_initials
 
 PROVINCE_SHORT_NAMES = {NINGXIA: "宁夏"}
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_HAN_RUN_RE = re.compile(_HAN_RE.pattern + "+")
+# Part of every entry's text hash: bump it when the analysis changes, so that `search_reindex`
+# analyses every product again instead of reusing stored terms.
+ANALYSIS_VERSION = 2
 MAX_POSITION = 16383  # PostgreSQL's limit
 MAX_POSITIONS_PER_LEXEME = 32
 MAX_LEXEME_CHARS = 200
@@ -63,6 +72,13 @@ UPDATE_FIELDS = (
 
 def han_chars(text: str) -> list[str]:
     return _HAN_RE.findall(normalize(text))
+
+
+def han_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each run of Han characters (盐池滩羊 -> 盐池 池滩 滩羊)."""
+    return [
+        run[i : i + 2] for run in _HAN_RUN_RE.findall(normalize(text)) for i in range(len(run) - 1)
+    ]
 
 
 def _escape(lexeme: str) -> str:
@@ -109,9 +125,7 @@ def _text_columns(name: str, other: str, tags: list[str]) -> dict[str, str]:
         tag_text = " ".join(tags)
         name_pinyin = set(pinyin_full(name)) | set(pinyin_initials(name))
         tag_pinyin = [
-            t
-            for t in pinyin_full(tag_text) + pinyin_initials(tag_text)
-            if t not in name_pinyin
+            t for t in pinyin_full(tag_text) + pinyin_initials(tag_text) if t not in name_pinyin
         ]
         name_side = [
             t for t in terms["pinyin"].split() + terms["initials"].split() if t not in tag_pinyin
@@ -121,6 +135,7 @@ def _text_columns(name: str, other: str, tags: list[str]) -> dict[str, str]:
                 ("A", terms["autocomplete"].split()),  # compact name, then the name's words
                 ("B", name_side),
                 ("C", terms["name_chars"].split()),
+                ("C", han_bigrams(name)),
                 ("C", tag_pinyin),
                 ("D", terms["body_terms"].split()),
             ]
@@ -131,7 +146,9 @@ def _text_columns(name: str, other: str, tags: list[str]) -> dict[str, str]:
 
 
 def _hash(name: str, other: str, tags: list[str]) -> str:
-    payload = json.dumps([name, other, tags, connection.vendor], ensure_ascii=False)
+    payload = json.dumps(
+        [ANALYSIS_VERSION, name, other, tags, connection.vendor], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -141,9 +158,7 @@ def indexable_products(ids: Iterable[int] | None = None):
     today = timezone.localdate()
     variants = ProductVariant.objects.filter(product=OuterRef("pk"))
     products = (
-        Product.objects.select_related(
-            "supplier__county", "category", "origin_county"
-        )
+        Product.objects.select_related("supplier__county", "category", "origin_county")
         .annotate(
             index_min_price=Subquery(variants.order_by("unit_price").values("unit_price")[:1]),
             index_gi_until=Subquery(

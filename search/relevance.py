@@ -70,7 +70,9 @@ JUDGED: tuple[Judged, ...] = (
     Judged("黑枸杞", ("黑枸杞 精选",), "chinese"),
     Judged("枸杞原浆", ("枸杞原浆",), "chinese"),
     Judged("葡萄酒", WINE, "chinese"),
-    Judged("干红", ("贺兰山东麓 赤霞珠干红葡萄酒", "蛇龙珠 干红葡萄酒", "美乐 干红葡萄酒"), "chinese"),
+    Judged(
+        "干红", ("贺兰山东麓 赤霞珠干红葡萄酒", "蛇龙珠 干红葡萄酒", "美乐 干红葡萄酒"), "chinese"
+    ),
     Judged("贺兰山东麓葡萄酒", HELAN, "chinese"),
     Judged("滩羊", TAN_SHEEP, "chinese"),
     Judged("盐池滩羊", TAN_SHEEP, "chinese"),
@@ -121,7 +123,9 @@ JUDGED: tuple[Judged, ...] = (
     Judged("滩羊", ("滩羊 羊蝎子", "滩羊 羊肉饺子"), "filtered", {"price_max": "200"}),
     Judged("茶", ("枸杞芽茶", "枸杞 叶茶"), "filtered", {"category": "goji"}),
     Judged("gq", GOJI, "filtered", {"county": "640521"}),
-    Judged("牛", ("固原黄牛 牛腱子", "固原黄牛 牛腩"), "filtered", {"gi": True, "category": "beef"}),
+    Judged(
+        "牛", ("固原黄牛 牛腱子", "固原黄牛 牛腩"), "filtered", {"gi": True, "category": "beef"}
+    ),
 )
 
 

@@ -61,9 +61,7 @@ class SearchResultList:
                 self._items = []
             else:
                 page = get_search_backend().search(
-                    replace(
-                        self.request, offset=self.start, limit=limit, facets=False, count=False
-                    )
+                    replace(self.request, offset=self.start, limit=limit, facets=False, count=False)
                 )
                 self._items = load_products(page.ids)
         return self._items

@@ -14,6 +14,7 @@ Public API: `normalize`, `segment`, `pinyin_full`, `pinyin_initials`, `index_ter
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -181,14 +182,20 @@ def _has_han(token: str) -> bool:
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) in jieba search mode over normalised text, punctuation/spaces dropped."""
     warm_up()
-    text = normalize(text)
+    return list(_cached_tokens(normalize(text)))
+
+
+# Indexing analyses the same short texts (names, category and county labels) several times per
+# product and across products: caching them makes a full rebuild several times faster.
+@functools.lru_cache(maxsize=16384)
+def _cached_tokens(text: str) -> tuple[tuple[str, int, int], ...]:
     if not text:
-        return []
-    return [
+        return ()
+    return tuple(
         (word, start, end)
         for word, start, end in jieba.tokenize(text, mode="search", HMM=True)
         if _is_word(word)
-    ]
+    )
 
 
 def segment(text: str | None) -> list[str]:
@@ -198,6 +205,11 @@ def segment(text: str | None) -> list[str]:
 
 
 def _syllables_of(word: str) -> list[str]:
+    return list(_cached_syllables(word))
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_syllables(word: str) -> tuple[str, ...]:
     out: list[str] = []
     pending: list[str] = []
     i = 0
@@ -216,7 +228,7 @@ def _syllables_of(word: str) -> list[str]:
             i += 1
     if pending:
         out += lazy_pinyin("".join(pending))
-    return [s for s in (part.strip().lower() for part in out) if s and s.isalnum()]
+    return tuple(s for s in (part.strip().lower() for part in out) if s and s.isalnum())
 
 
 def _dedup(items) -> list[str]:

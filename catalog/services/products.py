@@ -34,11 +34,11 @@ from catalog.models import (
     TierPrice,
     TraceBatch,
 )
+from search.indexing import products_changed
 from shop.accounts.models import Role
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.money import quantize_cny
-from search.indexing import products_changed
 from shop.core.permissions import require_role
 
 P = ProductStatus

@@ -3,17 +3,19 @@
 It searches `ProductSearchEntry` rows (text analysed in Python by `search.text`, see
 `search.entries`), with the database's own full-text index:
 
-- PostgreSQL: a weighted `tsvector` column with a GIN index, queried with `tsquery` literals and
-  ranked with `ts_rank` (name words A=1.0, name pinyin B=0.5, name characters and tag pinyin
-  C=0.2, long text D=0.05), so a name match always outranks a description match;
+- PostgreSQL: a weighted `tsvector` column with a GIN index, queried with `tsquery` literals the
+  index answers exactly, and ranked with `ts_rank` (name words A=1.0, name pinyin B=0.5, name
+  characters / bigrams and tag pinyin C=0.2, long text D=0.05), so a name match outranks a
+  description match;
 - SQLite: an FTS5 table kept in step by triggers, ranked with `bm25` (same column order);
 - anything else (or SQLite built without FTS5): `LIKE` over the same columns, name first.
 
-Every query word must match somewhere (name, description, pinyin or initials, or as a run of
-the name's characters); ASCII words are also pinyin / initials prefixes (`gou`, `gq`).
-Sellability, GI validity and stock are applied live (`Product.objects.sellable(today)`, the GI
-expiry date, variant stock), so answers are exact even before an index update arrives.
-Facet counts are exact: one grouped query per facet.
+Every query word must match somewhere (name, description, pinyin or initials, or as characters
+of the name); ASCII words are also pinyin / initials prefixes (`gou`, `gq`). Only entries whose
+`sellable` flag is set are searched (written from `Product.objects.sellable`, rewritten by the
+outbox on every catalog change and by `search_sync` when dates expire); GI validity is applied
+by date and stock live. A search is one SQL statement: the matches (a CTE) grouped by the four
+facet columns, from which the total and every facet's exact counts are summed, plus the page.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     Exists,
     F,
     FloatField,
@@ -58,9 +59,17 @@ from search.text import QueryTerms, normalize, query_terms
 TABLE = ProductSearchEntry._meta.db_table
 FTS_TABLE = f"{TABLE}_fts"
 FTS_COLUMNS = ("name_terms", "pinyin", "initials", "name_chars", "body_terms", "autocomplete")
+FTS_MATCHING_IDS = (
+    f'"{TABLE}"."product_id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)'  # noqa: S608
+)
 BATCH = 500
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_ONLY_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+$")
+
+
+def _raw(sql: str, params: list, output_field) -> RawSQL:
+    """SQL built from this module's constants only; the user's words travel as parameters."""
+    return RawSQL(sql, params, output_field)  # noqa: S611
 
 
 def _chunks(ids: list[int], size: int = BATCH):
@@ -96,13 +105,17 @@ class PostgresMatcher(Matcher):
         return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
     def _term(self, term: str, terms: QueryTerms) -> str:
+        """The word itself (a word of the name or the long text; for one or two Han characters
+        also a part of the name), or all its character bigrams in the name, or (ASCII) a prefix
+        of a pinyin / initials word. No weight restrictions or phrases: GIN decides it alone."""
         lexeme = self._lexeme(term)
-        alternatives = [f"{lexeme}:AD"]
-        if _HAN_ONLY_RE.match(term):
-            alternatives.append(" <-> ".join(f"{self._lexeme(ch)}:C" for ch in term))
+        alternatives = [lexeme]
+        if _HAN_ONLY_RE.match(term) and len(term) > 2:
+            bigrams = dict.fromkeys(term[i : i + 2] for i in range(len(term) - 1))
+            alternatives.append("(" + " & ".join(self._lexeme(b) for b in bigrams) + ")")
         if term in terms.initials:  # every ASCII word: a pinyin or initials prefix too
-            alternatives.append(f"{lexeme}:*BC")
-        return "(" + " | ".join(alternatives) + ")"
+            alternatives.append(f"{lexeme}:*")
+        return "(" + " | ".join(alternatives) + ")" if len(alternatives) > 1 else lexeme
 
     def tsquery(self, terms: QueryTerms) -> str:
         return " & ".join(self._term(term, terms) for term in terms.terms)
@@ -111,14 +124,12 @@ class PostgresMatcher(Matcher):
         return " | ".join(f"{self._lexeme(t)}:A" for t in terms.all_terms)
 
     def condition(self, terms):
-        return RawSQL(
-            f'"{TABLE}"."document" @@ %s::tsquery', [self.tsquery(terms)], BooleanField()
-        )
+        return _raw(f'"{TABLE}"."document" @@ %s::tsquery', [self.tsquery(terms)], BooleanField())
 
     def score(self, terms):
-        return RawSQL(
-            f"ts_rank(%s::float4[], \"{TABLE}\".\"document\", %s::tsquery) "
-            f"+ {self.BOOST} * ts_rank(%s::float4[], \"{TABLE}\".\"document\", %s::tsquery)",
+        return _raw(
+            f'ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery) '
+            f'+ {self.BOOST} * ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery)',
             [self.WEIGHTS, self.tsquery(terms), self.WEIGHTS, self.boost_tsquery(terms)],
             FloatField(),
         )
@@ -127,13 +138,13 @@ class PostgresMatcher(Matcher):
         return " & ".join(f"{self._lexeme(t)}:*AB" for t in tokens)
 
     def suggest_condition(self, tokens):
-        return RawSQL(
+        return _raw(
             f'"{TABLE}"."document" @@ %s::tsquery', [self._suggest_tsquery(tokens)], BooleanField()
         )
 
     def suggest_score(self, tokens):
-        return RawSQL(
-            f"ts_rank(%s::float4[], \"{TABLE}\".\"document\", %s::tsquery)",
+        return _raw(
+            f'ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery)',
             [self.WEIGHTS, self._suggest_tsquery(tokens)],
             FloatField(),
         )
@@ -166,19 +177,19 @@ class SQLiteMatcher(Matcher):
 
     def _rank(self, expression: str) -> str:
         return (
-            f"(SELECT -bm25({FTS_TABLE}, {self.WEIGHTS}) FROM {FTS_TABLE} "
+            f"(SELECT -bm25({FTS_TABLE}, {self.WEIGHTS}) FROM {FTS_TABLE} "  # noqa: S608
             f'WHERE {FTS_TABLE} MATCH {expression} AND {FTS_TABLE}.rowid = "{TABLE}"."product_id")'
         )
 
     def condition(self, terms):
-        return RawSQL(
-            f'"{TABLE}"."product_id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)',
+        return _raw(
+            FTS_MATCHING_IDS,
             [self.match(terms)],
             BooleanField(),
         )
 
     def score(self, terms):
-        return RawSQL(
+        return _raw(
             f"COALESCE({self._rank('%s')}, 0) + {self.BOOST} * COALESCE({self._rank('%s')}, 0)",
             [self.match(terms), self.boost_match(terms)],
             FloatField(),
@@ -186,19 +197,18 @@ class SQLiteMatcher(Matcher):
 
     def _suggest_match(self, tokens):
         return " AND ".join(
-            "{autocomplete name_terms pinyin initials} : " + self._string(t) + " *"
-            for t in tokens
+            "{autocomplete name_terms pinyin initials} : " + self._string(t) + " *" for t in tokens
         )
 
     def suggest_condition(self, tokens):
-        return RawSQL(
-            f'"{TABLE}"."product_id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)',
+        return _raw(
+            FTS_MATCHING_IDS,
             [self._suggest_match(tokens)],
             BooleanField(),
         )
 
     def suggest_score(self, tokens):
-        return RawSQL(f"COALESCE({self._rank('%s')}, 0)", [self._suggest_match(tokens)], FloatField())
+        return _raw(f"COALESCE({self._rank('%s')}, 0)", [self._suggest_match(tokens)], FloatField())
 
 
 class LikeMatcher(Matcher):
@@ -296,29 +306,10 @@ class DatabaseSearchBackend(SearchBackend):
 
     @staticmethod
     def _sellable(entries: QuerySet) -> QuerySet:
-        today = timezone.localdate()
-        return entries.filter(
-            Exists(Product.objects.sellable(today).filter(pk=OuterRef("product_id")))
-        )
-
-    @staticmethod
-    def _gi(value: bool) -> Q:
-        today = timezone.localdate()
-        current = Q(gi_until__gte=today)
-        return current if value else ~current | Q(gi_until__isnull=True)
-
-    def _facet_conditions(self, request: SearchRequest) -> dict[str, Q]:
-        f = request.filters
-        conditions = {}
-        if f.categories:
-            conditions["category"] = Q(category_id__in=f.categories)
-        if f.counties:
-            conditions["county"] = Q(county_id__in=f.counties)
-        if f.gi is not None:
-            conditions["gi"] = self._gi(f.gi)
-        if f.price_bands:
-            conditions["price_band"] = Q(price_band__in=f.price_bands)
-        return conditions
+        """Entries of sellable products: the flag written from `Product.objects.sellable` when
+        the entry was last written (a catalog change rewrites it at once; expiry by date is
+        picked up by `search_sync`; the storefront loads hits through the rule again)."""
+        return entries.filter(sellable=True)
 
     def _plain_filters(self, entries: QuerySet, request: SearchRequest) -> QuerySet:
         f = request.filters
@@ -339,14 +330,6 @@ class DatabaseSearchBackend(SearchBackend):
             entries = entries.filter(stocked if f.in_stock else ~stocked)
         return entries
 
-    def _order(self, request: SearchRequest, scored: bool) -> list:
-        if request.sort == "relevance":
-            return [F("score").desc(), "product_id"] if scored else ["product_id"]
-        column = {"name": "name", "price": "min_price", "created": "created_at"}[request.sort]
-        if request.descending:
-            return [F(column).desc(nulls_last=True), "-product_id"]
-        return [F(column).asc(nulls_last=True), "product_id"]
-
     def base_queryset(self, request: SearchRequest) -> tuple[QuerySet, QueryTerms]:
         """Sellable entries matching the text and the plain (non-facet) filters."""
         terms = query_terms(request.text)
@@ -355,57 +338,125 @@ class DatabaseSearchBackend(SearchBackend):
             entries = entries.filter(self.matcher().condition(terms))
         return self._plain_filters(entries, request), terms
 
+    @staticmethod
+    def _facet_filters(request: SearchRequest) -> dict[str, set]:
+        """Allowed values per facet column of the matches (OR within a facet)."""
+        f = request.filters
+        allowed: dict[str, set] = {}
+        if f.categories:
+            allowed["category"] = set(f.categories)
+        if f.counties:
+            allowed["county"] = set(f.counties)
+        if f.gi is not None:
+            allowed["gi"] = {f.gi}
+        if f.price_bands:
+            allowed["price_band"] = set(f.price_bands)
+        return allowed
+
     def search(self, request: SearchRequest) -> SearchResults:
+        """One statement: the matches are computed once (a CTE), then grouped by the four facet
+        columns (the total and every facet's counts follow from those groups, exactly) and
+        sorted for the page."""
         base, terms = self.base_queryset(request)
-        facet_conditions = self._facet_conditions(request)
-        hits_qs = base
-        for condition in facet_conditions.values():
-            hits_qs = hits_qs.filter(condition)
-        total = hits_qs.count() if request.count else -1
-        hits: list[Hit] = []
-        if request.limit > 0 and total != 0:
-            scored = not terms.is_empty
-            page = hits_qs
-            if scored:
-                page = page.annotate(score=self.matcher().score(terms))
-            page = page.order_by(*self._order(request, scored))
-            start = max(request.offset, 0)
-            rows = page.values_list("product_id", "score" if scored else "product_id")[
-                start : start + request.limit
-            ]
-            hits = [Hit(pid, float(score) if scored else None) for pid, score in rows]
-        facets = self._facets(base, facet_conditions) if request.facets else {}
+        scored = not terms.is_empty
+        today = timezone.localdate()
+        sort_key = {"name": F("name"), "price": F("min_price"), "created": F("created_at")}
+        matches = base.annotate(
+            gi_now=Case(
+                When(gi_until__gte=today, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            score=self.matcher().score(terms) if scored else Value(None, FloatField()),
+            sort_key=sort_key.get(request.sort, F("product_id")),
+        ).values_list(
+            "product_id", "category_id", "county_id", "gi_now", "price_band", "score", "sort_key"
+        )
+        matches_sql, params = matches.order_by().query.sql_with_params()
+        allowed = self._facet_filters(request)
+        want_groups = request.count or request.facets
+        want_page = request.limit > 0
+        parts, part_params = [], []
+        if want_groups:
+            parts.append(
+                "SELECT 0, CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE PRECISION), "
+                "CAST(NULL AS BIGINT), category_id, county_id, gi_now, price_band, COUNT(*) "
+                "FROM m GROUP BY category_id, county_id, gi_now, price_band"
+            )
+        if want_page:
+            where, where_params = [], []
+            for column, values in (
+                ("category_id", allowed.get("category")),
+                ("county_id", allowed.get("county")),
+                ("gi_now", allowed.get("gi")),
+                ("price_band", allowed.get("price_band")),
+            ):
+                if values:
+                    where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+                    where_params += sorted(values)
+            order = self._order_sql(request, scored)
+            # built from constants only; every value travels as a parameter
+            parts.append(
+                "SELECT * FROM (SELECT 1, product_id, CAST(score AS DOUBLE PRECISION), "  # noqa: S608
+                f"ROW_NUMBER() OVER (ORDER BY {order}), CAST(NULL AS BIGINT), "
+                "CAST(NULL AS BIGINT), CAST(NULL AS BOOLEAN), CAST(NULL AS VARCHAR(16)), "
+                "CAST(NULL AS BIGINT) FROM m "
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} "
+                "LIMIT %s OFFSET %s) page"
+            )
+            part_params += [*where_params, request.limit, max(request.offset, 0)]
+        if not parts:
+            return SearchResults(total=-1, hits=[], facets={}, backend=self.name)
+        sql = (
+            "WITH m (product_id, category_id, county_id, gi_now, price_band, score, sort_key) "
+            f"AS {self._materialized()}({matches_sql}) " + " UNION ALL ".join(parts)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *part_params])
+            rows = cursor.fetchall()
+        groups = [
+            ({"category": r[4], "county": r[5], "gi": bool(r[6]), "price_band": r[7]}, r[8])
+            for r in rows
+            if r[0] == 0
+        ]
+        page = sorted((r for r in rows if r[0] == 1), key=lambda r: r[3])
+        hits = [Hit(r[1], float(r[2]) if r[2] is not None else None) for r in page]
+
+        def passes(group: dict, skip: str | None = None) -> bool:
+            return all(group[name] in values for name, values in allowed.items() if name != skip)
+
+        total = sum(n for group, n in groups if passes(group)) if want_groups else -1
+        facets = {}
+        if request.facets:
+            for name in FACETS:
+                counted: dict[str, int] = {}
+                for group, n in groups:
+                    value = group[name]
+                    if value in (None, "") or not passes(group, skip=name):
+                        continue
+                    key = ("true" if value else "false") if name == "gi" else str(value)
+                    counted[key] = counted.get(key, 0) + n
+                facets[name] = order_facet_values(
+                    name, [FacetValue(k, v) for k, v in counted.items()]
+                )
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
 
-    def _facets(self, base: QuerySet, conditions: dict[str, Q]) -> dict[str, list[FacetValue]]:
-        today = timezone.localdate()
-        result = {}
-        for name in FACETS:
-            scope = base
-            for other, condition in conditions.items():
-                if other != name:
-                    scope = scope.filter(condition)
-            if name == "gi":
-                scope = scope.annotate(
-                    facet=Case(
-                        When(gi_until__gte=today, then=Value(True)),
-                        default=Value(False),
-                        output_field=BooleanField(),
-                    )
-                )
-                column = "facet"
-            else:
-                column = {"category": "category_id", "county": "county_id"}.get(name, name)
-            rows = scope.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
-            values = [
-                FacetValue(
-                    ("true" if value else "false") if name == "gi" else str(value), count
-                )
-                for value, count in rows
-                if value not in (None, "")
-            ]
-            result[name] = order_facet_values(name, values)
-        return result
+    @staticmethod
+    def _order_sql(request: SearchRequest, scored: bool) -> str:
+        if request.sort == "relevance":
+            return "score DESC, product_id ASC" if scored else "product_id ASC"
+        direction = "DESC" if request.descending else "ASC"
+        return f"sort_key {direction} NULLS LAST, product_id {direction}"
+
+    @staticmethod
+    def _materialized() -> str:
+        """Compute the matches once: PostgreSQL does so for a CTE used twice; SQLite >= 3.35
+        takes the hint."""
+        if connection.vendor == "sqlite":
+            import sqlite3
+
+            return "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
+        return "MATERIALIZED " if connection.vendor == "postgresql" else ""
 
     def count(self, request: SearchRequest) -> int:
         return self.search(replace(request, limit=0, facets=False)).total
@@ -435,4 +486,3 @@ class DatabaseSearchBackend(SearchBackend):
             }[type(matcher)],
             "entries": ProductSearchEntry.objects.count(),
         }
-

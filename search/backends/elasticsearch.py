@@ -116,11 +116,15 @@ class ElasticsearchSearchBackend(SearchBackend):
         super().__init__()
         self.url = url or conf.engine_url()
         if not self.url:
-            raise ImproperlyConfigured("SEARCH_BACKEND is elasticsearch but ELASTICSEARCH_URL is empty")
+            raise ImproperlyConfigured(
+                "SEARCH_BACKEND is elasticsearch but ELASTICSEARCH_URL is empty"
+            )
         self.opensearch = opensearch if opensearch is not None else conf.engine_is_opensearch()
         self.alias = alias or conf.index_alias()
         self.timeout = timeout if timeout is not None else conf.engine_timeout()
-        self.retry_seconds = retry_seconds if retry_seconds is not None else conf.engine_retry_seconds()
+        self.retry_seconds = (
+            retry_seconds if retry_seconds is not None else conf.engine_retry_seconds()
+        )
         self.refresh = refresh if refresh is not None else conf.engine_refresh()
         self.database = DatabaseSearchBackend()
         self._client: Elasticsearch | None = None
@@ -346,9 +350,7 @@ class ElasticsearchSearchBackend(SearchBackend):
 
     def _search(self, request: SearchRequest) -> SearchResults:
         body = self.build(request).execute().to_dict()
-        hits = [
-            Hit(int(hit["_id"]), hit.get("_score")) for hit in body["hits"]["hits"]
-        ]
+        hits = [Hit(int(hit["_id"]), hit.get("_score")) for hit in body["hits"]["hits"]]
         facets = {}
         if request.facets:
             aggregations = body.get("aggregations", {})

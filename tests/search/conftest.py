@@ -84,8 +84,24 @@ PRODUCTS = {
         "68.00",
         100,
     ),
-    "goji-2": ("中宁枸杞原浆 10袋装", "鲜果冷榨，无添加。", "goji", "640521", "中宁枸杞", "128.00", 100),
-    "goji-3": ("黑枸杞 野生 200g", "花青素含量高，泡水呈蓝紫色。", "goji", "640324", "", "45.00", 100),
+    "goji-2": (
+        "中宁枸杞原浆 10袋装",
+        "鲜果冷榨，无添加。",
+        "goji",
+        "640521",
+        "中宁枸杞",
+        "128.00",
+        100,
+    ),
+    "goji-3": (
+        "黑枸杞 野生 200g",
+        "花青素含量高，泡水呈蓝紫色。",
+        "goji",
+        "640324",
+        "",
+        "45.00",
+        100,
+    ),
     "wine-1": (
         "贺兰山东麓干红葡萄酒 750ml",
         "赤霞珠，橡木桶陈酿十二个月。",
@@ -104,23 +120,57 @@ PRODUCTS = {
         "598.00",
         100,
     ),
-    "lamb-1": ("盐池滩羊肉 羊排 2kg", "草原散养，肉质细嫩不膻。", "tan-sheep", "640323", "盐池滩羊", "198.00", 100),
-    "potato-1": ("西吉马铃薯 5kg", "高原冷凉气候种植，淀粉含量高。", "potatoes", "640422", "西吉马铃薯", "29.90", 100),
-    "daylily-1": ("六盘山黄花菜 干货 250g", "古法晾晒。", "fruit-vegetables", "640402", "", "39.00", 0),
-    "tea-1": ("宁夏八宝茶 盖碗茶", "配料：枸杞、红枣、桂圆、冰糖、绿茶。", "green-food", "640302", "", "35.00", 100),
+    "lamb-1": (
+        "盐池滩羊肉 羊排 2kg",
+        "草原散养，肉质细嫩不膻。",
+        "tan-sheep",
+        "640323",
+        "盐池滩羊",
+        "198.00",
+        100,
+    ),
+    "potato-1": (
+        "西吉马铃薯 5kg",
+        "高原冷凉气候种植，淀粉含量高。",
+        "potatoes",
+        "640422",
+        "西吉马铃薯",
+        "29.90",
+        100,
+    ),
+    "daylily-1": (
+        "六盘山黄花菜 干货 250g",
+        "古法晾晒。",
+        "fruit-vegetables",
+        "640402",
+        "",
+        "39.00",
+        0,
+    ),
+    "tea-1": (
+        "宁夏八宝茶 盖碗茶",
+        "配料：枸杞、红枣、桂圆、冰糖、绿茶。",
+        "green-food",
+        "640302",
+        "",
+        "35.00",
+        100,
+    ),
 }
 # Never on the storefront, so never in a search result.
 HIDDEN = {
-    "suspended": dict(supplier_status=SupplierStatus.SUSPENDED),
-    "expired": dict(certified_until=in_days(-1)),
-    "draft": dict(status=ProductStatus.DRAFT),
-    "unpublished": dict(is_published=False),
+    "suspended": {"supplier_status": SupplierStatus.SUSPENDED},
+    "expired": {"certified_until": in_days(-1)},
+    "draft": {"status": ProductStatus.DRAFT},
+    "unpublished": {"is_published": False},
 }
 
 
 def make_product(key, name, description, slug, code, gi, price, stock, n, **overrides):
     supplier_status = overrides.pop("supplier_status", SupplierStatus.ADMITTED)
-    supplier = SupplierFactory(name=f"山海测试供应商{n}号", status=supplier_status, county=county(code))
+    supplier = SupplierFactory(
+        name=f"山海测试供应商{n}号", status=supplier_status, county=county(code)
+    )
     product = ProductFactory(
         name=name,
         slug=f"test-{key}",

@@ -8,7 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from graphql_relay import to_global_id
 
+from catalog.models import ProductStatus
 from search.backends import get_search_backend
+from search.query import SearchRequest
 from tests.conftest import top_level_codes
 from tests.factories import ProductFactory, SupplierFactory, VariantFactory
 from tests.search.conftest import GOJI
@@ -80,6 +82,17 @@ def test_a_facet_value_is_a_filter(gql, shop_catalog):
     narrowed = run(gql, "枸杞", filter={"counties": [county["value"]]}, bands=[band["value"]])
     assert names(narrowed) == [shop_catalog["goji-1"].name]
     assert run(gql, "", filter={"hasGi": False})["totalCount"] == 3
+
+
+def test_a_product_that_stopped_being_sellable_is_never_shown(gql, shop_catalog):
+    """Even before its index entry is rewritten, hits are loaded through the storefront rule."""
+    goji = shop_catalog["goji-1"]
+    goji.status = ProductStatus.DRAFT
+    goji.save()  # no service: nothing queued, the index still lists it
+    assert goji.pk in get_search_backend().search(SearchRequest(text="中宁枸杞")).ids
+    assert goji.name not in names(run(gql, "中宁枸杞"))
+    products = gql(PRODUCTS, {"q": "中宁枸杞"})["data"]["products"]["edges"]
+    assert goji.name not in [edge["node"]["name"] for edge in products]
 
 
 def test_paging_with_cursors(gql, shop_catalog):

@@ -45,7 +45,9 @@ class Command(BaseCommand):
         for key, value in indexing.pending().items():
             self.stdout.write(f"outbox {key}: {value}")
         for name, data in metrics.snapshot().items():
-            last = f" (last {data['updated_at']:%Y-%m-%d %H:%M:%S}: {data['detail']})" if (
-                data["updated_at"]
-            ) else ""
+            last = (
+                f" (last {data['updated_at']:%Y-%m-%d %H:%M:%S}: {data['detail']})"
+                if (data["updated_at"])
+                else ""
+            )
             self.stdout.write(f"{name}: {data['value']}{last}")
