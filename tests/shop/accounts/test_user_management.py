@@ -172,8 +172,16 @@ def test_organisation_accounts_are_tied_to_their_organisation(gql, operator):
 
     supplier, agency = SupplierFactory(name="中宁枸杞公司"), AgencyFactory(name="福州一中")
     cases = [
-        ("SUPPLIER", {"s": to_global_id("Supplier", supplier.pk)}, {"supplier": {"name": "中宁枸杞公司"}}),
-        ("COUNTY_REVIEWER", {"c": to_global_id("County", county("640521").pk)}, {"county": {"name": "中宁县"}}),
+        (
+            "SUPPLIER",
+            {"s": to_global_id("Supplier", supplier.pk)},
+            {"supplier": {"name": "中宁枸杞公司"}},
+        ),
+        (
+            "COUNTY_REVIEWER",
+            {"c": to_global_id("County", county("640521").pk)},
+            {"county": {"name": "中宁县"}},
+        ),
         ("AGENCY", {"a": to_global_id("Agency", agency.pk)}, {"agency": {"name": "福州一中"}}),
     ]
     for role, ids, expected in cases:
@@ -183,7 +191,8 @@ def test_organisation_accounts_are_tied_to_their_organisation(gql, operator):
 
 
 @pytest.mark.parametrize(
-    ("role", "field"), [("SUPPLIER", "supplierId"), ("COUNTY_REVIEWER", "countyId"), ("AGENCY", "agencyId")]
+    ("role", "field"),
+    [("SUPPLIER", "supplierId"), ("COUNTY_REVIEWER", "countyId"), ("AGENCY", "agencyId")],
 )
 def test_organisation_accounts_need_their_organisation(gql, operator, role, field):
     payload = gql(ORG_CREATE, {"role": role}, user=operator)["data"]["userCreate"]
@@ -195,5 +204,7 @@ def test_other_roles_take_no_organisation(gql, operator):
     from tests.factories import AgencyFactory
 
     agency = AgencyFactory()
-    payload = gql(ORG_CREATE, {"role": "AUDITOR", "a": to_global_id("Agency", agency.pk)}, user=operator)
+    payload = gql(
+        ORG_CREATE, {"role": "AUDITOR", "a": to_global_id("Agency", agency.pk)}, user=operator
+    )
     assert payload["data"]["userCreate"]["errors"] == [{"field": "agencyId", "code": "INVALID"}]
