@@ -24,7 +24,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
@@ -41,17 +40,10 @@ from elasticsearch.dsl import (
     token_filter,
 )
 
+from search.price_bands import PRICE_BANDS, price_band
 from search.text import index_terms, normalize, query_terms
 
 # (key, from inclusive, to exclusive) in yuan; the keys are what the `price_band` field holds.
-PRICE_BANDS: tuple[tuple[str, float | None, float | None], ...] = (
-    ("0-50", None, 50),
-    ("50-100", 50, 100),
-    ("100-200", 100, 200),
-    ("200-500", 200, 500),
-    ("500+", 500, None),
-)
-
 # Fields a `filters` mapping may name: keyword facets take one value or a list (OR within a field),
 # booleans one bool; min_price / max_price bound `min_price` (inclusive).
 FACET_FIELDS = ("category", "county", "gi", "price_band")
@@ -98,17 +90,6 @@ class ProductDocument(Document):
     class Index:
         name = "products"
         settings = {"number_of_shards": 1}
-
-
-def price_band(price: Decimal | float | int | None) -> str | None:
-    """The `PRICE_BANDS` key for a price in yuan, or None for no price."""
-    if price is None:
-        return None
-    value = float(price)
-    for key, low, high in PRICE_BANDS:
-        if (low is None or value >= low) and (high is None or value < high):
-            return key
-    return None
 
 
 _DOCUMENT_KEYS = {

@@ -35,8 +35,8 @@ from catalog.models import (
     ProductAuthorization,
     ProductVariant,
 )
-from search.documents import price_band
 from search.models import ProductSearchEntry
+from search.price_bands import price_band
 from search.text import index_terms, normalize, pinyin_full, pinyin_initials
 
 PROVINCE_SHORT_NAMES = {NINGXIA: "宁夏"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from search.documents import PRICE_BANDS
+from search.price_bands import PRICE_BANDS
 
 # Facets are disjunctive: each is counted with every filter except its own, so picking one
 # county still shows how many hits the others have.

@@ -24,9 +24,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jieba
-from pypinyin import lazy_pinyin
-
 # Product and place words of the Fujian–Ningxia catalogue that jieba's stock dictionary splits
 # badly or not at all (中宁枸杞 -> 中/宁/枸杞 without them). Place names first, then products.
 DOMAIN_WORDS: tuple[str, ...] = (
@@ -131,18 +128,32 @@ def _cache_dir() -> str:
     return str(path)
 
 
+# jieba and pypinyin load large dictionaries (about 80 MB and 0.5 s together): they are imported
+# on first use, so processes that never analyse text (exports, payments, admin) don't pay.
+_jieba = None
+
+
+def lazy_pinyin(text: str) -> list[str]:
+    from pypinyin import lazy_pinyin as convert
+
+    return convert(text)
+
+
 def warm_up() -> None:
     """Initialise jieba (quietly, once per process) and load the domain dictionary.
 
     Called lazily by every function here; call it at start-up to move the ~1 s dictionary load
     (cached in `JIEBA_CACHE_DIR`, default `$TMPDIR/shanhai-jieba`) out of the first request.
     """
-    global _ready, _syllables, _syllable_prefixes
+    global _ready, _syllables, _syllable_prefixes, _jieba
     if _ready:
         return
     with _lock:
         if _ready:
             return
+        import jieba
+
+        _jieba = jieba
         jieba.setLogLevel(logging.WARNING)  # "Building prefix dict ..." goes to stderr otherwise
         jieba.dt.tmp_dir = _cache_dir()
         jieba.initialize()
@@ -191,11 +202,12 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
 def _cached_tokens(text: str) -> tuple[tuple[str, int, int], ...]:
     if not text:
         return ()
-    return tuple(
-        (word, start, end)
-        for word, start, end in jieba.tokenize(text, mode="search", HMM=True)
-        if _is_word(word)
-    )
+    return tuple((word, start, end) for word, start, end in _jieba_tokenize(text) if _is_word(word))
+
+
+def _jieba_tokenize(text: str):
+    warm_up()
+    return _jieba.tokenize(text, mode="search", HMM=True)
 
 
 def segment(text: str | None) -> list[str]:

@@ -9,7 +9,6 @@ from catalog.models import Category, County
 from search import indexing, metrics
 from search.backends import get_search_backend
 from search.backends.database import DatabaseSearchBackend
-from search.documents import PRICE_BANDS
 from search.graphql.types import (
     ProductSearchConnection,
     ProductSearchEdge,
@@ -20,6 +19,7 @@ from search.graphql.types import (
     SearchStatus,
     SearchSuggestion,
 )
+from search.price_bands import PRICE_BANDS
 from search.query import FACETS, PRICE_BAND_KEYS, SearchFilters, SearchRequest
 from search.storefront import MAX_QUERY_LENGTH, ORDER_FIELDS, SearchResultList, load_products
 from shop.accounts.models import Role
