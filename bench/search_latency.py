@@ -1,0 +1,286 @@
+"""Search benchmark (issue 6): latency of the relevance-set queries at 100,000 products on the
+database backend (PostgreSQL) and on OpenSearch, and full reindex throughput into OpenSearch.
+
+    .venv/bin/python -m bench.search_latency [--products 100000] [--rounds 5] [--no-engine]
+
+1. Without `--database-url` it starts a throw-away PostgreSQL (bench/common.py), migrates it
+   and generates N sellable products (bench/catalog_dataset.py: names such as 中宁枸杞头茬枸杞干果,
+   盐池滩羊滩羊肉卷 over the real counties and categories, so the judged queries match thousands).
+2. Builds the database search table (`DatabaseSearchBackend().rebuild()`: jieba + pypinyin per
+   product into `search_productsearchentry` with its tsvector/GIN index) and times it.
+3. Database backend: every judged query of `search.relevance.JUDGED` (text and filters) as
+   `backend.search(SearchRequest(limit=20, facets=True))`, i.e. what the GraphQL `search` field
+   asks of the backend (hits, total, facets), `--rounds` rounds in a fixed shuffled order after
+   one warm-up round; in-process, so no HTTP. p50/p95 overall and the slowest queries; also
+   p50/p95 without facets.
+4. OpenSearch: starts a node with `search/opensearch_node/start.sh DATA_DIR PORT` in a temporary
+   folder on a free loopback port, times a full `reindex()` (new index, bulk, alias swap) in
+   documents per second, runs the same queries, and stops the node with `stop.sh`.
+
+Relevance (precision/MRR) needs the demo catalog and is `manage.py search_relevance`'s job;
+here the judged queries are only the workload. Figures are printed, never asserted.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import common
+
+GOAL_DB_P95_MS = 30
+GOAL_REINDEX_SECONDS = 120
+NODE_DIR = common.PROJECT_ROOT / "search" / "opensearch_node"
+ALIAS = "shanhai-bench-products"
+
+
+def requests_for(judged, facets: bool):
+    from search.query import SearchRequest
+    from search.relevance import _filters
+
+    return [
+        (
+            item.query,
+            item.kind,
+            SearchRequest(item.query, _filters(item.filters), limit=20, facets=facets),
+        )
+        for item in judged
+    ]
+
+
+def time_queries(backend, requests, rounds: int, seed: int) -> dict:
+    """One warm-up round, then `rounds` rounds in a shuffled order; latencies per query."""
+    for _text, _kind, request in requests:
+        backend.search(request)
+    per_query: dict[str, list[float]] = defaultdict(list)
+    totals: dict[str, int] = {}
+    fallbacks = 0
+    everything = []
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        order = list(requests)
+        rng.shuffle(order)
+        for text, kind, request in order:
+            t = time.perf_counter()
+            results = backend.search(request)
+            seconds = time.perf_counter() - t
+            fallbacks += bool(getattr(results, "fallback", False))
+            per_query[f"{text} [{kind}]"].append(seconds)
+            totals[f"{text} [{kind}]"] = results.total
+            everything.append(seconds)
+    return {
+        "summary": common.LatencySummary.of(everything, time.perf_counter() - started),
+        "per_query": per_query,
+        "totals": totals,
+        "fallbacks": fallbacks,
+    }
+
+
+def start_node(data_dir: Path, port: int) -> None:
+    env = dict(os.environ)
+    env.setdefault("OPENSEARCH_JAVA_OPTS", "-Xms512m -Xmx512m")
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [str(NODE_DIR / "start.sh"), str(data_dir), str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"start.sh failed ({result.returncode}):\n{result.stdout[-3000:]}")
+
+
+def stop_node(data_dir: Path) -> None:
+    if (data_dir / "opensearch.pid").exists():
+        subprocess.run(  # noqa: S603 - fixed argv
+            [str(NODE_DIR / "stop.sh"), str(data_dir)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def run(args) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="shanhai-bench-search-"))
+    node_dir = workdir / "opensearch"
+    postgres = None
+    node_started = False
+    try:
+        if args.database_url:
+            database_url = args.database_url
+        else:
+            print("Starting a throw-away PostgreSQL …", flush=True)
+            postgres = common.ThrowAwayPostgres()
+            postgres.start()
+            database_url = postgres.url
+        env = common.production_env(database_url, MEDIA_ROOT=str(workdir), SEARCH_BACKEND="")
+        env.pop("ELASTICSEARCH_URL", None)
+        common.setup_django(env)
+        from django.core.management import call_command
+        from django.db import connection
+
+        from bench import catalog_dataset
+        from search.backends.database import DatabaseSearchBackend
+        from search.models import ProductSearchEntry
+        from search.relevance import JUDGED
+
+        print("Migrating and generating the catalog …", flush=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        dataset = catalog_dataset.generate(products=args.products)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            pg_version = cursor.fetchone()[0]
+
+        database = DatabaseSearchBackend()
+        entries = ProductSearchEntry.objects.count()
+        db_build = None
+        if entries != dataset.products or args.rebuild:
+            print(f"Building the database search table for {dataset.products:,} products …")
+            started = time.perf_counter()
+            entries = database.rebuild()
+            db_build = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE search_productsearchentry")
+
+        print(f"Timing {len(JUDGED)} judged queries × {args.rounds} rounds on the database …")
+        db = time_queries(database, requests_for(JUDGED, True), args.rounds, args.seed)
+        db_plain = time_queries(database, requests_for(JUDGED, False), args.rounds, args.seed)
+
+        engine = None
+        if not args.no_engine:
+            from search.backends.elasticsearch import ElasticsearchSearchBackend
+
+            port = common.free_port()
+            print(f"Starting OpenSearch on 127.0.0.1:{port} …", flush=True)
+            node_started = True
+            started = time.perf_counter()
+            start_node(node_dir, port)
+            node_start = time.perf_counter() - started
+            backend = ElasticsearchSearchBackend(
+                url=f"http://{common.LOOPBACK}:{port}",
+                opensearch=True,
+                alias=ALIAS,
+                timeout=60,
+                refresh=False,
+            )
+            print(f"Reindexing {entries:,} products into OpenSearch …", flush=True)
+            started = time.perf_counter()
+            indexed = backend.reindex()
+            reindex_seconds = time.perf_counter() - started
+            backend.client().indices.refresh(index=ALIAS)
+            print(f"Timing the judged queries × {args.rounds} rounds on OpenSearch …")
+            engine = {
+                "start": node_start,
+                "indexed": indexed,
+                "reindex": reindex_seconds,
+                "facets": time_queries(backend, requests_for(JUDGED, True), args.rounds, 1),
+                "plain": time_queries(backend, requests_for(JUDGED, False), args.rounds, 1),
+            }
+            backend.close()
+
+        report(args, dataset, pg_version, entries, db_build, db, db_plain, engine)
+        return 0
+    finally:
+        if node_started:
+            stop_node(node_dir)
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _slowest(result: dict, n: int) -> list[str]:
+    rows = sorted(
+        result["per_query"].items(),
+        key=lambda item: common.percentile(item[1], 50),
+        reverse=True,
+    )[:n]
+    return [
+        f"{common.percentile([s * 1000 for s in times], 50):7.1f} ms p50  "
+        f"{result['totals'][name]:>7,} hits  {name}"
+        for name, times in rows
+    ]
+
+
+def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
+    import django
+
+    print()
+    print(f"Search latency benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"  machine    {common.machine_summary()}; PostgreSQL {pg_version} (fsync off); "
+        f"Django {django.get_version()}"
+    )
+    print(f"  dataset    {dataset.line()}; {entries:,} search entries")
+    if db_build is not None:
+        print(
+            f"  db index   database search table built in {db_build:.0f} s "
+            f"({entries / db_build:,.0f} products/s: jieba + pypinyin + tsvector)"
+        )
+    n = len(db["per_query"])
+    print(
+        f"  workload   {n} judged queries (search.relevance.JUDGED) × {args.rounds} rounds "
+        "after a warm-up round, limit 20, in-process backend.search()"
+    )
+    print(f"  database   with facets:    {db['summary'].line()}")
+    print(f"  database   without facets: {db_plain['summary'].line()}")
+    p95 = db["summary"].p95
+    print(
+        f"  goal       database p95 ≤ {GOAL_DB_P95_MS} ms: "
+        f"{'met' if p95 <= GOAL_DB_P95_MS else 'missed'} ({p95:.1f} ms with facets)"
+    )
+    print("  slowest on the database (with facets):")
+    for line in _slowest(db, 8):
+        print(f"    {line}")
+    if engine:
+        rate = engine["indexed"] / engine["reindex"]
+        print(
+            f"  opensearch node started in {engine['start']:.0f} s; full reindex of "
+            f"{engine['indexed']:,} documents in {engine['reindex']:.1f} s ({rate:,.0f} docs/s); "
+            f"goal < {GOAL_REINDEX_SECONDS} s: "
+            f"{'met' if engine['reindex'] < GOAL_REINDEX_SECONDS else 'missed'}"
+        )
+        print(
+            f"  opensearch with facets:    {engine['facets']['summary'].line()}; "
+            f"{engine['facets']['fallbacks']} fell back to the database"
+        )
+        print(
+            f"  opensearch without facets: {engine['plain']['summary'].line()}; "
+            f"{engine['plain']['fallbacks']} fell back"
+        )
+        print("  slowest on OpenSearch (with facets):")
+        for line in _slowest(engine["facets"], 5):
+            print(f"    {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of the judged set")
+    parser.add_argument("--no-engine", action="store_true", help="skip OpenSearch")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the search table")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    if args.products < 1 or args.rounds < 1:
+        parser.error("--products and --rounds must be positive")
+    if args.database_url and not args.database_url.startswith("postgres"):
+        parser.error("--database-url must be a postgres:// URL")
+    common.exit_on_sigterm()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
