@@ -21,7 +21,7 @@ from catalog.models import Product, ProductVariant, TierPrice
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Checkout, Order, OrderEvent, OrderLine
 from shop.accounts.models import Role
-from shop.core.audit import audit_record
+from shop.core.audit import audit_record_many
 from shop.core.errors import DomainError, DomainErrors
 from shop.core.money import quantize_cny
 from shop.core.permissions import require_role
@@ -207,53 +207,65 @@ def _place_orders(
         by_supplier[variants[variant_id].product.supplier_id].append(variants[variant_id])
     agency = checkout.agency
     today = timezone.localdate()
-    orders = []
+    orders, lines_of = [], []
     for n, (supplier_id, supplier_variants) in enumerate(sorted(by_supplier.items()), start=1):
-        order = Order.objects.create(
-            number=f"SH{today:%Y%m%d}-{checkout.pk:07d}-{n}",
-            checkout=checkout,
-            agency=agency,
-            supplier_id=supplier_id,
-            agency_name=agency.name,
-            agency_type=agency.type,
-            agency_city=agency.city.name,
-            recipient=shipping.recipient.strip(),
-            phone=shipping.phone.strip(),
-            address=shipping.address.strip(),
-            ship_within_days=ship_within_days,
-            latest_ship_date=today + timedelta(days=ship_within_days),
-            subtotal=Decimal("0.00"),
-        )
-        lines = []
-        for variant in supplier_variants:
-            quantity = wanted[variant.pk]
-            price = unit_price_for(variant, tiers[variant.pk], quantity)
-            product = variant.product
-            lines.append(
-                OrderLine(
-                    order=order,
-                    variant=variant,
-                    product=product,
-                    sku=variant.sku,
-                    product_name=product.name,
-                    spec=variant.spec,
-                    unit=variant.unit,
-                    unit_price=price,
-                    quantity=quantity,
-                    line_total=quantize_cny(price * quantity),
-                    supplier_name=product.supplier.name,
-                    supplier_credit_code=product.supplier.credit_code,
-                    origin_county_code=product.origin_county.code,
-                    origin_county_name=product.origin_county.name,
-                    category_name=product.category.name,
-                )
+        lines = [
+            _line(variant, wanted[variant.pk], tiers[variant.pk]) for variant in supplier_variants
+        ]
+        orders.append(
+            Order(
+                number=f"SH{today:%Y%m%d}-{checkout.pk:07d}-{n}",
+                checkout=checkout,
+                agency=agency,
+                supplier_id=supplier_id,
+                agency_name=agency.name,
+                agency_type=agency.type,
+                agency_city=agency.city.name,
+                recipient=shipping.recipient.strip(),
+                phone=shipping.phone.strip(),
+                address=shipping.address.strip(),
+                ship_within_days=ship_within_days,
+                latest_ship_date=today + timedelta(days=ship_within_days),
+                subtotal=sum((line.line_total for line in lines), Decimal("0.00")),
             )
-        OrderLine.objects.bulk_create(lines)
-        order.subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
-        order.save(update_fields=["subtotal"])
-        OrderEvent.objects.create(order=order, kind="placed", to_status=order.status, actor=actor)
-        orders.append(order)
+        )
+        lines_of.append(lines)
+    # One INSERT per table for the whole checkout: the variant locks are held until commit,
+    # so every statement saved here shortens the queue on hot stock.
+    Order.objects.bulk_create(orders)
+    for order, lines in zip(orders, lines_of, strict=True):
+        for line in lines:
+            line.order = order
+    OrderLine.objects.bulk_create([line for lines in lines_of for line in lines])
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(order=order, kind="placed", to_status=order.status, actor=actor)
+            for order in orders
+        ]
+    )
     return orders
+
+
+def _line(variant: ProductVariant, quantity: int, tiers: list[TierPrice]) -> OrderLine:
+    """A line with what the buyer saw snapshotted, at the tier price for its quantity."""
+    price = unit_price_for(variant, tiers, quantity)
+    product = variant.product
+    return OrderLine(
+        variant=variant,
+        product=product,
+        sku=variant.sku,
+        product_name=product.name,
+        spec=variant.spec,
+        unit=variant.unit,
+        unit_price=price,
+        quantity=quantity,
+        line_total=quantize_cny(price * quantity),
+        supplier_name=product.supplier.name,
+        supplier_credit_code=product.supplier.credit_code,
+        origin_county_code=product.origin_county.code,
+        origin_county_name=product.origin_county.name,
+        category_name=product.category.name,
+    )
 
 
 def _replay(checkout: Checkout, payload_hash: str) -> list[Order]:
@@ -304,13 +316,12 @@ def checkout_create(
             orders = _place_orders(
                 checkout, wanted, variants, shipping, ship_within_days, acting_user
             )
-            for order in orders:
-                audit_record(
-                    actor=acting_user,
-                    action="order.place",
-                    target=order,
-                    data={"subtotal": str(order.subtotal)},
-                )
+            audit_record_many(
+                actor=acting_user,
+                action="order.place",
+                targets=orders,
+                data_of=lambda order: {"subtotal": str(order.subtotal)},
+            )
     except IntegrityError:
         existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
         if existing is None:
