@@ -312,7 +312,7 @@ def report(
     print(
         "  CPU        "
         + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu_ms.items())
-        + " per request (CPU time, unlike latency, barely moves with other load)"
+        + " per request"
     )
     quarter = total // 4
     shallow = [s * 1000 for s, o in zip(latencies, offsets, strict=True) if o < quarter]

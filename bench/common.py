@@ -115,8 +115,8 @@ def proc_status_kib(pid: int, field: str) -> int | None:
 def proc_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
     """User + system CPU time of a process from /proc/<pid>/stat; with `children`, also that of
     its children that have exited and were waited for (how a PostgreSQL postmaster accounts for
-    the backends of closed connections). CPU time, unlike latency, barely changes when other work
-    competes for the CPUs."""
+    the backends of closed connections). On a shared VM it, too, grows when other work competes
+    for the CPUs, though less than latency does."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
