@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from catalog.models import (
@@ -56,13 +56,20 @@ def _with_gi(products: QuerySet[Product], on: date) -> QuerySet[Product]:
     return products.annotate(has_gi=Exists(current_gi))
 
 
+def _with_min_price(products: QuerySet[Product]) -> QuerySet[Product]:
+    # A correlated subquery rather than Min() over a join: no GROUP BY, so COUNT(*) drops it and
+    # a page computes it only for the rows it returns (unless it sorts or filters by price).
+    cheapest = ProductVariant.objects.filter(product=OuterRef("pk")).order_by("unit_price")
+    return products.annotate(min_price=Subquery(cheapest.values("unit_price")[:1]))
+
+
 def storefront_products(
     *, filters: ProductFilter | None = None, sort: str = "NAME", descending: bool = False
 ) -> QuerySet[Product]:
     """Sellable products (see ProductQuerySet.sellable), filtered and sorted."""
     on = today()
-    products = _with_gi(Product.objects.sellable(on), on).annotate(
-        min_price=Min("variants__unit_price")
+    products = _with_min_price(_with_gi(Product.objects.sellable(on), on)).select_related(
+        "category", "origin_county", "supplier__county"
     )
     f = filters or ProductFilter()
     if f.category_ids:
@@ -114,7 +121,7 @@ def managed_products(*, acting_user: Any) -> QuerySet[Product]:
     operators and auditors all."""
     require_authenticated(acting_user)
     on = today()
-    products = _with_gi(Product.objects.all(), on).annotate(min_price=Min("variants__unit_price"))
+    products = _with_min_price(_with_gi(Product.objects.all(), on))
     if acting_user.role == Role.SUPPLIER:
         return products.filter(supplier_id=acting_user.supplier_id).order_by("id")
     if acting_user.role in (Role.OPERATOR, Role.AUDITOR):

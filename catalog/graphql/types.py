@@ -30,6 +30,13 @@ def can_see_supplier_records(user, supplier_id: int) -> bool:
     return has_role(user, Role.SUPPLIER) and user.supplier_id == supplier_id
 
 
+def _joined_or_loaded(obj, field: str, loader, key):
+    """The related object the listing query already joined, else its batch loader's."""
+    if field in obj._state.fields_cache:
+        return getattr(obj, field)
+    return loader(key)
+
+
 class CountyType(DjangoObjectType):
     class Meta:
         model = models.County
@@ -119,10 +126,12 @@ class SupplierType(DjangoObjectType):
         convert_choices_to_enum = False
 
     def resolve_county(self, info):
-        return loaders.CountyById(info.context).load(self.county_id)
+        return _joined_or_loaded(
+            self, "county", loaders.CountyById(info.context).load, self.county_id
+        )
 
     def resolve_is_poverty_county(self, info):
-        return loaders.CountyById(info.context).load(self.county_id).is_poverty_exited
+        return SupplierType.resolve_county(self, info).is_poverty_exited
 
     def resolve_qualifications(self, info):
         if not can_see_supplier_records(info.context.user, self.pk):
@@ -265,13 +274,19 @@ class ProductType(DjangoObjectType):
         convert_choices_to_enum = False
 
     def resolve_category(self, info):
-        return loaders.CategoryById(info.context).load(self.category_id)
+        return _joined_or_loaded(
+            self, "category", loaders.CategoryById(info.context).load, self.category_id
+        )
 
     def resolve_origin_county(self, info):
-        return loaders.CountyById(info.context).load(self.origin_county_id)
+        return _joined_or_loaded(
+            self, "origin_county", loaders.CountyById(info.context).load, self.origin_county_id
+        )
 
     def resolve_supplier(self, info):
-        return loaders.SupplierById(info.context).load(self.supplier_id)
+        return _joined_or_loaded(
+            self, "supplier", loaders.SupplierById(info.context).load, self.supplier_id
+        )
 
     def resolve_variants(self, info):
         return loaders.VariantsByProductId(info.context).load(self.pk)
@@ -298,10 +313,12 @@ class ProductType(DjangoObjectType):
         )
 
     def resolve_is_poverty_county_product(self, info):
-        origin = loaders.CountyById(info.context).load(self.origin_county_id)
-        supplier = loaders.SupplierById(info.context).load(self.supplier_id)
-        registered = loaders.CountyById(info.context).load(supplier.county_id)
-        return origin.is_poverty_exited and registered.is_poverty_exited
+        origin = ProductType.resolve_origin_county(self, info)
+        supplier = ProductType.resolve_supplier(self, info)
+        return (
+            origin.is_poverty_exited
+            and SupplierType.resolve_county(supplier, info).is_poverty_exited
+        )
 
 
 class ProductConnection(CountableConnection):
