@@ -482,30 +482,11 @@ def _batch(index: int, product: Product, report: InspectionReport) -> None:
 
 
 def _images(index: int, product: Product, colour) -> None:
-    # Through the real processing path (decode, strip, thumbnails), with the model's storage.
-    from django.core.files.base import ContentFile
-
+    # Through the real processing and storing path (decode, strip, thumbnails).
     from catalog.images import process_image
-    from catalog.models import ProductImage
+    from catalog.services.products import store_image
 
-    processed = process_image(demo_image(index, colour), filename=f"demo-{index}.jpg")
-    image = ProductImage(
-        product=product,
-        format=processed.format,
-        width=processed.width,
-        height=processed.height,
-        sha256=processed.sha256,
-        alt=product.name,
-    )
-    stem = f"demo-{product.pk}-{processed.sha256[:12]}"
-    image.image.save(f"{stem}.{processed.extension}", ContentFile(processed.content), save=False)
-    image.thumbnails = {
-        str(size): image.image.storage.save(
-            f"products/thumbnails/{stem}-{size}.webp", ContentFile(data)
-        )
-        for size, data in processed.thumbnails.items()
-    }
-    image.save()
+    store_image(product, process_image(demo_image(index, colour), filename=f"demo-{index}.jpg"))
 
 
 def load(progress, *, store_images: bool = True) -> str:

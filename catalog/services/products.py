@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.errors import CatalogErrorCode
-from catalog.images import process_image
+from catalog.images import ProcessedImage, process_image
 from catalog.models import (
     AuthorizationKind,
     Category,
@@ -503,21 +503,9 @@ def stock_update(*, acting_user: Any, variant_id: int | None, quantity: int) -> 
 # --- Images, authorisations, reports --------------------------------------------------------
 
 
-@transaction.atomic
-def product_image_create(
-    *,
-    acting_user: Any,
-    product_id: int | None,
-    data: bytes,
-    filename: str,
-    content_type: str | None,
-    alt: str = "",
-) -> ProductImage:
-    """Verify an upload by decoding it, strip its metadata, store it with WebP thumbnails.
-    A refused file stores nothing."""
-    product = _own_product(acting_user, product_id, lock=True)
-    _require_admitted(product.supplier)
-    processed = process_image(data, filename=filename, content_type=content_type)
+def store_image(product: Product, processed: ProcessedImage, *, alt: str = "") -> ProductImage:
+    """Store a verified image and its thumbnails, and its row; no file is left behind when the
+    row cannot be written."""
     stem = f"{product.pk}-{processed.sha256[:16]}"
     image = ProductImage(
         product=product,
@@ -548,6 +536,25 @@ def product_image_create(
         for name in stored:
             storage.delete(name)
         raise
+    return image
+
+
+@transaction.atomic
+def product_image_create(
+    *,
+    acting_user: Any,
+    product_id: int | None,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    alt: str = "",
+) -> ProductImage:
+    """Verify an upload by decoding it, strip its metadata, store it with WebP thumbnails.
+    A refused file stores nothing."""
+    product = _own_product(acting_user, product_id, lock=True)
+    _require_admitted(product.supplier)
+    processed = process_image(data, filename=filename, content_type=content_type)
+    image = store_image(product, processed, alt=alt)
     audit_record(
         actor=acting_user, action="product.image_add", target=product, data={"image": image.pk}
     )
