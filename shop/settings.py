@@ -1,6 +1,7 @@
 """Shanhai settings: everything comes from the environment; no variables at all gives the
 embedded default (SQLite file in the project folder, database search, debug server)."""
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -93,6 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Every password check goes through the throttled sign-in service.
+AUTHENTICATION_BACKENDS = ["shop.accounts.backends.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -153,9 +156,29 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 # --- Accounts -----------------------------------------------------------------------------
 JWT_ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(os.environ.get("JWT_ACCESS_TOKEN_MINUTES", "15")))
 JWT_REFRESH_TOKEN_LIFETIME = timedelta(days=int(os.environ.get("JWT_REFRESH_TOKEN_DAYS", "7")))
+# Sign-in throttling (shop/accounts/throttle.py; the trade-offs are in docs/decisions.md).
 LOGIN_THROTTLE_WINDOW = timedelta(minutes=int(os.environ.get("LOGIN_THROTTLE_MINUTES", "15")))
-LOGIN_THROTTLE_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_ACCOUNT", "5"))
-LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_ADDRESS", "20"))
+# One account from one address: refused after this many failures until the window passes.
+LOGIN_THROTTLE_MAX_FAILURES_PER_PAIR = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+# One address, any accounts: high, because offices and campuses share an address.
+LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_ADDRESS", "100"))
+# One account from anywhere: never a lock; after this many failures each further attempt
+# waits a doubling delay (1 s, 2 s, …) up to the maximum.
+LOGIN_THROTTLE_ACCOUNT_FREE_FAILURES = int(os.environ.get("LOGIN_ACCOUNT_FREE_FAILURES", "10"))
+LOGIN_THROTTLE_ACCOUNT_MAX_DELAY = timedelta(
+    seconds=int(os.environ.get("LOGIN_ACCOUNT_MAX_DELAY_SECONDS", "60"))
+)
+# An address the account signed in from within this time skips the account-wide delay.
+LOGIN_THROTTLE_KNOWN_ADDRESS_AGE = timedelta(
+    days=int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", "30"))
+)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's is.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address.") from _error
 
 # --- Integrations (filled in by their issues; read here so production is env-only) -------
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")

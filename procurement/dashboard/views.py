@@ -5,11 +5,8 @@ signed-in user; the charts are drawn by charts.py."""
 from datetime import date
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
@@ -27,40 +24,16 @@ from procurement.reports.selectors import (
     target_progress,
     targets_visible_to,
 )
+from shop.accounts.forms import SignInForm
 from shop.accounts.models import Role
-from shop.accounts.services import token_create
-from shop.core.errors import DomainError
 from shop.core.permissions import has_role
 
 DASHBOARD_ROLES = (Role.OPERATOR, Role.AUDITOR)
 
 
-class DashboardLoginForm(AuthenticationForm):
-    """E-mail and password, checked by the API's sign-in service (`tokenCreate`'s), so its
-    throttling of failed attempts covers this door too."""
-
-    username = forms.EmailField(
-        label="邮箱", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
-    )
-    password = forms.CharField(
-        label="密码", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "password"})
-    )
-
-    def clean(self):
-        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
-        if email and password:
-            address = self.request.META.get("REMOTE_ADDR") if self.request else None
-            try:
-                pair = token_create(email=email, password=password, ip_address=address or None)
-            except DomainError as error:
-                raise ValidationError(error.message, code=error.code) from error
-            self.user_cache = pair.user
-        return self.cleaned_data
-
-
 class LoginView(auth_views.LoginView):
     template_name = "procurement/dashboard/login.html"
-    authentication_form = DashboardLoginForm
+    authentication_form = SignInForm
     next_page = reverse_lazy("dashboard:index")
 
 

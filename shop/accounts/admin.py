@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from shop.accounts.forms import AdminSignInForm
 from shop.accounts.models import User
 from shop.core.admin_access import ReadOnlyForOperatorsMixin
 
@@ -21,3 +22,7 @@ class UserAdmin(ReadOnlyForOperatorsMixin, DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["email", "role", "password1", "password2"]})]
     readonly_fields = ["date_joined", "last_login"]
+
+
+# /admin/login/ checks passwords like every other door (shop/accounts/forms.py).
+admin.site.login_form = AdminSignInForm

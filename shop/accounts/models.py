@@ -62,15 +62,32 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
-class FailedLogin(models.Model):
-    """One failed sign-in. Recent rows throttle further attempts by account and by address."""
+class SignInThrottle(models.Model):
+    """Failed sign-ins counted under one key: an account from one address (PAIR), an account
+    from anywhere (ACCOUNT) or an address for any account (ADDRESS). One row per key, locked
+    while an attempt is checked and counted, so parallel guesses cannot all slip through.
+    See shop/accounts/throttle.py for the rules."""
 
-    email = models.CharField(max_length=254, db_index=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    class Scope(models.TextChoices):
+        PAIR = "PAIR", "account from one address"
+        ACCOUNT = "ACCOUNT", "account from any address"
+        ADDRESS = "ADDRESS", "address for any account"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    email = models.CharField(max_length=254, blank=True)
+    address = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    # PAIR rows only: the account last signed in from this address (a known address).
+    last_success_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "email", "address"], name="sign_in_throttle_key"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.email} from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.scope} {self.email} {self.address}: {self.failures}"

@@ -1,18 +1,20 @@
 """Account actions: registration, sign-in with throttling, tokens, operator user management."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
-from shop.accounts import tokens
+from shop.accounts import throttle, tokens
 from shop.accounts.errors import AccountErrorCode
-from shop.accounts.models import FailedLogin, Role, User
+from shop.accounts.models import Role, User
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, NotFound
 from shop.core.permissions import require_role
@@ -168,38 +170,36 @@ def user_deactivate(*, acting_user: Any, user_id: int | None, reason: str = "") 
     return user
 
 
-def _is_throttled(email: str, ip_address: str | None) -> bool:
-    since = timezone.now() - settings.LOGIN_THROTTLE_WINDOW
-    recent = FailedLogin.objects.filter(created_at__gte=since)
-    if recent.filter(email=email).count() >= settings.LOGIN_THROTTLE_MAX_FAILURES_PER_ACCOUNT:
-        return True
-    return bool(
-        ip_address
-        and recent.filter(ip_address=ip_address).count()
-        >= settings.LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS
-    )
+@lru_cache(maxsize=4)
+def _dummy_hash(algorithm: str) -> str:
+    return make_password(get_random_string(20))
 
 
-def token_create(*, email: str, password: str, ip_address: str | None = None) -> TokenPair:
-    """Sign in. After too many recent failures for the account or the address, every attempt
-    is refused (even with the right password) until the window passes. Not atomic on purpose:
-    the record of a failure must survive the error it raises."""
-    email = (email or "").strip().lower()
-    if _is_throttled(email, ip_address):
-        minutes = int(settings.LOGIN_THROTTLE_WINDOW.total_seconds() // 60)
-        raise DomainError(
-            f"Too many failed sign-in attempts. Try again in up to {minutes} minutes.",
-            code=AccountErrorCode.LOGIN_THROTTLED,
-        )
-    user = User.objects.filter(email=email).first()
-    if user is None or not user.is_active or not user.check_password(password):
-        FailedLogin.objects.create(email=email, ip_address=ip_address)
+def sign_in(*, email: str, password: str, address: str) -> User:
+    """The one password check behind every door (tokenCreate, /admin/login/,
+    /dashboard/login/). Throttled by shop/accounts/throttle.py before the password is hashed.
+    An unknown e-mail or an inactive account costs the same hashing as a wrong password, so
+    timing tells nothing about which accounts exist."""
+    attempt = throttle.attempt(email, address)
+    user = User.objects.filter(email=throttle.account_key(email)).first()
+    if user is None:
+        check_password(password, _dummy_hash(get_hasher().algorithm))
+        signed_in = False
+    else:
+        signed_in = user.check_password(password) and user.is_active
+    if not signed_in:
         raise DomainError(
             "The e-mail or password is wrong, or the account is inactive.",
             code=AccountErrorCode.INVALID_CREDENTIALS,
         )
-    FailedLogin.objects.filter(email=email).delete()
+    attempt.succeeded()
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    return user
+
+
+def token_create(*, email: str, password: str, address: str) -> TokenPair:
+    """Sign in for the API: an access and a refresh token."""
+    user = sign_in(email=email, password=password, address=address)
     return TokenPair(user, tokens.create_access_token(user), tokens.create_refresh_token(user))
 
 

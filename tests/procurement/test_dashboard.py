@@ -156,7 +156,7 @@ def test_signing_in_and_out_with_the_email_and_password(client, db):
 
 def test_wrong_passwords_are_throttled_like_the_api_sign_in(client, db, settings):
     auditor = UserFactory(role=Role.AUDITOR)
-    for _ in range(settings.LOGIN_THROTTLE_MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(settings.LOGIN_THROTTLE_MAX_FAILURES_PER_PAIR):
         wrong = client.post("/dashboard/login/", {"username": auditor.email, "password": "nope"})
         assert "The e-mail or password is wrong" in wrong.content.decode()
     right = client.post("/dashboard/login/", {"username": auditor.email, "password": PASSWORD})

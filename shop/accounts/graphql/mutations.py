@@ -2,6 +2,7 @@ import graphene
 
 from shop.accounts import services
 from shop.accounts.graphql.types import AccountError, RoleEnum, UserType
+from shop.accounts.throttle import client_address
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation
@@ -22,12 +23,11 @@ class AccountRegister(BaseMutation):
         return cls(user=services.account_register(email=email, password=password))
 
 
-def _client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class TokenCreate(BaseMutation):
-    """Sign in: an access token for `Authorization: Bearer …`, and a refresh token."""
+    """Sign in: an access token for `Authorization: Bearer …`, and a refresh token. Must be
+    the only mutation of its request."""
+
+    checks_password = True
 
     class Arguments:
         email = graphene.String(required=True)
@@ -41,7 +41,7 @@ class TokenCreate(BaseMutation):
     @classmethod
     def perform(cls, info, email, password):
         pair = services.token_create(
-            email=email, password=password, ip_address=_client_address(info.context)
+            email=email, password=password, address=client_address(info.context)
         )
         return cls(token=pair.access, refresh_token=pair.refresh, user=pair.user)
 

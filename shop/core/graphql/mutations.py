@@ -24,6 +24,10 @@ class BaseMutation(graphene.Mutation):
     and the request's transaction is marked for rollback, so nothing changes.
     """
 
+    # A mutation that checks a password: the API runs it alone in its request and outside the
+    # request's transaction, so its count of failed attempts commits whatever else happens.
+    checks_password: bool = False
+
     class Meta:
         abstract = True
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -9,7 +10,21 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from graphene_django.views import HttpError
 from graphene_file_upload.django import FileUploadGraphQLView
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, parse, validate
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    get_named_type,
+    parse,
+    validate,
+)
 from graphql.error import GraphQLSyntaxError
 from graphql.utilities import get_operation_ast
 
@@ -54,6 +69,37 @@ def format_graphql_error(error: Exception) -> dict:
     extensions["requestId"] = current_request_id()
     formatted["extensions"] = extensions
     return formatted
+
+
+@cache
+def _password_fields(schema: GraphQLSchema) -> frozenset[str]:
+    """Mutation fields whose graphene class says `checks_password` (tokenCreate)."""
+    mutation = schema.mutation_type
+    fields = mutation.fields.items() if mutation else ()
+    return frozenset(
+        name
+        for name, field in fields
+        if getattr(getattr(get_named_type(field.type), "graphene_type", None), "checks_password", 0)
+    )
+
+
+def _root_fields(selection_set: SelectionSetNode, document: DocumentNode, seen: set) -> list[str]:
+    """The root fields an operation selects, through fragments, counting each alias."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.append(selection.name.value)
+            continue
+        if isinstance(selection, FragmentSpreadNode):
+            if selection.name.value in seen or selection.name.value not in fragments:
+                continue
+            seen.add(selection.name.value)
+            selection = fragments[selection.name.value]
+        names += _root_fields(selection.selection_set, document, seen)
+    return names
 
 
 class ShopGraphQLView(FileUploadGraphQLView):
@@ -138,6 +184,24 @@ class ShopGraphQLView(FileUploadGraphQLView):
             "middleware": self.get_middleware(request),
         }
         if is_mutation:
+            fields = [
+                name
+                for name in _root_fields(operation_ast.selection_set, document, set())
+                if name != "__typename"
+            ]
+            signing_in = [name for name in fields if name in _password_fields(schema)]
+            if signing_in and len(fields) > 1:
+                # Several sign-ins would be several guesses per request, and any other field
+                # could fail and roll back the count of failed attempts.
+                refusal = GraphQLError(
+                    f"{signing_in[0]} must be the only mutation in its request.",
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+                return ExecutionResult(data=None, errors=[refusal])
+            if signing_in:
+                # The sign-in commits its count of the attempt itself (durably): no request
+                # transaction around it, whose rollback would undo that count.
+                return execute(schema, document, **options)
             # One transaction per mutation request: an access error anywhere rolls it all back.
             with transaction.atomic():
                 result = execute(schema, document, **options)

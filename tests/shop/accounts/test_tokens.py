@@ -8,13 +8,8 @@ from shop.accounts.models import Role
 from tests.conftest import top_level_codes
 from tests.factories import UserFactory
 from tests.factories.accounts import PASSWORD
+from tests.shop.accounts.sign_in import TOKEN_CREATE
 
-TOKEN_CREATE = """
-mutation($email: String!, $password: String!) {
-  tokenCreate(email: $email, password: $password) {
-    token refreshToken user { email role } errors { field code message }
-  }
-}"""
 ME = "{ me { email role } }"
 REFRESH = """
 mutation($t: String!) { tokenRefresh(refreshToken: $t) { token errors { field code message } } }"""

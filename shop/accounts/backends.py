@@ -1,0 +1,28 @@
+"""Django's `authenticate()` checks passwords through services.sign_in too, so no code path
+that signs someone in with a password escapes the throttling."""
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from shop.accounts.services import sign_in
+from shop.accounts.throttle import client_address
+from shop.core.errors import DomainError
+
+
+class ThrottledModelBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        username = username or kwargs.get("email")
+        if not username or password is None:
+            return None
+        try:
+            return sign_in(email=username, password=password, address=client_address(request))
+        except DomainError:
+            return None
