@@ -234,6 +234,9 @@ def test_an_auditor_signs_in_and_sees_the_dashboard_in_chromium(
     ]
     assert all(ns == "http://www.w3.org/2000/svg" for _label, ns, _bars in charts)
     assert [bars for _label, _ns, bars in charts] == [5, 4, 5, 5, 2]
+    # The inline <style> was applied under the Content-Security-Policy (its nonce matched).
+    header = "getComputedStyle(document.querySelector('header')).backgroundColor"
+    assert chromium.evaluate(header) == "rgb(31, 78, 121)"
     # Nothing was loaded from anywhere but the app itself (no CDN, no script).
     assert chromium.evaluate("performance.getEntriesByType('resource').length") == 0
     assert chromium.evaluate("document.scripts.length") == 0
