@@ -104,25 +104,35 @@ class Attempt:
             rows.exclude(scope=Scope.PAIR).update(failures=Greatest(F("failures") - 1, 0))
 
 
-def attempt(email: str, address: str) -> Attempt:
-    """Count a sign-in attempt as failed before its password is checked, or refuse it with
-    LOGIN_THROTTLED. Durable: called inside another transaction it raises instead of
-    committing a count that a rollback could undo."""
-    email = account_key(email)
+def _locked_rows(email: str, address: str) -> dict[str, SignInThrottle]:
+    """The three rows of an attempt's keys, created if missing, locked until commit."""
     keys = {Scope.PAIR: (email, address), Scope.ACCOUNT: (email, ""), Scope.ADDRESS: ("", address)}
-    window = settings.LOGIN_THROTTLE_WINDOW
-    with transaction.atomic(durable=True):
+    wanted = Q()
+    for scope, (key_email, key_address) in keys.items():
+        wanted |= Q(scope=scope, email=key_email, address=key_address)
+    # A prune (sign_in_throttle_prune) may delete a row between the insert and the lock: then
+    # insert again.
+    for _ in range(3):
         SignInThrottle.objects.bulk_create(
             [SignInThrottle(scope=s, email=e, address=a) for s, (e, a) in keys.items()],
             ignore_conflicts=True,
         )
         # One statement locks all three rows in a fixed order: no deadlocks between attempts.
-        locked = SignInThrottle.objects.select_for_update().filter(
-            Q(scope=Scope.PAIR, email=email, address=address)
-            | Q(scope=Scope.ACCOUNT, email=email, address="")
-            | Q(scope=Scope.ADDRESS, email="", address=address)
-        )
-        rows = {row.scope: row for row in locked.order_by("pk")}
+        locked = SignInThrottle.objects.select_for_update().filter(wanted).order_by("pk")
+        rows = {row.scope: row for row in locked}
+        if len(rows) == len(keys):
+            return rows
+    raise RuntimeError("Sign-in throttle rows keep disappearing.")
+
+
+def attempt(email: str, address: str) -> Attempt:
+    """Count a sign-in attempt as failed before its password is checked, or refuse it with
+    LOGIN_THROTTLED (changing nothing). Durable: called inside another transaction it raises
+    instead of committing a count that a rollback could undo."""
+    email = account_key(email)
+    window = settings.LOGIN_THROTTLE_WINDOW
+    with transaction.atomic(durable=True):
+        rows = _locked_rows(email, address)
         now = timezone.now()
         for row in rows.values():
             # PAIR and ADDRESS count in a fixed window from the first failure; ACCOUNT forgets
@@ -143,15 +153,21 @@ def attempt(email: str, address: str) -> Attempt:
         else:
             until = now
         if until > now:
-            refusal = _refused(until, now)
-        else:
-            refusal = None
-            for row in rows.values():
-                row.failures += 1
-                row.window_started_at = row.window_started_at or now
-                row.last_failure_at = now
+            # Raised inside the block: rows created for this attempt are not kept.
+            raise _refused(until, now)
         for row in rows.values():
+            row.failures += 1
+            row.window_started_at = row.window_started_at or now
+            row.last_failure_at = now
             row.save(update_fields=["failures", "window_started_at", "last_failure_at"])
-    if refusal is not None:
-        raise refusal
     return Attempt(email, address, tuple(row.pk for row in rows.values()))
+
+
+def prune() -> int:
+    """Delete rows that no longer throttle anything: no failure within the window and no
+    recent success (a known address). Returns how many."""
+    now = timezone.now()
+    stale = SignInThrottle.objects.filter(
+        last_failure_at__lt=now - settings.LOGIN_THROTTLE_WINDOW
+    ).exclude(last_success_at__gte=now - settings.LOGIN_THROTTLE_KNOWN_ADDRESS_AGE)
+    return stale.delete()[0]

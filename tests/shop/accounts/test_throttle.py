@@ -1,9 +1,11 @@
 """Sign-in throttling through tokenCreate: a guesser is stopped, the owner is not."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from shop.accounts.models import SignInThrottle
@@ -114,3 +116,20 @@ def test_an_address_the_owner_signed_in_from_skips_the_account_wide_delay(gql, s
             graphql_sign_in(gql, user.email, "wrong", REMOTE_ADDR=f"203.0.113.{n}")
         assert code(graphql_sign_in(gql, user.email, **STRANGER)) == "LOGIN_THROTTLED"
         assert graphql_sign_in(gql, user.email, **OWNER)["errors"] == []
+
+
+def test_pruning_keeps_what_still_throttles_and_known_addresses(gql):
+    user = UserFactory()
+    graphql_sign_in(gql, user.email, **OWNER)
+    graphql_sign_in(gql, "nobody@example.cn", "wrong", **STRANGER)
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        graphql_sign_in(gql, user.email, "wrong", **STRANGER)
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        call_command("sign_in_throttle_prune", stdout=StringIO())
+    left = set(SignInThrottle.objects.values_list("scope", "email", "address"))
+    assert left == {
+        ("PAIR", user.email, OWNER["REMOTE_ADDR"]),  # a known address
+        ("PAIR", user.email, STRANGER["REMOTE_ADDR"]),  # failed 10 minutes before
+        ("ACCOUNT", user.email, ""),
+        ("ADDRESS", "", STRANGER["REMOTE_ADDR"]),
+    }
