@@ -172,6 +172,8 @@ def user_deactivate(*, acting_user: Any, user_id: int | None, reason: str = "") 
 
 @lru_cache(maxsize=4)
 def _dummy_hash(algorithm: str) -> str:
+    # Keyed by the default hasher's algorithm so that a change of PASSWORD_HASHERS makes a new
+    # one: the dummy must cost what real hashes cost.
     return make_password(get_random_string(20))
 
 

@@ -62,9 +62,10 @@ def client_address(request: HttpRequest | None) -> str:
 
 
 def account_key(email: str) -> str:
-    """The e-mail as throttling counts it. Longer input than a column holds cannot be an
-    account, so cutting it only pools junk."""
-    return (email or "").strip().lower()[:_EMAIL_LENGTH]
+    """The e-mail as sign-in looks it up and throttling counts it. Input longer than the
+    column, or with a NUL (which PostgreSQL cannot store), cannot be an account: cutting and
+    replacing only pools junk, and never turns it into a real account's key."""
+    return (email or "").strip().lower().replace("\x00", "\ufffd")[:_EMAIL_LENGTH]
 
 
 def _refused(until: datetime, now: datetime) -> DomainError:

@@ -76,10 +76,10 @@ def _password_fields(schema: GraphQLSchema) -> frozenset[str]:
     """Mutation fields whose graphene class says `checks_password` (tokenCreate)."""
     mutation = schema.mutation_type
     fields = mutation.fields.items() if mutation else ()
+    # graphene keeps the Mutation class that made a payload type on it as `graphene_type`.
+    classes = {name: getattr(get_named_type(f.type), "graphene_type", None) for name, f in fields}
     return frozenset(
-        name
-        for name, field in fields
-        if getattr(getattr(get_named_type(field.type), "graphene_type", None), "checks_password", 0)
+        name for name, made_by in classes.items() if getattr(made_by, "checks_password", False)
     )
 
 

@@ -68,3 +68,12 @@ def test_every_wrong_sign_in_costs_one_password_check(gql, password_checks, acco
 def test_an_unknown_email_costs_one_password_check_at_the_dashboard(db, password_checks):
     assert form_sign_in("/dashboard/login/", "nobody@example.cn", "wrong")[1] == "refused"
     assert password_checks == 1
+
+
+@pytest.mark.parametrize(
+    "email", [pytest.param("a" * 3000 + "@example.cn", id="too long"), "nul\x00@example.cn"]
+)
+def test_an_email_no_account_can_have_is_a_wrong_sign_in(gql, password_checks, email):
+    UserFactory(email="nul@example.cn")
+    assert code(graphql_sign_in(gql, email)) == "INVALID_CREDENTIALS"
+    assert password_checks == 1
