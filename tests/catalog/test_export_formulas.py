@@ -13,6 +13,9 @@ from catalog.models import ProductStatus
 from shop.accounts.models import Role
 from tests.factories import UserFactory, VariantFactory
 
+# Fast, and part of what the embedded default (SQLite) must get right.
+pytestmark = pytest.mark.smoke
+
 HOSTILE_SPEC = '=HYPERLINK("http://x","y")'
 SPEC_COLUMN, PRICE_COLUMN = 8, 10
 

@@ -27,6 +27,9 @@ from tests.catalog.documents import (
 )
 from tests.factories import ProductFactory, SupplierFactory, TraceBatchFactory, UserFactory
 
+# Fast, and part of what the embedded default (SQLite) must get right.
+pytestmark = pytest.mark.smoke
+
 
 @pytest.fixture
 def staff(db):

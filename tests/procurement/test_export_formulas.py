@@ -15,6 +15,9 @@ from shop.accounts.tokens import create_access_token
 from tests.factories import UserFactory
 from tests.factories.catalog import credit_code
 
+# Fast, and part of what the embedded default (SQLite) must get right.
+pytestmark = pytest.mark.smoke
+
 HOSTILE_SUPPLIER = '=HYPERLINK("http://x","y")'
 HOSTILE_AGENCY = "@SUM(1+1)"
 AMOUNT, AGENCY, SUPPLIER = 4, 6, 9  # columns of procurement.views.HEADER
