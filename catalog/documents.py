@@ -38,6 +38,7 @@ from catalog.images import (
 from shop.core.errors import DomainError
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024  # setting CATALOG_MAX_DOCUMENT_BYTES
+MAX_DOCUMENT_PAGES = 200  # setting CATALOG_MAX_DOCUMENT_PAGES; scans and lab reports are short
 PDF_CONTENT_TYPE = "application/pdf"
 
 
@@ -178,7 +179,7 @@ def _parse_pdf(data: bytes) -> PdfReader:
             raise DocumentRejected(
                 "Encrypted PDFs are not accepted.", code=DocumentErrorCode.DOCUMENT_INVALID
             )
-        pages = len(reader.pages)  # walks the whole page tree
+        pages = _count_pages(reader.trailer["/Root"].get_object()["/Pages"], max_document_pages())
     except DocumentRejected:
         raise
     except Exception as error:
@@ -187,6 +188,39 @@ def _parse_pdf(data: bytes) -> PdfReader:
     if pages < 1:
         raise _invalid_pdf("The PDF has no pages.")
     return reader
+
+
+def max_document_pages() -> int:
+    return getattr(settings, "CATALOG_MAX_DOCUMENT_PAGES", MAX_DOCUMENT_PAGES)
+
+
+def _count_pages(tree: Any, limit: int) -> int:
+    """Walk the page tree by hand, refusing loops, nodes that are neither a page nor a page
+    list, and more than `limit` pages, before pypdf's own walk would spend seconds on a file
+    with tens of thousands of (tiny) pages."""
+    pages, seen, stack = 0, set(), [tree]
+    while stack:
+        reference = stack.pop()
+        key = (reference.idnum, reference.generation) if hasattr(reference, "idnum") else None
+        if key in seen:
+            raise _invalid_pdf("The PDF's page tree loops.")
+        seen.add(key)
+        node = reference.get_object()
+        kind = node.get("/Type")
+        if kind == "/Pages":
+            stack.extend(node["/Kids"])
+        elif kind == "/Page":
+            pages += 1
+            if pages > limit:
+                raise DocumentRejected(
+                    f"The PDF has more than {limit} pages.",
+                    code=DocumentErrorCode.DOCUMENT_TOO_LARGE,
+                )
+        else:
+            raise _invalid_pdf("The PDF's page tree is malformed.")
+        if len(seen) > 2 * limit + 100:  # page lists without pages
+            raise _invalid_pdf("The PDF's page tree is malformed.")
+    return pages
 
 
 def _check_no_active_content(reader: PdfReader) -> None:

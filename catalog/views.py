@@ -44,8 +44,12 @@ def document_download(request: HttpRequest, kind: str, document_id: int) -> Http
         return _error(error.code, str(error), status)
     except NotFound as error:
         return _error("NOT_FOUND", error.message, 404)
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError:  # the row outlived its file (e.g. a restore without the files)
+        return _error("NOT_FOUND", "The document's file is missing.", 404)
     response = FileResponse(
-        document.file.open("rb"),
+        handle,
         as_attachment=True,  # never displayed inline, whatever a browser would make of it
         filename=document.filename,
         content_type=document.content_type,

@@ -3,6 +3,7 @@ verified PDFs and images are stored, under generated names outside the public me
 they are handed out only by an access-checked download."""
 
 import importlib
+import io
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
+from pypdf import PdfWriter
 
 from catalog.models import InspectionReport, Qualification
 from shop.accounts.models import Role
@@ -96,6 +98,19 @@ def test_an_oversized_scan_is_refused(client, settings, staff):
     result = add_qualification(
         client, staff, staff.supplier, pdf_bytes(), "a.pdf", "application/pdf"
     )
+    assert [e["code"] for e in result["errors"]] == ["DOCUMENT_TOO_LARGE"]
+    assert Qualification.objects.count() == before
+
+
+def test_a_pdf_with_too_many_pages_is_refused(client, settings, staff):
+    settings.CATALOG_MAX_DOCUMENT_PAGES = 2
+    writer = PdfWriter()
+    for _ in range(3):
+        writer.add_blank_page(100, 100)
+    out = io.BytesIO()
+    writer.write(out)
+    before = Qualification.objects.count()
+    result = add_qualification(client, staff, staff.supplier, out.getvalue(), "a.pdf", "")
     assert [e["code"] for e in result["errors"]] == ["DOCUMENT_TOO_LARGE"]
     assert Qualification.objects.count() == before
 
@@ -211,6 +226,13 @@ def test_unknown_documents_and_kinds_are_not_found(client, staff):
         "/documents/passwords/1",
     ):
         assert download(client, url, operator).status_code == 404
+
+
+def test_a_row_whose_file_is_missing_answers_not_found(client, staff):
+    qualification = staff.supplier.qualifications.first()
+    Qualification.objects.filter(pk=qualification.pk).update(file="qualifications/2026/gone.pdf")
+    url = f"/documents/qualifications/{qualification.pk}"
+    assert download(client, url, staff).status_code == 404
 
 
 def test_a_qualification_without_a_file_has_no_url_and_no_download(client, gql, staff):
