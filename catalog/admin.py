@@ -15,6 +15,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from catalog.models import (
     BlacklistEntry,
@@ -183,8 +185,16 @@ def confirm_and_run(
 
 class QualificationInline(ReadOnlyInline):
     model = Qualification
-    fields = ["kind", "number", "issuer", "expires_on", "file", "created_at"]
+    fields = ["kind", "number", "issuer", "expires_on", "scan", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="file")
+    def scan(self, obj: Qualification) -> str:
+        # Scans are private: the link goes to the access-checked download, never to storage.
+        if not obj.file:
+            return "-"
+        url = reverse("document-download", kwargs={"kind": "qualifications", "document_id": obj.pk})
+        return format_html('<a href="{}">download</a>', url)
 
 
 class SupplierTransitionInline(ReadOnlyInline):

@@ -350,6 +350,31 @@ def demo_image(seed: int, colour: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
+def demo_scan(seed: int) -> bytes:
+    """A small generated "scanned document" as a one-page PDF (no fonts needed)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (420, 300), (246, 246, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 410, 290), outline=(160, 40, 40), width=4)
+    for row in range(8):
+        draw.rectangle(
+            (40, 50 + 28 * row, 40 + rng.randint(120, 330), 62 + 28 * row), fill=(90,) * 3
+        )
+    draw.ellipse((300, 190, 390, 280), outline=(200, 30, 30), width=5)  # the seal
+    out = io.BytesIO()
+    image.save(out, format="PDF")
+    return out.getvalue()
+
+
+def _scans(supplier: Supplier) -> None:
+    # Through the real verification and private storing path, as an upload would be.
+    from catalog.documents import DocumentUpload, attach_document, verify_document
+
+    for qualification in supplier.qualifications.filter(file=""):
+        upload = DocumentUpload(demo_scan(qualification.pk), "scan.pdf", "application/pdf")
+        attach_document(qualification, verify_document(upload))
+
+
 def _supplier(code, name, kind, county_code, status) -> Supplier:
     county = County.objects.get(code=county_code)
     supplier, created = Supplier.objects.get_or_create(
@@ -493,6 +518,8 @@ def load(progress, *, store_images: bool = True) -> str:
     suppliers = [_supplier(*row) for row in progress(SUPPLIERS, description="suppliers")]
     staff_email = DEMO_ACCOUNTS[Role.SUPPLIER]
     User.objects.filter(email=staff_email, supplier__isnull=True).update(supplier=suppliers[0])
+    if store_images:  # the demo supplier's scans, downloadable through `fileUrl`
+        _scans(suppliers[0])
     reviewer_email = DEMO_ACCOUNTS[Role.COUNTY_REVIEWER]
     User.objects.filter(email=reviewer_email, county__isnull=True).update(
         county=County.objects.get(code="640423")

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from catalog import selectors
 from catalog.models import AuthorizationKind
+from shop.core.money import quantize_cny
 
 HEADER = [
     "序号",
@@ -24,7 +25,8 @@ HEADER = [
 
 
 def recommended_catalog_rows() -> Iterator[list]:
-    """One row per variant of every sellable product, read in chunks of 500 products."""
+    """One row per variant of every sellable product, read in chunks of 500 products.
+    Price and quantities stay numbers (see shop.core.exports); the rest is text."""
     products = selectors.recommended_catalog().prefetch_related("authorizations", "variants")
     number = 0
     for product in products.iterator(chunk_size=500):
@@ -44,7 +46,7 @@ def recommended_catalog_rows() -> Iterator[list]:
                 variant.sku,
                 variant.spec,
                 variant.unit,
-                f"{variant.unit_price:.2f}",
+                quantize_cny(variant.unit_price),
                 variant.minimum_order_quantity,
                 gi,
                 product.certified_until.isoformat(),

@@ -90,9 +90,12 @@ _ENCODE_OPTIONS: dict[str, dict[str, object]] = {
 }
 
 
-def process_image(data: bytes, *, filename: str, content_type: str | None = None) -> ProcessedImage:
-    """Verify an uploaded image and re-encode it; raise ImageRejected if it is not acceptable."""
-    _check_byte_size(data)
+def process_image(
+    data: bytes, *, filename: str, content_type: str | None = None, thumbnails: bool = True
+) -> ProcessedImage:
+    """Verify an uploaded image and re-encode it; raise ImageRejected if it is not acceptable.
+    Without `thumbnails` (a scanned document, never shown in a listing) none are made."""
+    check_byte_size(data)
     image_format = _sniff_format(data)
     _check_declared_type(image_format, filename, content_type)
     layout = _read_layout(data, image_format)
@@ -107,9 +110,18 @@ def process_image(data: bytes, *, filename: str, content_type: str | None = None
         height=clean.height,
         content=content,
         extension=_EXTENSIONS[image_format][0],
-        thumbnails=_thumbnails(clean),
+        thumbnails=_thumbnails(clean) if thumbnails else {},
         sha256=hashlib.sha256(content).hexdigest(),
     )
+
+
+def is_image_signature(data: bytes) -> bool:
+    """Whether `data` starts like one of the accepted image formats (nothing is verified)."""
+    try:
+        _sniff_format(data)
+    except ImageRejected:
+        return False
+    return True
 
 
 # Limits -------------------------------------------------------------------------------------
@@ -129,10 +141,11 @@ def max_image_pixels() -> int:
     return configured if pillow_limit is None else min(configured, pillow_limit)
 
 
-def _check_byte_size(data: bytes) -> None:
+def check_byte_size(data: bytes, limit: int | None = None) -> None:
+    """Refuse an empty upload or one over `limit` bytes (by default the image limit)."""
     if not data:
         raise ImageRejected("The file is empty.", code=ImageErrorCode.IMAGE_INVALID)
-    limit = max_image_bytes()
+    limit = max_image_bytes() if limit is None else limit
     if len(data) > limit:
         raise ImageRejected(
             f"The file is larger than the {_megabytes(limit)} limit.",

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from shop.core.storage import private_storage
+
 NINGXIA = "宁夏回族自治区"
 FUJIAN = "福建省"
 
@@ -183,7 +185,9 @@ class Qualification(models.Model):
     number = models.CharField(max_length=64)
     issuer = models.CharField(max_length=128, blank=True)
     expires_on = models.DateField()
-    file = models.FileField(upload_to="qualifications/%Y/", blank=True)
+    # A scan (PDF or image, verified by catalog.documents) in the private storage, under a
+    # generated name; read through catalog.views.document_download only.
+    file = models.FileField(upload_to="qualifications/%Y/", storage=private_storage, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -369,7 +373,8 @@ class InspectionReport(models.Model):
     number = models.CharField(max_length=64)
     items = models.TextField(help_text="What was tested, e.g. 农残, 重金属, 二氧化硫.")
     tested_on = models.DateField()
-    file = models.FileField(upload_to="reports/%Y/", blank=True)
+    # Private like qualification scans: see Qualification.file.
+    file = models.FileField(upload_to="reports/%Y/", storage=private_storage, blank=True)
 
     class Meta:
         ordering = ["product_id", "-tested_on"]

@@ -6,21 +6,25 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from catalog.documents import stored_content_type
 from catalog.models import (
     AuthorizationKind,
     Category,
     City,
     County,
+    InspectionReport,
     Product,
     ProductAuthorization,
     ProductVariant,
+    Qualification,
     Supplier,
     TraceBatch,
 )
 from shop.accounts.models import Role
-from shop.core.errors import PermissionDenied
+from shop.core.errors import NotFound, PermissionDenied
 from shop.core.permissions import has_role, require_authenticated
 
 
@@ -183,4 +187,86 @@ def trace_batch_by_code(code: str) -> TraceBatch | None:
         .prefetch_related("households")
         .filter(code=(code or "").strip())
         .first()
+    )
+
+
+# --- Supplier records and private documents ---------------------------------------------------
+
+
+def can_see_supplier_records(user: Any, supplier_id: int) -> bool:
+    """Qualifications, history and the household ledger are for operators, auditors and the
+    supplier's own staff."""
+    if has_role(user, Role.OPERATOR, Role.AUDITOR):
+        return True
+    return has_role(user, Role.SUPPLIER) and user.supplier_id == supplier_id
+
+
+def can_read_qualifications(user: Any, supplier: Supplier) -> bool:
+    """Qualifications and their scans (identity documents among them): the supplier records'
+    readers, and the county reviewer who recommends or declines the supplier's application."""
+    if can_see_supplier_records(user, supplier.pk):
+        return True
+    return has_role(user, Role.COUNTY_REVIEWER) and user.county_id == supplier.county_id
+
+
+def can_read_inspection_report_file(user: Any, report: InspectionReport) -> bool:
+    """A report's lab, number and items are public (trace batches show them); the report file
+    is the supplier's record. County reviewers judge suppliers, not products."""
+    return can_see_supplier_records(user, report.product.supplier_id)
+
+
+_MAX_ID = 2**63 - 1  # BigAutoField
+
+
+@dataclass(frozen=True)
+class PrivateDocument:
+    """A stored private file, and how to hand it out."""
+
+    file: FieldFile
+    content_type: str
+    filename: str  # offered to the browser; never the uploader's own name
+
+
+# kind (in the download URL) → (model, roles that may read some of them, the per-object rule)
+DOCUMENT_KINDS = {
+    "qualifications": (
+        Qualification.objects.select_related("supplier"),
+        (Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER, Role.COUNTY_REVIEWER),
+        lambda user, q: can_read_qualifications(user, q.supplier),
+    ),
+    "inspection-reports": (
+        InspectionReport.objects.select_related("product"),
+        (Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER),
+        can_read_inspection_report_file,
+    ),
+}
+
+
+def may_read_document(user: Any, kind: str, document: Qualification | InspectionReport) -> bool:
+    """Whether `user` may download the file of `document` (of `kind`, a DOCUMENT_KINDS key)."""
+    _queryset, _roles, rule = DOCUMENT_KINDS[kind]
+    return bool(document.file) and rule(user, document)
+
+
+def private_document(*, acting_user: Any, kind: str, document_id: int | None) -> PrivateDocument:
+    """The file of one qualification or inspection report, for the caller to download.
+
+    Anonymous callers are NotAuthenticated and roles that never read documents PermissionDenied;
+    a document of another organisation is NotFound, like one that does not exist or has no file.
+    """
+    require_authenticated(acting_user)
+    if kind not in DOCUMENT_KINDS:
+        raise NotFound("No such document.")
+    queryset, roles, _rule = DOCUMENT_KINDS[kind]
+    if not has_role(acting_user, *roles):
+        raise PermissionDenied()
+    in_range = document_id is not None and 0 < document_id <= _MAX_ID  # else PostgreSQL errs
+    document = queryset.filter(pk=document_id).first() if in_range else None
+    if document is None or not may_read_document(acting_user, kind, document):
+        raise NotFound("No such document.")
+    content_type, extension = stored_content_type(document.file.name)
+    return PrivateDocument(
+        file=document.file,
+        content_type=content_type,
+        filename=f"{kind.rstrip('s')}-{document.pk}.{extension}",
     )

@@ -15,6 +15,7 @@ from procurement.graphql.ledger import ledger_filter_from
 from procurement.reports.selectors import contributions_visible_to
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.exports import csv_response, xlsx_response
+from shop.core.money import quantize_cny
 
 HEADER = [
     "序号 position",
@@ -88,7 +89,7 @@ def _rows(entries) -> Iterator[list]:
     for row in entries.values_list(*columns).iterator(chunk_size=2000):
         row = list(row)
         row[1] = row[1].isoformat()
-        row[4] = f"{row[4]:.2f}"
+        row[4] = quantize_cny(row[4])  # a number, so a negative amount stays data
         row[15] = row[15] or ""
         yield row
 

@@ -116,6 +116,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = os.environ.get("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Identity documents, qualification scans and inspection reports (shop.core.storage): outside
+# MEDIA_ROOT and never served by URL, only through the access-checked download view.
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "private-media"))
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",

@@ -12,7 +12,7 @@ urlpatterns = [
     path("graphql/", csrf_exempt(ShopGraphQLView.as_view())),
     # /webhooks/stripe/ (receiver) and /stripe-mock/v1/... (the stripe-compatible mock).
     path("", include("shop.payments.urls")),
-    # /exports/recommended-catalog.csv and .xlsx
+    # /exports/recommended-catalog.csv and .xlsx; /documents/<kind>/<id> (private, checked)
     path("", include("catalog.urls")),
     # /exports/contributions.csv and .xlsx (Bearer auth)
     path("", include("procurement.urls")),

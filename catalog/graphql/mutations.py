@@ -3,6 +3,7 @@
 import graphene
 from graphene_file_upload.scalars import Upload
 
+from catalog.documents import read_upload
 from catalog.graphql.types import (
     AuthorizationKindEnum,
     CatalogError,
@@ -25,6 +26,11 @@ from catalog.services import suppliers as supplier_services
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation
+
+DOCUMENT_FILE_DESCRIPTION = (
+    "A scan or PDF of {what} (optional, multipart request): PDF, JPEG, PNG or WebP, checked by "
+    "content. Stored privately; read it through `fileUrl`."
+)
 
 
 def _value(enum_member):
@@ -108,7 +114,7 @@ class SupplierQualificationAdd(BaseMutation):
     class Arguments:
         supplier_id = graphene.ID(required=True)
         input = QualificationInput(required=True)
-        file = Upload(description="A scan of the document (optional).")
+        file = Upload(description=DOCUMENT_FILE_DESCRIPTION.format(what="the document"))
 
     qualification = graphene.Field(QualificationType)
     errors = errors_field(CatalogError)
@@ -119,7 +125,7 @@ class SupplierQualificationAdd(BaseMutation):
             acting_user=info.context.user,
             supplier_id=decode_id(supplier_id, "Supplier"),
             item=_qualification(input),
-            file=file,
+            document=read_upload(file) if file is not None else None,
         )
         return cls(qualification=qualification)
 
@@ -487,18 +493,20 @@ class InspectionReportAdd(BaseMutation):
     class Arguments:
         product_id = graphene.ID(required=True)
         input = InspectionReportInput(required=True)
+        file = Upload(description=DOCUMENT_FILE_DESCRIPTION.format(what="the lab's report"))
 
     report = graphene.Field(InspectionReportType)
     errors = errors_field(CatalogError)
 
     @classmethod
-    def perform(cls, info, product_id, input):
+    def perform(cls, info, product_id, input, file=None):
         report = product_services.inspection_report_add(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
             data=product_services.InspectionReportInput(
                 lab=input.lab, number=input.number, items=input["items"], tested_on=input.tested_on
             ),
+            document=read_upload(file) if file is not None else None,
         )
         return cls(report=report)
 

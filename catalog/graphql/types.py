@@ -1,14 +1,14 @@
 import graphene
+from django.urls import reverse
 from django.utils import timezone
 from graphene_django import DjangoObjectType
 
-from catalog import models
+from catalog import models, selectors
 from catalog.errors import CatalogErrorCode
 from catalog.graphql import dataloaders as loaders
-from shop.accounts.models import Role
+from catalog.selectors import can_read_qualifications, can_see_supplier_records
 from shop.core.graphql.errors import error_type
 from shop.core.graphql.types import CountableConnection, Money
-from shop.core.permissions import has_role
 
 CatalogError = error_type("CatalogError", CatalogErrorCode, "An error from a catalog mutation.")
 
@@ -22,12 +22,12 @@ LinkageKindEnum = graphene.Enum.from_enum(models.LinkageKind, name="LinkageKind"
 HouseholdStatusEnum = graphene.Enum.from_enum(models.HouseholdStatus, name="HouseholdStatus")
 
 
-def can_see_supplier_records(user, supplier_id: int) -> bool:
-    """Qualifications, history and the household ledger are for operators, auditors, the
-    supplier's own staff and its county reviewer."""
-    if has_role(user, Role.OPERATOR, Role.AUDITOR):
-        return True
-    return has_role(user, Role.SUPPLIER) and user.supplier_id == supplier_id
+def _document_url(info, kind: str, document) -> str | None:
+    """The access-checked download address of a private file, for those who may read it."""
+    if not selectors.may_read_document(info.context.user, kind, document):
+        return None
+    path = reverse("document-download", kwargs={"kind": kind, "document_id": document.pk})
+    return info.context.build_absolute_uri(path)
 
 
 def _joined_or_loaded(obj, field: str, loader, key):
@@ -63,8 +63,19 @@ class CategoryType(DjangoObjectType):
         fields = ("id", "name", "slug", "english_name")
 
 
+FILE_URL_DESCRIPTION = (
+    "Where to download the document's file (send the same Bearer token); null when there is "
+    "none or you may not read it. Private: {readers}."
+)
+
+
 class QualificationType(DjangoObjectType):
     kind = graphene.Field(QualificationKindEnum, required=True)
+    file_url = graphene.String(
+        description=FILE_URL_DESCRIPTION.format(
+            readers="operators, auditors, the supplier's staff and its county reviewer"
+        )
+    )
 
     class Meta:
         model = models.Qualification
@@ -72,6 +83,9 @@ class QualificationType(DjangoObjectType):
         interfaces = (graphene.relay.Node,)
         fields = ("id", "kind", "number", "issuer", "expires_on", "created_at")
         convert_choices_to_enum = False
+
+    def resolve_file_url(self, info):
+        return _document_url(info, "qualifications", self)
 
 
 class SupplierTransitionType(DjangoObjectType):
@@ -97,7 +111,8 @@ class SupplierType(DjangoObjectType):
     )
     qualifications = graphene.List(
         graphene.NonNull(QualificationType),
-        description="Operators, auditors and the supplier's own staff only; else null.",
+        description="Operators, auditors, the supplier's own staff and its county reviewer "
+        "only; else null.",
     )
     transitions = graphene.List(
         graphene.NonNull(SupplierTransitionType),
@@ -134,7 +149,7 @@ class SupplierType(DjangoObjectType):
         return SupplierType.resolve_county(self, info).is_poverty_exited
 
     def resolve_qualifications(self, info):
-        if not can_see_supplier_records(info.context.user, self.pk):
+        if not can_read_qualifications(info.context.user, self):
             return None
         return self.qualifications.all()
 
@@ -225,11 +240,20 @@ class ProductAuthorizationType(DjangoObjectType):
 
 
 class InspectionReportType(DjangoObjectType):
+    file_url = graphene.String(
+        description=FILE_URL_DESCRIPTION.format(
+            readers="operators, auditors and the supplier's staff"
+        )
+    )
+
     class Meta:
         model = models.InspectionReport
         name = "InspectionReport"
         interfaces = (graphene.relay.Node,)
         fields = ("id", "lab", "number", "items", "tested_on")
+
+    def resolve_file_url(self, info):
+        return _document_url(info, "inspection-reports", self)
 
 
 class PriceRange(graphene.ObjectType):

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.images import ProcessedImage, process_image
 from catalog.models import (
@@ -619,8 +620,14 @@ class InspectionReportInput:
 
 @transaction.atomic
 def inspection_report_add(
-    *, acting_user: Any, product_id: int | None, data: InspectionReportInput
+    *,
+    acting_user: Any,
+    product_id: int | None,
+    data: InspectionReportInput,
+    document: DocumentUpload | None = None,
 ) -> InspectionReport:
+    """Attach a test report to an own product, optionally with the lab's file (PDF or image,
+    verified by content and kept private; a refused file stores nothing)."""
     product = _own_product(acting_user, product_id)
     errors = [
         DomainError("This field is required.", code="REQUIRED", field=name)
@@ -631,6 +638,7 @@ def inspection_report_add(
         errors.append(
             DomainError("The test date is in the future.", code="INVALID", field="testedOn")
         )
+    verified = verify_if_given(document, errors)
     if errors:
         raise DomainErrors(errors)
     report = InspectionReport.objects.create(
@@ -640,6 +648,8 @@ def inspection_report_add(
         items=data.items.strip(),
         tested_on=data.tested_on,
     )
+    if verified is not None:
+        attach_document(report, verified)
     audit_record(actor=acting_user, action="product.inspection_report_add", target=product)
     return report
 

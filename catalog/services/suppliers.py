@@ -12,6 +12,7 @@ from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from catalog import hooks
+from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.models import (
     REQUIRED_QUALIFICATIONS,
@@ -309,20 +310,26 @@ def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
 
 @transaction.atomic
 def supplier_qualification_add(
-    *, acting_user: Any, supplier_id: int | None, item: QualificationInput, file=None
+    *,
+    acting_user: Any,
+    supplier_id: int | None,
+    item: QualificationInput,
+    document: DocumentUpload | None = None,
 ) -> Qualification:
-    """Supplier staff add or renew a qualification of their own supplier."""
+    """Supplier staff add or renew a qualification of their own supplier, optionally with a
+    scan (PDF or image, verified by content and kept private; a refused file stores nothing)."""
     require_role(acting_user, Role.SUPPLIER)
     supplier = Supplier.objects.filter(pk=supplier_id).first()
     if supplier is None or supplier.pk != acting_user.supplier_id:
         # Another supplier's id is answered like an unknown one.
         raise NotFound("No such supplier.", field="supplierId")
     errors = _qualification_errors([item], require_all=False)
+    verified = verify_if_given(document, errors)
     if errors:
         raise DomainErrors(errors)
     (qualification,) = _add_qualifications(supplier, [item])
-    if file is not None:
-        qualification.file.save(file.name, file, save=True)
+    if verified is not None:
+        attach_document(qualification, verified)
     audit_record(
         actor=acting_user,
         action="supplier.qualification_add",

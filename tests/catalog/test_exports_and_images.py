@@ -45,7 +45,8 @@ def test_recommended_catalog_xlsx_matches_the_csv(client, catalog):
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
     rows = list(workbook["推荐目录"].iter_rows(values_only=True))
     assert len(rows) == 3
-    assert rows[2][1] == "中宁枸杞" and rows[2][10] == "300.50"  # noqa: PT018
+    # The price is a number cell (shown with two places), so a spreadsheet can sum it.
+    assert rows[2][1] == "中宁枸杞" and rows[2][10] == 300.5  # noqa: PT018
 
 
 def test_catalog_export_queries_do_not_grow_with_products(

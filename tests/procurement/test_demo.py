@@ -60,6 +60,7 @@ def test_demo_data(db):
     agencies_cover_fujian()
     ledger_verifies_reconciles_and_spans_every_year()
     complaints_without_exiting_anyone()
+    demo_scans_are_private()
     second_run_adds_nothing()
 
 
@@ -83,6 +84,17 @@ def orders_in_every_state_paid_by_transfer():
     )
     assert reasons["cancelled"]
     assert reasons["rejected"]
+
+
+def demo_scans_are_private():
+    """The demo supplier's qualification scans exist, in the private storage only."""
+    from pathlib import Path
+
+    staff = User.objects.get(email=DEMO_ACCOUNTS[Role.SUPPLIER])
+    names = [q.file.name for q in staff.supplier.qualifications.all()]
+    assert names and all(names)  # noqa: PT018
+    assert all((Path(settings.PRIVATE_MEDIA_ROOT) / name).is_file() for name in names)
+    assert not (Path(settings.MEDIA_ROOT) / "qualifications").exists()
 
 
 def agencies_cover_fujian():

@@ -1,0 +1,40 @@
+"""Private file storage: uploads that only some users may read (identity documents,
+qualification scans, inspection reports).
+
+The files live under PRIVATE_MEDIA_ROOT, a folder that no web server or URL route serves; the
+only way out is a view that checks who is asking (catalog.views.document_download). Public
+uploads (product images) stay in MEDIA_ROOT.
+"""
+
+import os
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+
+
+class PrivateStorage(FileSystemStorage):
+    """FileSystemStorage rooted at settings.PRIVATE_MEDIA_ROOT, read at each use (so that tests
+    and deployments may change it), and without URLs: `url()` refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("Private files have no public URL; they are served by a checked view.")
+
+
+_private_storage = PrivateStorage()
+
+
+def private_storage() -> PrivateStorage:
+    """The storage of private FileFields, given as a callable so migrations name this function
+    rather than a folder."""
+    return _private_storage
