@@ -1,4 +1,4 @@
-"""Auditor queries and operator mutations of the contribution ledger (DESIGN §4 Auditors)."""
+"""Auditor queries and operator mutations of the contribution ledger (docs/design.md §4)."""
 
 import graphene
 from graphene_django import DjangoObjectType
