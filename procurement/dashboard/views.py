@@ -24,6 +24,7 @@ from procurement.reports.selectors import (
     Summary,
     TargetProgress,
     contribution_summary,
+    target_coverage,
     target_progress,
     targets_visible_to,
 )
@@ -89,9 +90,10 @@ def _bars(summary: Summary, label=None, *, by_amount: bool = True) -> list[chart
     return sorted(bars, key=lambda bar: -bar.value) if by_amount else bars
 
 
-def _target(progress: TargetProgress) -> dict:
+def _target(progress: TargetProgress, covering: list) -> dict:
     return {
         "progress": progress,
+        "covers_today": progress.target in covering,
         "amount": charts.format_cny(progress.target.amount),
         "achieved": charts.format_cny(progress.achieved),
         "projected": charts.format_cny(progress.projected_total),
@@ -138,6 +140,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     export_query = (
         "?" + urlencode({"dateFrom": start.isoformat(), "dateTo": end.isoformat()}) if year else ""
     )
+    coverage = target_coverage(acting_user=user)
     year_links = {int(row.keys[0].value) for row in years.rows}
     if year:
         year_links.add(year)
@@ -146,8 +149,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "years": sorted(year_links),
         "total": charts.format_cny(kinds.total),
         "entry_count": kinds.entry_count,
+        "coverage": coverage,
         "targets": [
-            _target(target_progress(target)) for target in targets_visible_to(acting_user=user)
+            _target(target_progress(target, coverage.date), coverage.covering)
+            for target in targets_visible_to(acting_user=user)
         ],
         "charts": [
             {"title": title, "svg": charts.bar_chart(bars, title=title)} for title, bars in sections

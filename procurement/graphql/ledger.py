@@ -1,6 +1,7 @@
 """Auditor queries and operator mutations of the contribution ledger (docs/design.md §4)."""
 
 import graphene
+from django.utils import timezone
 from graphene_django import DjangoObjectType
 from graphene_file_upload.scalars import Upload
 
@@ -28,6 +29,9 @@ ContributionDimension = graphene.Enum(
 class TargetType(DjangoObjectType):
     amount = graphene.Field(Money, required=True)
     parent_code = graphene.String()
+    covers_today = graphene.Boolean(
+        required=True, description="Whether today (Asia/Shanghai) lies in the target's period."
+    )
 
     class Meta:
         model = Target
@@ -48,6 +52,32 @@ class TargetType(DjangoObjectType):
 
     def resolve_parent_code(self, info):
         return self.parent.code if self.parent_id else None
+
+    def resolve_covers_today(self, info):
+        return reports.covers(self, timezone.localdate())
+
+
+class TargetCoverageType(graphene.ObjectType):
+    date = graphene.Date(required=True, description="Today, in Asia/Shanghai.")
+    current_target = graphene.Field(
+        TargetType,
+        description="The widest target covering today; null when none does (see message).",
+        resolver=lambda coverage, info: coverage.current,
+    )
+    covering_targets = graphene.List(
+        graphene.NonNull(TargetType),
+        required=True,
+        description="Every target whose period includes today, the current one first.",
+        resolver=lambda coverage, info: coverage.covering,
+    )
+    message = graphene.String(
+        required=True,
+        description="Which target today counts toward, or that none does and how to add one.",
+    )
+
+    class Meta:
+        name = "TargetCoverage"
+        description = "Which target covers today, or that none does."
 
 
 class YearAmountType(graphene.ObjectType):
@@ -227,6 +257,11 @@ def ledger_filter_from(data) -> reports.LedgerFilter:
 
 class LedgerQueries(graphene.ObjectType):
     targets = graphene.List(graphene.NonNull(TargetType), required=True)
+    target_coverage = graphene.Field(
+        TargetCoverageType,
+        required=True,
+        description="Which target today's purchases count toward, or that none does.",
+    )
     target_progress = graphene.Field(TargetProgressType, code=graphene.String(required=True))
     contribution_summary = graphene.Field(
         SummaryType,
@@ -239,6 +274,9 @@ class LedgerQueries(graphene.ObjectType):
 
     def resolve_targets(root, info):
         return reports.targets_visible_to(acting_user=info.context.user)
+
+    def resolve_target_coverage(root, info):
+        return reports.target_coverage(acting_user=info.context.user)
 
     def resolve_target_progress(root, info, code):
         target = reports.targets_visible_to(acting_user=info.context.user).filter(code=code).first()

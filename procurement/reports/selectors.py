@@ -229,6 +229,68 @@ def targets_visible_to(*, acting_user: Any) -> QuerySet[Target]:
     return Target.objects.order_by("start_date", "code")
 
 
+def covers(target: Target, day: date) -> bool:
+    return target.start_date <= day <= target.end_date
+
+
+@dataclass(frozen=True)
+class TargetCoverage:
+    """Which target today's bookings count toward, or that none does."""
+
+    date: date
+    current: Target | None  # the widest target covering `date`
+    covering: list[Target]
+    last_ended: Target | None  # the latest target that ended before `date`
+    next_starting: Target | None  # the earliest target starting after `date`
+
+    @property
+    def message(self) -> str:
+        day = self.date.isoformat()
+        if self.current is not None:
+            target = self.current
+            return (
+                f"Today ({day}) counts toward {target.name} ({target.code}, "
+                f"{target.start_date.isoformat()} to {target.end_date.isoformat()})."
+            )
+        parts = [
+            f"No target covers today ({day}): new ledger entries are booked but count toward "
+            "no target."
+        ]
+        if self.last_ended is not None:
+            parts.append(
+                f"The latest target, {self.last_ended.name} ({self.last_ended.code}), ended on "
+                f"{self.last_ended.end_date.isoformat()}."
+            )
+        if self.next_starting is not None:
+            parts.append(
+                f"The next, {self.next_starting.name} ({self.next_starting.code}), starts on "
+                f"{self.next_starting.start_date.isoformat()}."
+            )
+        parts.append(
+            "An operator adds the next plan's target with the targetCreate mutation "
+            "(code, name, amount, startDate, endDate)."
+        )
+        return " ".join(parts)
+
+
+def target_coverage(*, acting_user: Any, today: date | None = None) -> TargetCoverage:
+    """The targets whose period includes today (Asia/Shanghai). The current one is the widest:
+    a top-level, province-wide target before a sub-target or a per-city one."""
+    today = today or timezone.localdate()
+    targets = list(targets_visible_to(acting_user=acting_user))
+    covering = [t for t in targets if covers(t, today)]
+    covering.sort(key=lambda t: (t.parent_id is not None, bool(t.buyer_city), t.start_date, t.code))
+    ended = [t for t in targets if t.end_date < today]
+    upcoming = [t for t in targets if t.start_date > today]
+    return TargetCoverage(
+        date=today,
+        current=covering[0] if covering else None,
+        covering=covering,
+        last_ended=max(ended, key=lambda t: (t.end_date, t.code), default=None),
+        next_starting=min(upcoming, key=lambda t: (t.start_date, t.code), default=None),
+    )
+
+
 def _scope_values(target: Target) -> dict[str, list[str]]:
     values = {"ORIGIN_PROVINCE": [target.origin_province]}
     if target.buyer_city:
