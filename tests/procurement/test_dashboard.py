@@ -38,6 +38,10 @@ def counted_order(operator, *, day, price, quantity, city_code="350100", **produ
 
 @pytest.fixture
 def ledger(operator):
+    sample_ledger(operator)
+
+
+def sample_ledger(operator):
     """92,000 CNY: 30,000 in 2024 and 62,000 in 2025, two cities, counties, categories, kinds."""
     counted_order(operator, day=(2024, 6, 3), price="100.00", quantity=300)
     counted_order(
