@@ -54,7 +54,8 @@ LIST_PARAMETERS = {
 }
 
 
-def _filter_data(request: HttpRequest) -> dict:
+def filter_data(request: HttpRequest) -> dict:
+    """The ledger filter in query parameters (exports, dashboard), for `ledger_filter_from`."""
     from datetime import date
 
     data: dict = {}
@@ -118,7 +119,7 @@ def _export(request: HttpRequest, writer):
     # session's user (AuthenticationMiddleware), e.g. an auditor following a dashboard link.
     try:
         entries = contributions_visible_to(
-            acting_user=request.user, filters=ledger_filter_from(_filter_data(request))
+            acting_user=request.user, filters=ledger_filter_from(filter_data(request))
         )
     except AccessError as error:
         status = 401 if error.code == "UNAUTHENTICATED" else 403
