@@ -29,6 +29,8 @@ check() {
   missing_packages=()
   missing_lines=()
   command -v make >/dev/null 2>&1 || need make "make (runs the README's commands)"
+  # Debian ships venv's ensurepip separately; without it `make` cannot create .venv.
+  python3 -c "import ensurepip" >/dev/null 2>&1 || need python3-venv "Python 3.11 with venv (builds .venv)"
   if [ -z "${DATABASE_URL:-}" ]; then
     if ! { [ -n "${PG_BINDIR:-}" ] && [ -x "$PG_BINDIR/initdb" ]; } \
       && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
