@@ -26,6 +26,17 @@ ContributionDimension = graphene.Enum(
 )
 
 
+def _city_code(info, name: str) -> str:
+    """A city's division code from the name an entry or target stores ("" for none), with one
+    look-up of the (dozen-row) city table per request rather than one per object."""
+    if not name:
+        return ""
+    codes = getattr(info.context, "_shanhai_city_codes", None)
+    if codes is None:
+        codes = info.context._shanhai_city_codes = reports.city_codes()
+    return codes.get(name, "")
+
+
 class TargetType(DjangoObjectType):
     amount = graphene.Field(Money, required=True)
     parent_code = graphene.String()
@@ -57,9 +68,7 @@ class TargetType(DjangoObjectType):
         return self.parent.code if self.parent_id else None
 
     def resolve_buyer_city_code(self, info):
-        if not self.buyer_city:
-            return ""
-        return reports.city_codes().get(self.buyer_city, "")
+        return _city_code(info, self.buyer_city)
 
     def resolve_covers_today(self, info):
         return reports.covers(self, timezone.localdate())
@@ -249,11 +258,7 @@ class ContributionType(DjangoObjectType):
         )
 
     def resolve_agency_city_code(self, info):
-        # One look-up of the (dozen-row) city table per request, not per entry.
-        codes = getattr(info.context, "_shanhai_city_codes", None)
-        if codes is None:
-            codes = info.context._shanhai_city_codes = reports.city_codes()
-        return codes.get(self.agency_city, "")
+        return _city_code(info, self.agency_city)
 
 
 class ContributionConnection(CountableConnection):
