@@ -49,6 +49,7 @@ def test_during_the_14th_plan_today_counts_toward_it(gql, operator):
     assert data["targets"] == [{"code": "minning-14th-plan", "coversToday": True}]
 
 
+@pytest.mark.smoke
 def test_after_2025_no_target_covers_today_and_the_answer_says_how_to_add_one(gql, operator):
     with on(2026, 3, 1):
         data = gql(COVERAGE, user=UserFactory(role=Role.AUDITOR))["data"]
@@ -109,6 +110,7 @@ def test_other_roles_are_refused_the_coverage(gql, db, role):
     assert Target.objects.count() == 1
 
 
+@pytest.mark.smoke
 def test_the_dashboard_says_when_no_target_covers_today(client, operator):
     with on(2026, 3, 1):
         html = page(client, operator)
