@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-postgres test-sqlite lint format schema
+.PHONY: serve test test-postgres test-sqlite system-deps lint format schema
 
 # Create the virtualenv and install pinned dependencies (again when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/python manage.py serve_demo 127.0.0.1:8000
 
-## The whole test suite: everything on a PostgreSQL the run starts itself, then the
-## smoke suite on the embedded SQLite default.
-test: test-postgres test-sqlite
+## The whole test suite: first the system packages it needs (installed when run as root with apt,
+## otherwise one line per missing piece and a stop), then everything on a PostgreSQL the run starts
+## itself, then the smoke suite on the embedded SQLite default.
+test: system-deps test-postgres test-sqlite
 
-test-postgres: $(STAMP)
+system-deps:
+	scripts/ensure-system-deps.sh
+
+test-postgres: system-deps $(STAMP)
 	$(BIN)/pytest
 
 test-sqlite: $(STAMP)

@@ -42,27 +42,8 @@ from catalog.services.suppliers import (
     supplier_review,
     supplier_suspend,
 )
-from shop.core.admin_access import OperatorAdmin, ReadOnlyAdmin, is_operator
+from shop.core.admin_access import OperatorAdmin, ReadOnlyAdmin, ReadOnlyInline
 from shop.core.errors import AccessError, DomainError
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request) or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- Reference data ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Booking the contribution ledger (DESIGN §3, 统计口径).
+"""Booking the contribution ledger (docs/design.md §3, 统计口径).
 
 A contribution is booked when an order is both accepted and paid: one entry per order line for
 the paid value of its accepted goods, dated at the later of the two events in Asia/Shanghai. A

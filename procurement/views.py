@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from graphql_relay import to_global_id
 
 from procurement.graphql.ledger import ledger_filter_from
-from procurement.reports.selectors import contributions_visible_to
+from procurement.reports.selectors import city_codes, contributions_visible_to
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.exports import csv_response, xlsx_response
 from shop.core.money import quantize_cny
@@ -30,6 +31,10 @@ HEADER = [
     "供应商 supplier",
     "销售方信用代码 seller credit code",
     "产地 county",
+    "城市代码 city code",
+    "产地代码 county code",
+    "采购单位ID agency ID",
+    "供应商ID supplier ID",
     "品类 category",
     "产品 product",
     "发票号 invoice",
@@ -39,7 +44,8 @@ HEADER = [
 ]
 LIST_PARAMETERS = {
     "kinds": "kinds",
-    "cities": "cities",
+    "cityCodes": "city_codes",
+    "cities": "cities",  # deprecated: city names
     "agencyTypes": "agency_types",
     "agencies": "agencies",
     "channels": "channels",
@@ -49,7 +55,8 @@ LIST_PARAMETERS = {
 }
 
 
-def _filter_data(request: HttpRequest) -> dict:
+def filter_data(request: HttpRequest) -> dict:
+    """The ledger filter in query parameters (exports, dashboard), for `ledger_filter_from`."""
     from datetime import date
 
     data: dict = {}
@@ -66,6 +73,8 @@ def _filter_data(request: HttpRequest) -> dict:
 
 
 def _rows(entries) -> Iterator[list]:
+    """The places and organisations as their names, then keyed as the API's filters take them
+    (division codes, global IDs), so a row can be traced back to a summary or a filter."""
     columns = (
         "position",
         "business_date",
@@ -79,18 +88,26 @@ def _rows(entries) -> Iterator[list]:
         "supplier_name",
         "seller_credit_code",
         "origin_county_name",
+        "agency_city",
+        "origin_county_code",
+        "agency_id",
+        "supplier_id",
         "category",
         "product_name",
-        "invoice_number",
+        "invoice",  # the entry's invoice, or its order's (contributions_visible_to)
         "order__number",
         "reason",
         "hash",
     )
+    codes = city_codes()
     for row in entries.values_list(*columns).iterator(chunk_size=2000):
         row = list(row)
         row[1] = row[1].isoformat()
         row[4] = quantize_cny(row[4])  # a number, so a negative amount stays data
-        row[15] = row[15] or ""
+        row[12] = codes.get(row[12], "")
+        row[14] = to_global_id("Agency", row[14]) if row[14] else ""
+        row[15] = to_global_id("Supplier", row[15]) if row[15] else ""
+        row[19] = row[19] or ""
         yield row
 
 
@@ -103,7 +120,7 @@ def _export(request: HttpRequest, writer):
     # session's user (AuthenticationMiddleware), e.g. an auditor following a dashboard link.
     try:
         entries = contributions_visible_to(
-            acting_user=request.user, filters=ledger_filter_from(_filter_data(request))
+            acting_user=request.user, filters=ledger_filter_from(filter_data(request))
         )
     except AccessError as error:
         status = 401 if error.code == "UNAUTHENTICATED" else 403

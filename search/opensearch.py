@@ -2,7 +2,7 @@
 
 Why this exists: CI and local tests run a real OpenSearch 2.19 node built from Maven Central jars
 (`search/opensearch_node/`), because no registry ships an Elasticsearch server. The official client
-refuses to talk to it, for two reasons (see /work/shared/notes/search-engine.md §3):
+refuses to talk to it, for two reasons:
 
 1. Every request's `Accept` and `Content-Type` are rewritten by the client to
    `application/vnd.elasticsearch+json; compatible-with=8` (`_COMPAT_MIMETYPE_RE` in

@@ -107,7 +107,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-# Timestamps are stored in UTC; business dates are taken in this zone (DESIGN §3).
+# Timestamps are stored in UTC; business dates are taken in this zone (docs/design.md §3).
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -226,7 +226,7 @@ LOGGING = {
     "loggers": {"stripe": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"}},
 }
 
-# --- Catalog rules (DESIGN §3) -------------------------------------------------------------
+# --- Catalog rules (docs/design.md §3) ------------------------------------------------------
 # The county recommendation step of "主体自愿申请、县级部门推荐、平台审核".
 SUPPLIER_COUNTY_STEP = env_bool("SUPPLIER_COUNTY_STEP", default=True)
 SUPPLIER_REAPPLY_COOLING_OFF_DAYS = int(os.environ.get("SUPPLIER_REAPPLY_COOLING_OFF_DAYS", "365"))

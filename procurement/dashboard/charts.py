@@ -57,6 +57,15 @@ class Svg:
         yield
         self.parts.append("</g>")
 
+    @contextmanager
+    def link(self, href: str) -> Iterator[None]:
+        """An <a> around what is drawn inside, when there is somewhere to go."""
+        if href:
+            self.parts.append(f"<a href={quoteattr(href)}>")
+        yield
+        if href:
+            self.parts.append("</a>")
+
     def text(self, x: float, y: float, text: str, **attributes) -> None:
         attributes.setdefault("font_size", 13)
         attributes.setdefault("fill", INK)
@@ -89,6 +98,7 @@ class Bar:
     label: str
     value: Decimal
     detail: str = ""  # shown as a tooltip, e.g. the number of entries
+    href: str = ""  # the drill-down: the page filtered by this bar's value
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 560) -> SafeString:
@@ -114,24 +124,27 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 560) -> SafeStrin
         top = pad + index * row
         middle = top + row / 2
         start, end = sorted((x(Decimal(0)), x(bar.value)))
-        svg.text(label_width - 8, middle, bar.label, text_anchor="end", dominant_baseline="middle")
-        with svg.group(tooltip=f"{bar.label}：{format_cny(bar.value)} {bar.detail}".strip()):
-            svg.rect(
-                start,
-                middle - bar_height / 2,
-                max(end - start, 1),
-                bar_height,
-                fill=NEGATIVE if bar.value < 0 else BAR,
-                rx=2,
+        with svg.link(bar.href):
+            svg.text(
+                label_width - 8, middle, bar.label, text_anchor="end", dominant_baseline="middle"
             )
-        svg.text(
-            max(end, x(Decimal(0))) + 6,
-            middle,
-            format_cny(bar.value),
-            font_size=12,
-            fill=MUTED,
-            dominant_baseline="middle",
-        )
+            with svg.group(tooltip=f"{bar.label}：{format_cny(bar.value)} {bar.detail}".strip()):
+                svg.rect(
+                    start,
+                    middle - bar_height / 2,
+                    max(end - start, 1),
+                    bar_height,
+                    fill=NEGATIVE if bar.value < 0 else BAR,
+                    rx=2,
+                )
+            svg.text(
+                max(end, x(Decimal(0))) + 6,
+                middle,
+                format_cny(bar.value),
+                font_size=12,
+                fill=MUTED,
+                dominant_baseline="middle",
+            )
     zero = x(Decimal(0))
     svg.line(zero, pad / 2, zero, pad * 1.5 + row * len(bars), stroke=GRID)
     return svg.render()

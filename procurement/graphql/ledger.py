@@ -1,6 +1,7 @@
-"""Auditor queries and operator mutations of the contribution ledger (DESIGN §4 Auditors)."""
+"""Auditor queries and operator mutations of the contribution ledger (docs/design.md §4)."""
 
 import graphene
+from django.utils import timezone
 from graphene_django import DjangoObjectType
 from graphene_file_upload.scalars import Upload
 
@@ -25,9 +26,26 @@ ContributionDimension = graphene.Enum(
 )
 
 
+def _city_code(info, name: str) -> str:
+    """A city's division code from the name an entry or target stores ("" for none), with one
+    look-up of the (dozen-row) city table per request rather than one per object."""
+    if not name:
+        return ""
+    codes = getattr(info.context, "_shanhai_city_codes", None)
+    if codes is None:
+        codes = info.context._shanhai_city_codes = reports.city_codes()
+    return codes.get(name, "")
+
+
 class TargetType(DjangoObjectType):
     amount = graphene.Field(Money, required=True)
     parent_code = graphene.String()
+    buyer_city_code = graphene.String(
+        required=True, description="Division code of the target's city; empty: the province."
+    )
+    covers_today = graphene.Boolean(
+        required=True, description="Whether today (Asia/Shanghai) lies in the target's period."
+    )
 
     class Meta:
         model = Target
@@ -48,6 +66,35 @@ class TargetType(DjangoObjectType):
 
     def resolve_parent_code(self, info):
         return self.parent.code if self.parent_id else None
+
+    def resolve_buyer_city_code(self, info):
+        return _city_code(info, self.buyer_city)
+
+    def resolve_covers_today(self, info):
+        return reports.covers(self, timezone.localdate())
+
+
+class TargetCoverageType(graphene.ObjectType):
+    date = graphene.Date(required=True, description="Today, in Asia/Shanghai.")
+    current_target = graphene.Field(
+        TargetType,
+        description="The widest target covering today; null when none does (see message).",
+        resolver=lambda coverage, info: coverage.current,
+    )
+    covering_targets = graphene.List(
+        graphene.NonNull(TargetType),
+        required=True,
+        description="Every target whose period includes today, the current one first.",
+        resolver=lambda coverage, info: coverage.covering,
+    )
+    message = graphene.String(
+        required=True,
+        description="Which target today counts toward, or that none does and how to add one.",
+    )
+
+    class Meta:
+        name = "TargetCoverage"
+        description = "Which target covers today, or that none does."
 
 
 class YearAmountType(graphene.ObjectType):
@@ -80,13 +127,32 @@ class TargetProgressType(graphene.ObjectType):
         return Money.of(self.projected_total)
 
 
+# Dimensions whose public value is an object's global ID, with the GraphQL type it names.
+ID_DIMENSIONS = {"AGENCY": "Agency", "SUPPLIER": "Supplier"}
+
+
 class SummaryKeyType(graphene.ObjectType):
     dimension = graphene.Field(ContributionDimension, required=True)
-    value = graphene.String(required=True)
-    label = graphene.String(required=True)
+    value = graphene.String(
+        required=True,
+        description=(
+            "What the matching ContributionFilterInput field takes, so a row can be fed back as "
+            "its drill-down's filter: CITY a city's division code (cityCodes), COUNTY a county's "
+            "code (counties), AGENCY and SUPPLIER global IDs (agencies, suppliers), YEAR `2025` "
+            "and MONTH `2025-03` (dateFrom/dateTo), the others as stored. Empty when the entries "
+            "have none (e.g. imports have no agency)."
+        ),
+    )
+    label = graphene.String(required=True, description="A name to show.")
 
     class Meta:
         name = "ContributionSummaryKey"
+
+    def resolve_value(self, info):
+        type_name = ID_DIMENSIONS.get(self.dimension)
+        if type_name and self.value:
+            return graphene.Node.to_global_id(type_name, self.value)
+        return self.value
 
 
 class SummaryRowType(graphene.ObjectType):
@@ -132,6 +198,16 @@ class ContributionType(DjangoObjectType):
     amount = graphene.Field(Money, required=True)
     order = graphene.Field(OrderType, description="The order it books (order and refund entries).")
     import_batch = graphene.Field(ImportBatchType, description="The import it came from.")
+    invoice_number = graphene.String(
+        required=True,
+        description="The entry's invoice, or its order's when the order was counted before "
+        "its invoice was attached.",
+    )
+    agency_id = graphene.ID(description="Global ID of the buying agency (none for imports).")
+    agency_city_code = graphene.String(
+        required=True, description="Division code of the agency's city (empty if none)."
+    )
+    supplier_id = graphene.ID(description="Global ID of the supplier (none for imports).")
 
     class Meta:
         model = ContributionEntry
@@ -154,7 +230,6 @@ class ContributionType(DjangoObjectType):
             "origin_county_name",
             "category",
             "product_name",
-            "invoice_number",
             "seller_credit_code",
             "reason",
             "prev_hash",
@@ -167,6 +242,23 @@ class ContributionType(DjangoObjectType):
 
     def resolve_import_batch(self, info):
         return self.import_batch
+
+    def resolve_invoice_number(self, info):
+        invoice = getattr(self, "invoice", None)  # annotated by the selector
+        if invoice is None:
+            invoice = self.invoice_number or (self.order.invoice_number if self.order_id else "")
+        return invoice
+
+    def resolve_agency_id(self, info):
+        return graphene.Node.to_global_id("Agency", self.agency_id) if self.agency_id else None
+
+    def resolve_supplier_id(self, info):
+        return (
+            graphene.Node.to_global_id("Supplier", self.supplier_id) if self.supplier_id else None
+        )
+
+    def resolve_agency_city_code(self, info):
+        return _city_code(info, self.agency_city)
 
 
 class ContributionConnection(CountableConnection):
@@ -188,28 +280,44 @@ class ContributionFilterInput(graphene.InputObjectType):
     date_from = graphene.Date(description="Business date (Asia/Shanghai), inclusive.")
     date_to = graphene.Date(description="Inclusive.")
     kinds = graphene.List(graphene.NonNull(ContributionKindEnum))
-    cities = graphene.List(graphene.NonNull(graphene.String), description="Fujian city names.")
+    city_codes = graphene.List(
+        graphene.NonNull(graphene.String),
+        description="Fujian cities by administrative division code (e.g. 350200), as CITY values.",
+    )
+    cities = graphene.List(
+        graphene.NonNull(graphene.String),
+        description="Fujian city names.",
+        deprecation_reason="Use cityCodes (division codes, as contributionSummary's CITY values); "
+        "names are accepted for one more release.",
+    )
     agency_types = graphene.List(graphene.NonNull(graphene.String))
-    agencies = graphene.List(graphene.NonNull(graphene.ID))
+    agencies = graphene.List(graphene.NonNull(graphene.ID), description="Agency global IDs.")
     channels = graphene.List(graphene.NonNull(graphene.String))
-    suppliers = graphene.List(graphene.NonNull(graphene.ID))
-    counties = graphene.List(graphene.NonNull(graphene.String), description="County codes.")
-    categories = graphene.List(graphene.NonNull(graphene.String))
+    suppliers = graphene.List(graphene.NonNull(graphene.ID), description="Supplier global IDs.")
+    counties = graphene.List(
+        graphene.NonNull(graphene.String), description="Ningxia counties by division code."
+    )
+    categories = graphene.List(graphene.NonNull(graphene.String), description="Category names.")
 
 
 def _ids(global_ids, type_name: str) -> list[str]:
-    ids = [decode_id(gid, type_name) for gid in global_ids]
+    """Database ids of global IDs; "" (a summary row without one) stays "" and selects the
+    entries without an agency or supplier."""
+    ids = ["" if gid == "" else decode_id(gid, type_name) for gid in global_ids]
     if any(i is None for i in ids):
         raise BadUserInput(f"Every ID in the filter must be a {type_name} ID.")
     return [str(i) for i in ids]
 
 
 def ledger_filter_from(data) -> reports.LedgerFilter:
+    """The filter of the API and the exports, in the public values of the summary's keys."""
     data = data or {}
+    if data.get("city_codes") and data.get("cities"):
+        raise BadUserInput("Filter cities by cityCodes or by the deprecated cities, not both.")
     values: dict[str, list[str]] = {}
     plain = {
         "kinds": "KIND",
-        "cities": "CITY",
+        "city_codes": "CITY",
         "agency_types": "AGENCY_TYPE",
         "channels": "CHANNEL",
         "counties": "COUNTY",
@@ -218,15 +326,22 @@ def ledger_filter_from(data) -> reports.LedgerFilter:
     for argument, dimension in plain.items():
         if data.get(argument):
             values[dimension] = [getattr(v, "value", v) for v in data[argument]]
-    if data.get("agencies"):
-        values["AGENCY"] = _ids(data["agencies"], "Agency")
-    if data.get("suppliers"):
-        values["SUPPLIER"] = _ids(data["suppliers"], "Supplier")
-    return reports.LedgerFilter(data.get("date_from"), data.get("date_to"), values)
+    for argument, dimension in (("agencies", "AGENCY"), ("suppliers", "SUPPLIER")):
+        if data.get(argument):
+            values[dimension] = _ids(data[argument], ID_DIMENSIONS[dimension])
+    filters = reports.LedgerFilter.of(data.get("date_from"), data.get("date_to"), values)
+    if data.get("cities"):
+        filters.values["CITY"] = list(data["cities"])  # names: what the entries store
+    return filters
 
 
 class LedgerQueries(graphene.ObjectType):
     targets = graphene.List(graphene.NonNull(TargetType), required=True)
+    target_coverage = graphene.Field(
+        TargetCoverageType,
+        required=True,
+        description="Which target today's purchases count toward, or that none does.",
+    )
     target_progress = graphene.Field(TargetProgressType, code=graphene.String(required=True))
     contribution_summary = graphene.Field(
         SummaryType,
@@ -239,6 +354,9 @@ class LedgerQueries(graphene.ObjectType):
 
     def resolve_targets(root, info):
         return reports.targets_visible_to(acting_user=info.context.user)
+
+    def resolve_target_coverage(root, info):
+        return reports.target_coverage(acting_user=info.context.user)
 
     def resolve_target_progress(root, info, code):
         target = reports.targets_visible_to(acting_user=info.context.user).filter(code=code).first()
@@ -297,7 +415,11 @@ class ContributionAdjustInput(graphene.InputObjectType):
     reason = graphene.String(required=True)
     kind = ContributionKindEnum()
     channel = graphene.String()
-    city = graphene.String()
+    city_code = graphene.String(description="A Fujian city's division code, e.g. 350200.")
+    city = graphene.String(
+        description="A Fujian city's name.",
+        deprecation_reason="Use cityCode; names are accepted for one more release.",
+    )
     category = graphene.String()
 
 
@@ -321,6 +443,7 @@ class ContributionAdjust(BaseMutation):
                 kind=getattr(input.get("kind"), "value", None) or "PURCHASE",
                 channel=input.get("channel") or "ADJUSTMENT",
                 agency_city=input.get("city") or "",
+                agency_city_code=input.get("city_code") or "",
                 category=input.get("category") or "",
             ),
         )
@@ -335,7 +458,13 @@ class TargetCreateInput(graphene.InputObjectType):
     end_date = graphene.Date(required=True)
     buyer_province = graphene.String()
     origin_province = graphene.String()
-    buyer_city = graphene.String(description="For a per-city sub-target.")
+    buyer_city_code = graphene.String(
+        description="For a per-city sub-target: the city's division code, e.g. 350200."
+    )
+    buyer_city = graphene.String(
+        description="For a per-city sub-target: the city's name.",
+        deprecation_reason="Use buyerCityCode; names are accepted for one more release.",
+    )
     parent_code = graphene.String()
 
 
@@ -357,6 +486,7 @@ class TargetCreate(BaseMutation):
             start_date=input.start_date,
             end_date=input.end_date,
             buyer_city=input.get("buyer_city") or "",
+            buyer_city_code=input.get("buyer_city_code") or "",
             parent_code=input.get("parent_code") or "",
         )
         if input.get("buyer_province"):

@@ -16,7 +16,7 @@ class AgencyType(models.TextChoices):
     ECOMMERCE = "ECOMMERCE", "电商"
 
 
-# Buyers that resell: their purchases count as 帮销 (helped sales), not 采购 (DESIGN §3).
+# Buyers that resell: their purchases count as 帮销 (helped sales), not 采购 (docs/design.md §3).
 RESELLER_TYPES = frozenset(
     {AgencyType.EXHIBITION_CENTRE, AgencyType.SUPERMARKET, AgencyType.ECOMMERCE}
 )

@@ -3,6 +3,12 @@
 Summaries are answered from the monthly rollups whenever the grouping and the filters together
 name at most two non-time dimensions and the date range covers whole months; otherwise they are
 summed from the entries (always correct, slower on large ledgers).
+
+Public values of the dimensions (what a summary's keys carry and what a filter takes, so any row
+can be fed back as a filter): CITY is the city's administrative division code (entries snapshot the
+city's name, translated here through the City reference table), COUNTY the county's code, AGENCY and
+SUPPLIER the database id (the API turns them into global IDs), the others their stored value. An
+empty value stands for entries without one (imports have no agency or supplier).
 """
 
 import calendar
@@ -11,10 +17,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet, Sum
-from django.db.models.functions import ExtractMonth, ExtractYear
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, NullIf
 from django.utils import timezone
 
+from catalog.models import City
 from procurement.models import ContributionEntry, ContributionRollup, Target
 from procurement.reports.rollups import DIMENSIONS, grouping_key
 from shop.accounts.models import Role
@@ -32,6 +39,31 @@ class LedgerFilter:
     date_from: date | None = None
     date_to: date | None = None  # inclusive
     values: dict[str, list[str]] = field(default_factory=dict)  # dimension → allowed values
+
+    @classmethod
+    def of(
+        cls, date_from: date | None, date_to: date | None, public: dict[str, list[str]]
+    ) -> "LedgerFilter":
+        """A filter from public values (see the module's docstring): city codes become the
+        stored city names; an unknown code matches nothing."""
+        values = dict(public)
+        if "CITY" in values:
+            names = city_names()
+            values["CITY"] = [names.get(code, code) if code else "" for code in values["CITY"]]
+        return cls(date_from, date_to, values)
+
+
+# Dimensions whose stored value is a nullable foreign key: "" selects the entries without one.
+NULLABLE_ID_DIMENSIONS = ("AGENCY", "SUPPLIER")
+
+
+def city_names() -> dict[str, str]:
+    """Division code → name of the cities agencies are in (reference data, a dozen rows)."""
+    return dict(City.objects.values_list("code", "name"))
+
+
+def city_codes() -> dict[str, str]:
+    return {name: code for code, name in city_names().items()}
 
 
 @dataclass(frozen=True)
@@ -135,6 +167,26 @@ def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -
     return _summary(result, from_rollups=True)
 
 
+def _public_values(rows: list[SummaryRow]) -> list[SummaryRow]:
+    """Stored values as public ones: a city's name becomes its code (the name stays the label)."""
+    if not any(key.dimension == "CITY" for row in rows[:1] for key in row.keys):
+        return rows
+    codes = city_codes()
+    return [
+        SummaryRow(
+            keys=[
+                SummaryKey(key.dimension, codes.get(key.value, key.value), key.label or key.value)
+                if key.dimension == "CITY"
+                else key
+                for key in row.keys
+            ],
+            total=row.total,
+            entry_count=row.entry_count,
+        )
+        for row in rows
+    ]
+
+
 def _key(dimension: str, row: dict, column: dict[str, str], *, prefix: str) -> SummaryKey:
     if dimension == "YEAR":
         return SummaryKey("YEAR", str(row["YEAR"]), str(row["YEAR"]))
@@ -154,7 +206,13 @@ def entries_matching(filters: LedgerFilter) -> QuerySet[ContributionEntry]:
     if filters.date_to:
         entries = entries.filter(business_date__lte=filters.date_to)
     for dim, allowed in filters.values.items():
-        entries = entries.filter(**{f"{ENTRY_FIELD[dim]}__in": allowed})
+        if dim in NULLABLE_ID_DIMENSIONS and "" in allowed:
+            ids = [v for v in allowed if v != ""]
+            entries = entries.filter(
+                Q(**{f"{ENTRY_FIELD[dim]}__in": ids}) | Q(**{f"{ENTRY_FIELD[dim]}__isnull": True})
+            )
+        else:
+            entries = entries.filter(**{f"{ENTRY_FIELD[dim]}__in": allowed})
     return entries
 
 
@@ -195,6 +253,7 @@ def _from_entries(filters: LedgerFilter, group_by: list[str]) -> Summary:
 
 
 def _summary(rows: list[SummaryRow], *, from_rollups: bool) -> Summary:
+    rows = _public_values(rows)
     total = sum((row.total for row in rows), Decimal("0.00"))
     return Summary(
         total=total,
@@ -227,6 +286,68 @@ class TargetProgress:
 def targets_visible_to(*, acting_user: Any) -> QuerySet[Target]:
     require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
     return Target.objects.order_by("start_date", "code")
+
+
+def covers(target: Target, day: date) -> bool:
+    return target.start_date <= day <= target.end_date
+
+
+@dataclass(frozen=True)
+class TargetCoverage:
+    """Which target today's bookings count toward, or that none does."""
+
+    date: date
+    current: Target | None  # the widest target covering `date`
+    covering: list[Target]
+    last_ended: Target | None  # the latest target that ended before `date`
+    next_starting: Target | None  # the earliest target starting after `date`
+
+    @property
+    def message(self) -> str:
+        day = self.date.isoformat()
+        if self.current is not None:
+            target = self.current
+            return (
+                f"Today ({day}) counts toward {target.name} ({target.code}, "
+                f"{target.start_date.isoformat()} to {target.end_date.isoformat()})."
+            )
+        parts = [
+            f"No target covers today ({day}): new ledger entries are booked but count toward "
+            "no target."
+        ]
+        if self.last_ended is not None:
+            parts.append(
+                f"The latest target, {self.last_ended.name} ({self.last_ended.code}), ended on "
+                f"{self.last_ended.end_date.isoformat()}."
+            )
+        if self.next_starting is not None:
+            parts.append(
+                f"The next, {self.next_starting.name} ({self.next_starting.code}), starts on "
+                f"{self.next_starting.start_date.isoformat()}."
+            )
+        parts.append(
+            "An operator adds the next plan's target with the targetCreate mutation "
+            "(code, name, amount, startDate, endDate)."
+        )
+        return " ".join(parts)
+
+
+def target_coverage(*, acting_user: Any, today: date | None = None) -> TargetCoverage:
+    """The targets whose period includes today (Asia/Shanghai). The current one is the widest:
+    a top-level, province-wide target before a sub-target or a per-city one."""
+    today = today or timezone.localdate()
+    targets = list(targets_visible_to(acting_user=acting_user))
+    covering = [t for t in targets if covers(t, today)]
+    covering.sort(key=lambda t: (t.parent_id is not None, bool(t.buyer_city), t.start_date, t.code))
+    ended = [t for t in targets if t.end_date < today]
+    upcoming = [t for t in targets if t.start_date > today]
+    return TargetCoverage(
+        date=today,
+        current=covering[0] if covering else None,
+        covering=covering,
+        last_ended=max(ended, key=lambda t: (t.end_date, t.code), default=None),
+        next_starting=min(upcoming, key=lambda t: (t.start_date, t.code), default=None),
+    )
 
 
 def _scope_values(target: Target) -> dict[str, list[str]]:
@@ -308,4 +429,18 @@ def contributions_visible_to(
 ) -> QuerySet[ContributionEntry]:
     """The entries behind the figures, newest first."""
     entries = entries_matching(scoped_filter(acting_user, filters))
-    return entries.select_related("order", "import_batch").order_by("-position")
+    return (
+        entries.select_related("order", "import_batch")
+        .annotate(invoice=invoice_of_entry())
+        .order_by("-position")
+    )
+
+
+def invoice_of_entry() -> Coalesce:
+    """The entry's invoice number, or its order's: an order paid and accepted before its invoice
+    was attached is booked with none, and the entry (hashed, append-only) cannot be updated."""
+    return Coalesce(
+        NullIf(F("invoice_number"), Value("")),
+        NullIf(F("order__invoice_number"), Value("")),
+        Value(""),
+    )

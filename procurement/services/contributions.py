@@ -247,8 +247,9 @@ class AdjustmentInput:
     reason: str
     kind: str = "PURCHASE"
     channel: str = "ADJUSTMENT"
-    agency_city: str = ""
+    agency_city: str = ""  # deprecated: a city name
     category: str = ""
+    agency_city_code: str = ""
 
 
 @transaction.atomic
@@ -277,13 +278,13 @@ def contribution_adjust(*, acting_user: Any, data: AdjustmentInput) -> Contribut
         )
     if data.kind not in ("PURCHASE", "HELPED_SALES"):
         errors.append(DomainError("Unknown kind.", code=ProcurementErrorCode.INVALID, field="kind"))
-    if (
-        data.agency_city
-        and not City.objects.filter(name=data.agency_city, province=FUJIAN).exists()
-    ):
-        errors.append(
-            DomainError("Not a Fujian city.", code=ProcurementErrorCode.NOT_FOUND, field="city")
-        )
+    agency_city = _city_name(
+        code=data.agency_city_code,
+        name=data.agency_city,
+        province=FUJIAN,
+        fields=("cityCode", "city"),
+        errors=errors,
+    )
     if errors:
         raise DomainErrors(errors)
     (entry,) = ledger.append(
@@ -297,7 +298,7 @@ def contribution_adjust(*, acting_user: Any, data: AdjustmentInput) -> Contribut
                 reason=reason,
                 channel=(data.channel or "ADJUSTMENT")[:32],
                 buyer_province=FUJIAN,
-                agency_city=data.agency_city,
+                agency_city=agency_city,
                 origin_province=NINGXIA,
                 category=data.category,
                 created_by=acting_user,
@@ -314,6 +315,37 @@ def contribution_adjust(*, acting_user: Any, data: AdjustmentInput) -> Contribut
     return entry
 
 
+def _city_name(
+    *, code: str, name: str, province: str, fields: tuple[str, str], errors: list[DomainError]
+) -> str:
+    """The name (what entries and targets store) of a city given by its division code or, the
+    deprecated way, by its name; appends an error naming the field at fault otherwise."""
+    code_field, name_field = fields
+    if code and name:
+        errors.append(
+            DomainError(
+                "Give the city's code or its name, not both.",
+                code=ProcurementErrorCode.INVALID,
+                field=code_field,
+            )
+        )
+        return ""
+    if not code and not name:
+        return ""
+    lookup = {"code": code} if code else {"name": name}
+    found = City.objects.filter(province=province, **lookup).values_list("name", flat=True).first()
+    if found is None:
+        errors.append(
+            DomainError(
+                f"Not a city of {province}.",
+                code=ProcurementErrorCode.NOT_FOUND,
+                field=code_field if code else name_field,
+            )
+        )
+        return ""
+    return found
+
+
 @dataclass
 class TargetInput:
     code: str
@@ -323,8 +355,9 @@ class TargetInput:
     end_date: date
     buyer_province: str = FUJIAN
     origin_province: str = NINGXIA
-    buyer_city: str = ""
+    buyer_city: str = ""  # deprecated: a city name
     parent_code: str = ""
+    buyer_city_code: str = ""
 
 
 @transaction.atomic
@@ -357,17 +390,13 @@ def target_create(*, acting_user: Any, data: TargetInput) -> Target:
                 field="endDate",
             )
         )
-    if (
-        data.buyer_city
-        and not City.objects.filter(name=data.buyer_city, province=data.buyer_province).exists()
-    ):
-        errors.append(
-            DomainError(
-                "Not a city of the buyer province.",
-                code=ProcurementErrorCode.NOT_FOUND,
-                field="buyerCity",
-            )
-        )
+    buyer_city = _city_name(
+        code=data.buyer_city_code,
+        name=data.buyer_city,
+        province=data.buyer_province,
+        fields=("buyerCityCode", "buyerCity"),
+        errors=errors,
+    )
     parent = None
     if data.parent_code:
         parent = Target.objects.filter(code=data.parent_code).first()
@@ -389,7 +418,7 @@ def target_create(*, acting_user: Any, data: TargetInput) -> Target:
         end_date=data.end_date,
         buyer_province=data.buyer_province,
         origin_province=data.origin_province,
-        buyer_city=data.buyer_city,
+        buyer_city=buyer_city,
         parent=parent,
     )
     audit_record(

@@ -1,4 +1,4 @@
-"""GraphQL types of storefront search (DESIGN §4 `search`) and of the operators' status."""
+"""GraphQL types of storefront search (docs/design.md §4) and of the operators' status."""
 
 import graphene
 

@@ -1,5 +1,5 @@
 """The operators' Django admin: the review queue and the supplier and certification actions
-go through the same services as GraphQL (DESIGN §3 Suppliers, Products)."""
+go through the same services as GraphQL (docs/design.md §3)."""
 
 from datetime import timedelta
 

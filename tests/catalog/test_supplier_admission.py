@@ -1,4 +1,4 @@
-"""Supplier admission and exit through the GraphQL API (DESIGN §3 Suppliers)."""
+"""Supplier admission and exit through the GraphQL API (docs/design.md §3, Suppliers)."""
 
 from datetime import timedelta
 

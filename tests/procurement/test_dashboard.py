@@ -38,6 +38,10 @@ def counted_order(operator, *, day, price, quantity, city_code="350100", **produ
 
 @pytest.fixture
 def ledger(operator):
+    sample_ledger(operator)
+
+
+def sample_ledger(operator):
     """92,000 CNY: 30,000 in 2024 and 62,000 in 2025, two cities, counties, categories, kinds."""
     counted_order(operator, day=(2024, 6, 3), price="100.00", quantity=300)
     counted_order(
@@ -219,3 +223,39 @@ def test_charts_escape_their_text_and_read_amounts_in_wan_and_yi():
     ]
     negative, positive = (float(r.get("x")) for r in svg.iter(f"{SVG}rect"))
     assert negative < positive  # the refund is drawn left of the zero line
+
+
+def bar_links(html: str) -> dict[str, str]:
+    """Each linked bar's label → its drill-down URL, read from the inline SVG."""
+    links = {}
+    for markup in re.findall(r"<svg.*?</svg>", html, flags=re.DOTALL):
+        for link in ET.fromstring(markup).iter(f"{SVG}a"):  # noqa: S314 - our own page's markup
+            links[next(link.iter(f"{SVG}text")).text] = link.get("href")
+    return links
+
+
+def test_each_bar_links_to_its_drill_down_keyed_by_code(client, ledger):
+    links = bar_links(page(client, UserFactory(role=Role.AUDITOR), "/dashboard/?year=2025"))
+    assert links["厦门市"] == "?year=2025&cityCodes=350200"
+    assert links["盐池县"] == "?year=2025&counties=640323"
+    assert links["滩羊"] == "?year=2025&categories=%E6%BB%A9%E7%BE%8A"
+    assert links["帮销"] == "?year=2025&kinds=HELPED_SALES"
+
+
+def test_following_a_drill_down_narrows_every_split_and_the_exports(client, ledger):
+    html = page(client, UserFactory(role=Role.AUDITOR), "/dashboard/?year=2025&cityCodes=350200")
+    split = bar_charts(html)
+    assert split["按福建城市（采购方）"] == {"厦门市": "5.00万元"}
+    assert split["按品类"] == {"滩羊": "5.00万元"}
+    assert "2025年计入金额：5.00万元" in html
+    assert "已筛选：厦门市" in html
+    assert "/exports/contributions.csv?cityCodes=350200&amp;dateFrom=2025-01-01" in html
+    # Drilling further keeps the first choice.
+    assert bar_links(html)["滩羊"] == "?year=2025&cityCodes=350200&categories=%E6%BB%A9%E7%BE%8A"
+
+
+def test_a_malformed_filter_on_the_dashboard_is_a_clear_400(client, ledger):
+    client.force_login(UserFactory(role=Role.AUDITOR))
+    response = client.get("/dashboard/?agencies=not-an-id")
+    assert response.status_code == 400
+    assert response.content.decode() == "Every ID in the filter must be a Agency ID."

@@ -7,7 +7,7 @@ the test sign in the way a person does: open /dashboard/login/, fill in e-mail a
 press the button, land on the dashboard with a session cookie. (`chromium --screenshot` alone
 cannot sign in, and the production code has no test-only back door.)
 
-The test fails, rather than skips, when Chromium is missing: `.ci/run` installs it. It keeps
+The test fails, rather than skips, when Chromium is missing: `make test` installs it. It keeps
 a full-page screenshot in test-artifacts/dashboard.png.
 """
 
@@ -38,7 +38,7 @@ class Chromium:
 
     def __init__(self, workdir: Path):
         executable = shutil.which("chromium")
-        assert executable, "Chromium is missing: apt-get install chromium (.ci/run does)"
+        assert executable, "Chromium is missing: apt-get install chromium (make test does, as root)"
         to_browser, self._writer = os.pipe()
         self._reader, from_browser = os.pipe()
         self.log = workdir / "chromium.log"

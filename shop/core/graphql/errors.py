@@ -1,4 +1,4 @@
-"""The `errors: [Error!]!` payload shape shared by every mutation (DESIGN §4)."""
+"""The `errors: [Error!]!` payload shape shared by every mutation (docs/design.md §4)."""
 
 from enum import Enum
 

@@ -1,0 +1,100 @@
+"""Django admin for operators: read-only views of orders, payments, refunds, the contribution
+ledger and targets.
+
+Everything here is written by services only (checkout, the order and payment services, the ledger),
+so the admin lists and shows and never adds, edits or deletes: a change made here would bypass the
+rules, the audit trail and, for the ledger, the hash chain. Gateway secrets are not shown.
+"""
+
+from django.contrib import admin
+
+from procurement.models import ContributionEntry, Order, OrderLine, Payment, Refund, Target
+from shop.core.admin_access import ReadOnlyAdmin, ReadOnlyInline
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = readonly_fields = [
+        "sku",
+        "product_name",
+        "spec",
+        "unit_price",
+        "quantity",
+        "accepted_quantity",
+    ]
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = readonly_fields = [
+        "method",
+        "state",
+        "amount",
+        "transfer_reference",
+        "created_at",
+        "succeeded_at",
+    ]
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "number",
+        "agency_name",
+        "supplier",
+        "status",
+        "payment_status",
+        "subtotal",
+        "accepted_value",
+        "invoice_number",
+        "placed_at",
+        "latest_ship_date",
+    ]
+    list_filter = ["status", "payment_status", "agency_type", "agency_city"]
+    search_fields = ["number", "agency_name", "supplier__name", "invoice_number"]
+    list_select_related = ["supplier"]
+    date_hierarchy = "placed_at"
+    exclude = ["checkout"]
+    inlines = [OrderLineInline, PaymentInline]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["order", "method", "state", "amount", "transfer_reference", "created_at"]
+    list_filter = ["method", "state"]
+    search_fields = ["order__number", "gateway_intent_id", "transfer_reference"]
+    list_select_related = ["order"]
+    exclude = ["client_secret"]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["order", "amount", "reason", "created_by", "created_at"]
+    search_fields = ["order__number", "gateway_refund_id", "reason"]
+    list_select_related = ["order", "created_by"]
+
+
+@admin.register(ContributionEntry)
+class ContributionEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "position",
+        "business_date",
+        "kind",
+        "source",
+        "amount",
+        "agency_name",
+        "agency_city",
+        "supplier_name",
+        "origin_county_name",
+        "category",
+        "invoice_number",
+    ]
+    list_filter = ["kind", "source", "channel", "agency_type", "agency_city"]
+    search_fields = ["invoice_number", "agency_name", "supplier_name", "product_name", "reason"]
+    date_hierarchy = "business_date"
+    ordering = ["-position"]
+
+
+@admin.register(Target)
+class TargetAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name", "amount", "start_date", "end_date", "buyer_city"]
