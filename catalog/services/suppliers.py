@@ -26,6 +26,7 @@ from catalog.models import (
 )
 from search.indexing import products_changed
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -192,6 +193,15 @@ def _qualification_errors(
                     field="qualifications",
                 )
             )
+        else:
+            validation.collecting(
+                errors,
+                validation.document_expiry,
+                item.expires_on,
+                today=today,
+                field="qualifications",
+                code=CatalogErrorCode.INVALID,
+            )
     if require_all:
         given = {item.kind for item in items}
         for kind in REQUIRED_QUALIFICATIONS:
@@ -208,7 +218,7 @@ def _qualification_errors(
 
 def _add_qualifications(supplier: Supplier, items: list[QualificationInput]) -> list[Qualification]:
     return Qualification.objects.bulk_create(
-        [
+        validation.checked_rows(
             Qualification(
                 supplier=supplier,
                 kind=item.kind,
@@ -217,7 +227,7 @@ def _add_qualifications(supplier: Supplier, items: list[QualificationInput]) -> 
                 expires_on=item.expires_on,
             )
             for item in items
-        ]
+        )
     )
 
 

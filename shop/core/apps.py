@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_save
 
 
 class CoreConfig(AppConfig):
     name = "shop.core"
     label = "core"
     verbose_name = "Core (audit trail)"
+
+    def ready(self) -> None:
+        from shop.core.validation import check_columns_before_save
+
+        pre_save.connect(check_columns_before_save, dispatch_uid="shop.core.check_columns")
