@@ -13,6 +13,7 @@ from django.utils import timezone
 from shop.accounts import tokens
 from shop.accounts.errors import AccountErrorCode
 from shop.accounts.models import FailedLogin, Role, User
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, NotFound
 from shop.core.permissions import require_role
@@ -184,7 +185,12 @@ def token_create(*, email: str, password: str, ip_address: str | None = None) ->
     """Sign in. After too many recent failures for the account or the address, every attempt
     is refused (even with the right password) until the window passes. Not atomic on purpose:
     the record of a failure must survive the error it raises."""
-    email = (email or "").strip().lower()
+    email = validation.text(
+        (email or "").strip().lower(),
+        column=validation.column(User, "email"),
+        field="email",
+        code=AccountErrorCode.INVALID,
+    )
     if _is_throttled(email, ip_address):
         minutes = int(settings.LOGIN_THROTTLE_WINDOW.total_seconds() // 60)
         raise DomainError(
