@@ -237,7 +237,9 @@ def _place_orders(
     for order, lines in zip(orders, lines_of, strict=True):
         for line in lines:
             line.order = order
-    OrderLine.objects.bulk_create([line for lines in lines_of for line in lines])
+    OrderLine.objects.bulk_create(
+        validation.checked_rows(line for lines in lines_of for line in lines)
+    )
     OrderEvent.objects.bulk_create(
         [
             OrderEvent(order=order, kind="placed", to_status=order.status, actor=actor)
