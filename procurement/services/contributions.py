@@ -123,9 +123,11 @@ def _row_entry(number: int, row: dict[str, str], seen: set[str], refs: dict) -> 
     if values["buyer_city"] not in refs["cities"]:
         raise ValueError(f"{values['buyer_city']!r} is not a Fujian city")
     try:
-        purchased = date.fromisoformat(values["purchase_date"])
+        purchased = validation.check_date(date.fromisoformat(values["purchase_date"]))
     except ValueError as error:
         raise ValueError("purchase_date must be YYYY-MM-DD") from error
+    except BadUserInput as error:
+        raise ValueError(f"purchase_date: {error}") from error
     if purchased > timezone.localdate():
         raise ValueError("purchase_date is in the future")
     try:

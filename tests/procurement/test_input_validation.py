@@ -18,6 +18,7 @@ from tests.conftest import top_level_codes
 from tests.procurement import flows
 from tests.procurement.flows import buyer, place, stocked_variant
 from tests.procurement.test_checkout import nothing_placed, stock_of, vid
+from tests.procurement.test_ledger import import_csv, row, upload
 from tests.shop.core.test_validation import ADJUST, TARGET, adjustment, target
 
 HUGE = "12345678901234567890.12"
@@ -141,3 +142,19 @@ def test_an_amount_sqlite_cannot_hold_is_refused_and_the_ledger_stays_verifiable
         "/exports/contributions.xlsx", HTTP_AUTHORIZATION=f"Bearer {create_access_token(operator)}"
     )
     assert xlsx.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"date": "0001-01-01"}, "purchase_date"),
+        ({"amount": "1E+30"}, "amount"),
+        ({"invoice": "F" * 300}, "invoice_number"),
+    ],
+)
+def test_an_import_row_out_of_range_refuses_the_file(client, operator, changes, message):
+    data = import_csv(row(invoice="INV-OK"), row(**{"invoice": "INV-2", **changes}))
+    errors = upload(client, operator, data)["data"]["contributionImport"]["errors"]
+    assert [(e["field"], e["message"][:6]) for e in errors] == [("file", "Row 3:")]
+    assert message in errors[0]["message"]
+    assert ledger_unchanged()
