@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from procurement.graphql.ledger import ledger_filter_from
 from procurement.reports.selectors import contributions_visible_to
+from shop.core import validation
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.exports import csv_response, xlsx_response
 
@@ -58,7 +59,9 @@ def _filter_data(request: HttpRequest) -> dict:
     for parameter, name in (("dateFrom", "date_from"), ("dateTo", "date_to")):
         if request.GET.get(parameter):
             try:
-                data[name] = date.fromisoformat(request.GET[parameter])
+                data[name] = validation.check_date(
+                    date.fromisoformat(request.GET[parameter]), field=parameter
+                )
             except ValueError as error:
                 raise BadUserInput(f"`{parameter}` must be YYYY-MM-DD.") from error
     return data

@@ -29,7 +29,8 @@ from procurement.reports.selectors import (
 )
 from shop.accounts.models import Role
 from shop.accounts.services import token_create
-from shop.core.errors import DomainError
+from shop.core import validation
+from shop.core.errors import BadUserInput, DomainError
 from shop.core.permissions import has_role
 
 DASHBOARD_ROLES = (Role.OPERATOR, Role.AUDITOR)
@@ -74,7 +75,10 @@ def _year(raw: str | None) -> int | None:
         year = int(raw or "")
     except ValueError:
         return None
-    return year if 2000 <= year <= 2100 else None
+    try:
+        return validation.year(year)
+    except BadUserInput:
+        return None
 
 
 def _bars(summary: Summary, label=None, *, by_amount: bool = True) -> list[charts.Bar]:

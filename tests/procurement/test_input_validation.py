@@ -158,3 +158,13 @@ def test_an_import_row_out_of_range_refuses_the_file(client, operator, changes, 
     assert [(e["field"], e["message"][:6]) for e in errors] == [("file", "Row 3:")]
     assert message in errors[0]["message"]
     assert ledger_unchanged()
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_an_export_date_out_of_range_is_a_400(client, operator, day):
+    response = client.get(
+        f"/exports/contributions.csv?dateFrom={day}",
+        HTTP_AUTHORIZATION=f"Bearer {create_access_token(operator)}",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "BAD_USER_INPUT"
