@@ -26,7 +26,8 @@ def _decimal(value: Any) -> Any:
     number = validation.decimal_number(value)
     if number is None or abs(number.adjusted()) > DECIMAL_MAX_EXPONENT:
         raise BadUserInput(
-            f"A Decimal is a finite number below 1E+{DECIMAL_MAX_EXPONENT}, written as a string."
+            "A Decimal is a finite number written as a string, with an exponent within "
+            f"±{DECIMAL_MAX_EXPONENT}."
         )
     return number
 
