@@ -24,6 +24,7 @@ from catalog.models import (
     TraceBatch,
 )
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.errors import NotFound, PermissionDenied
 from shop.core.permissions import has_role, require_authenticated
 
@@ -42,6 +43,16 @@ class ProductFilter:
     poverty_county: bool | None = None
     in_stock: bool | None = None
     supplier_ids: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        price = validation.column(ProductVariant, "unit_price")
+        for name in ("price_min", "price_max"):
+            if getattr(self, name) is not None:
+                setattr(
+                    self,
+                    name,
+                    validation.money(getattr(self, name), column=price, sign="any", field="price"),
+                )
 
 
 PRODUCT_SORTS = {
@@ -151,6 +162,9 @@ class SupplierFilter:
     statuses: list[str] | None = None
     county_ids: list[int] | None = None
     search: str | None = None
+
+    def __post_init__(self) -> None:
+        self.search = validation.search_text(self.search) or None
 
 
 def suppliers_visible_to(

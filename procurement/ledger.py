@@ -29,6 +29,7 @@ from procurement.models import (
     PaymentStatus,
     Refund,
 )
+from shop.core import validation
 from shop.core.money import quantize_cny
 
 GENESIS_HASH = "0" * 64
@@ -92,7 +93,7 @@ def kind_for(agency_type: str) -> str:
 
 def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
     """Chain and store new entries; the caller is inside a transaction."""
-    entries = list(entries)
+    entries = validation.checked_rows(entries)
     if not entries:
         return []
     head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)

@@ -17,6 +17,7 @@ from procurement.models import (
     ReservedSharePlan,
 )
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.errors import PermissionDenied
 from shop.core.permissions import require_authenticated, require_role
 
@@ -42,6 +43,9 @@ class OrderFilter:
     agency_ids: list[int] | None = None
     late: bool | None = None
     search: str | None = None
+
+    def __post_init__(self) -> None:
+        self.search = validation.search_text(self.search) or None
 
 
 def late_orders_q(today: date) -> Q:
@@ -123,6 +127,7 @@ def agency_achieved(agency_id: int, year: int) -> Decimal:
 
 
 def reserved_share(agency: Agency, year: int) -> ReservedShare:
+    validation.year(year)
     plan = ReservedSharePlan.objects.filter(agency=agency, year=year).first()
     achieved = agency_achieved(agency.pk, year)
     if plan is None:

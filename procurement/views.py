@@ -14,6 +14,7 @@ from graphql_relay import to_global_id
 
 from procurement.graphql.ledger import ledger_filter_from
 from procurement.reports.selectors import city_codes, contributions_visible_to
+from shop.core import validation
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.exports import csv_response, xlsx_response
 from shop.core.money import quantize_cny
@@ -66,7 +67,9 @@ def filter_data(request: HttpRequest) -> dict:
     for parameter, name in (("dateFrom", "date_from"), ("dateTo", "date_to")):
         if request.GET.get(parameter):
             try:
-                data[name] = date.fromisoformat(request.GET[parameter])
+                data[name] = validation.check_date(
+                    date.fromisoformat(request.GET[parameter]), field=parameter
+                )
             except ValueError as error:
                 raise BadUserInput(f"`{parameter}` must be YYYY-MM-DD.") from error
     return data

@@ -14,8 +14,6 @@ from catalog.models import Product
 from search.backends import get_search_backend
 from search.query import SearchRequest
 
-MAX_QUERY_LENGTH = 100  # characters; longer input is refused (segmenting it costs time)
-
 ORDER_FIELDS = {"RELEVANCE": "relevance", "NAME": "name", "PRICE": "price", "CREATED": "created"}
 
 

@@ -11,6 +11,7 @@ from search.graphql.queries import SearchQueries
 from shop.accounts.graphql.mutations import AccountMutations
 from shop.accounts.graphql.queries import AccountQueries
 from shop.core.graphql.queries import CoreQueries
+from shop.core.graphql.scalars import harden_scalars
 
 
 class Query(
@@ -33,3 +34,4 @@ class Mutation(
 
 
 schema = graphene.Schema(query=Query, mutation=Mutation)
+harden_scalars(schema.graphql_schema)

@@ -4,7 +4,7 @@ inspection reports and trace batches. Supplier staff act on their own supplier's
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -36,8 +36,9 @@ from catalog.models import (
 )
 from search.indexing import products_changed
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from shop.core.errors import BadUserInput, DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.money import quantize_cny
 from shop.core.permissions import require_role
 
@@ -312,24 +313,12 @@ class VariantInput:
 
 
 def _price(value: Any, field_name: str) -> Decimal:
-    try:
-        price = Decimal(str(value))
-    except (InvalidOperation, ValueError) as error:
-        raise DomainError(
-            "Not a price.", code=CatalogErrorCode.INVALID_PRICE, field=field_name
-        ) from error
-    if (
-        not price.is_finite()
-        or price <= 0
-        or price != price.quantize(Decimal("0.01"))
-        or price >= Decimal("1e12")
-    ):
-        raise DomainError(
-            "A price is a positive amount in yuan with at most 2 decimals.",
-            code=CatalogErrorCode.INVALID_PRICE,
-            field=field_name,
-        )
-    return quantize_cny(price)
+    return validation.money(
+        value,
+        column=validation.column(ProductVariant, "unit_price"),
+        field=field_name,
+        code=CatalogErrorCode.INVALID_PRICE,
+    )
 
 
 def _clean_variant(
@@ -590,6 +579,15 @@ def product_authorization_add(
                 field="expiresOn",
             )
         )
+    else:
+        validation.collecting(
+            errors,
+            validation.document_expiry,
+            data.expires_on,
+            today=_today(),
+            field="expiresOn",
+            code=CatalogErrorCode.INVALID,
+        )
     if errors:
         raise DomainErrors(errors)
     authorization = ProductAuthorization.objects.create(
@@ -702,13 +700,15 @@ def _clean_households(items: list[HouseholdInput]) -> list[DomainError]:
                     f"Household {n}: unknown poverty status.", code="INVALID", field="households"
                 )
             )
-        if item.amount_paid is None or item.amount_paid < 0:
+        try:
+            validation.money(
+                item.amount_paid,
+                column=validation.column(FarmerSupply, "amount_paid"),
+                sign="nonnegative",
+            )
+        except BadUserInput as error:
             errors.append(
-                DomainError(
-                    f"Household {n}: the amount paid cannot be negative.",
-                    code="INVALID",
-                    field="households",
-                )
+                DomainError(f"Household {n}: {error}", code="INVALID", field="households")
             )
     return errors
 
@@ -742,14 +742,14 @@ def trace_batch_create(
         errors.append(
             DomainError("The production date is in the future.", code="INVALID", field="producedOn")
         )
-    if data.quantity is None or data.quantity <= 0:
-        errors.append(
-            DomainError(
-                "The quantity must be positive.",
-                code=CatalogErrorCode.INVALID_QUANTITY,
-                field="quantity",
-            )
-        )
+    validation.collecting(
+        errors,
+        validation.quantity,
+        data.quantity,
+        column=validation.column(TraceBatch, "quantity"),
+        field="quantity",
+        code=CatalogErrorCode.INVALID_QUANTITY,
+    )
     report = None
     if data.inspection_report_id is not None:
         report = product.inspection_reports.filter(pk=data.inspection_report_id).first()
@@ -776,7 +776,7 @@ def trace_batch_create(
         inspection_report=report,
     )
     FarmerSupply.objects.bulk_create(
-        [
+        validation.checked_rows(
             FarmerSupply(
                 batch=batch,
                 household=h.household.strip(),
@@ -786,7 +786,7 @@ def trace_batch_create(
                 amount_paid=quantize_cny(h.amount_paid),
             )
             for h in data.households
-        ]
+        )
     )
     audit_record(
         actor=acting_user, action="trace_batch.create", target=batch, data={"product": product.pk}

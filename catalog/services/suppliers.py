@@ -27,6 +27,7 @@ from catalog.models import (
 )
 from search.indexing import products_changed
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -193,6 +194,15 @@ def _qualification_errors(
                     field="qualifications",
                 )
             )
+        else:
+            validation.collecting(
+                errors,
+                validation.document_expiry,
+                item.expires_on,
+                today=today,
+                field="qualifications",
+                code=CatalogErrorCode.INVALID,
+            )
     if require_all:
         given = {item.kind for item in items}
         for kind in REQUIRED_QUALIFICATIONS:
@@ -209,7 +219,7 @@ def _qualification_errors(
 
 def _add_qualifications(supplier: Supplier, items: list[QualificationInput]) -> list[Qualification]:
     return Qualification.objects.bulk_create(
-        [
+        validation.checked_rows(
             Qualification(
                 supplier=supplier,
                 kind=item.kind,
@@ -218,7 +228,7 @@ def _add_qualifications(supplier: Supplier, items: list[QualificationInput]) -> 
                 expires_on=item.expires_on,
             )
             for item in items
-        ]
+        )
     )
 
 

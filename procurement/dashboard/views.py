@@ -28,6 +28,7 @@ from procurement.reports.selectors import (
 )
 from shop.accounts.forms import SignInForm
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.permissions import has_role
 
@@ -50,7 +51,10 @@ def _year(raw: str | None) -> int | None:
         year = int(raw or "")
     except ValueError:
         return None
-    return year if 2000 <= year <= 2100 else None
+    try:
+        return validation.year(year)
+    except BadUserInput:
+        return None
 
 
 # Query parameters the dashboard keeps from page to page: the exports' filter and the year.

@@ -1,7 +1,7 @@
 """Agencies (operator-managed) and their reserved-share plans (预留份额)."""
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,6 +11,7 @@ from catalog.services.suppliers import clean_credit_code
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Agency, AgencyType, ReservedSharePlan
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, NotFound
 from shop.core.money import quantize_cny
@@ -88,18 +89,6 @@ def _own_or_operated_agency(acting_user: Any, agency_id: int | None) -> Agency:
     return agency
 
 
-def _decimal(value: Any, field: str) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError) as error:
-        raise DomainError(
-            "Not a number.", code=ProcurementErrorCode.INVALID, field=field
-        ) from error
-    if not number.is_finite():
-        raise DomainError("Not a number.", code=ProcurementErrorCode.INVALID, field=field)
-    return number
-
-
 @transaction.atomic
 def reserved_share_plan_set(
     *,
@@ -120,15 +109,14 @@ def reserved_share_plan_set(
     if no_canteen:
         total, share = Decimal("0.00"), Decimal("0")
     else:
-        total = _decimal(canteen_total, "canteenTotal")
-        share = _decimal(ratio, "ratio")
-        if total <= 0 or total != total.quantize(Decimal("0.01")):
-            raise DomainError(
-                "The canteen food total is a positive amount in yuan.",
-                code=ProcurementErrorCode.INVALID_AMOUNT,
-                field="canteenTotal",
-            )
-        if share < MIN_RESERVED_RATIO or share > 1:
+        total = validation.money(
+            canteen_total,
+            column=validation.column(ReservedSharePlan, "canteen_total"),
+            field="canteenTotal",
+            code=ProcurementErrorCode.INVALID_AMOUNT,
+        )
+        share = validation.decimal_number(ratio)
+        if share is None or share < MIN_RESERVED_RATIO or share > 1:
             raise DomainError(
                 "The reserved ratio is at least 10% (0.10) and at most 100%.",
                 code=ProcurementErrorCode.RATIO_TOO_LOW,

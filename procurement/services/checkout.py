@@ -21,6 +21,7 @@ from catalog.models import Product, ProductVariant, TierPrice
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Checkout, Order, OrderEvent, OrderLine
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record_many
 from shop.core.errors import DomainError, DomainErrors
 from shop.core.money import quantize_cny
@@ -232,11 +233,13 @@ def _place_orders(
         lines_of.append(lines)
     # One INSERT per table for the whole checkout: the variant locks are held until commit,
     # so every statement saved here shortens the queue on hot stock.
-    Order.objects.bulk_create(orders)
+    Order.objects.bulk_create(validation.checked_rows(orders))
     for order, lines in zip(orders, lines_of, strict=True):
         for line in lines:
             line.order = order
-    OrderLine.objects.bulk_create([line for lines in lines_of for line in lines])
+    OrderLine.objects.bulk_create(
+        validation.checked_rows(line for lines in lines_of for line in lines)
+    )
     OrderEvent.objects.bulk_create(
         [
             OrderEvent(order=order, kind="placed", to_status=order.status, actor=actor)

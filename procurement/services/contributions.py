@@ -16,7 +16,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -35,8 +35,9 @@ from procurement.models import (
     Target,
 )
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors
+from shop.core.errors import BadUserInput, DomainError, DomainErrors
 from shop.core.money import quantize_cny
 from shop.core.permissions import require_role
 
@@ -76,10 +77,7 @@ def invoice_already_counted(seller_credit_code: str, invoice_number: str) -> boo
 
 
 def _amount(text: str) -> Decimal:
-    value = Decimal(text.strip())
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise ValueError("amount must be a positive number of yuan with at most 2 decimals")
-    return value
+    return validation.money(text, column=validation.column(ContributionEntry, "amount"))
 
 
 def _row_entry(number: int, row: dict[str, str], seen: set[str], refs: dict) -> ContributionEntry:
@@ -125,14 +123,16 @@ def _row_entry(number: int, row: dict[str, str], seen: set[str], refs: dict) -> 
     if values["buyer_city"] not in refs["cities"]:
         raise ValueError(f"{values['buyer_city']!r} is not a Fujian city")
     try:
-        purchased = date.fromisoformat(values["purchase_date"])
+        purchased = validation.check_date(date.fromisoformat(values["purchase_date"]))
     except ValueError as error:
         raise ValueError("purchase_date must be YYYY-MM-DD") from error
+    except BadUserInput as error:
+        raise ValueError(f"purchase_date: {error}") from error
     if purchased > timezone.localdate():
         raise ValueError("purchase_date is in the future")
     try:
         amount = _amount(values["amount"])
-    except (InvalidOperation, ValueError) as error:
+    except BadUserInput as error:
         raise ValueError(
             "amount must be a positive number of yuan with at most 2 decimals"
         ) from error
@@ -143,7 +143,7 @@ def _row_entry(number: int, row: dict[str, str], seen: set[str], refs: dict) -> 
     )
     if values["origin_county_code"] and county is None:
         raise ValueError(f"{values['origin_county_code']!r} is not a Ningxia county code")
-    return ContributionEntry(
+    entry = ContributionEntry(
         kind=ledger.kind_for(values["buyer_type"]),
         source=ContributionSource.IMPORT,
         amount=quantize_cny(amount),
@@ -163,6 +163,11 @@ def _row_entry(number: int, row: dict[str, str], seen: set[str], refs: dict) -> 
         category=values["category"],
         product_name=values["product_name"][:128],
     )
+    try:
+        validation.check_columns(entry)
+    except DomainError as error:
+        raise ValueError("; ".join(f"{e.field}: {e.message}" for e in error.as_errors())) from error
+    return entry
 
 
 def _reference_data() -> dict:
@@ -265,17 +270,15 @@ def contribution_adjust(*, acting_user: Any, data: AdjustmentInput) -> Contribut
             )
         )
     try:
-        amount = Decimal(str(data.amount))
-        if not amount.is_finite() or amount == 0 or amount != amount.quantize(Decimal("0.01")):
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.append(
-            DomainError(
-                "A non-zero amount with at most 2 decimals.",
-                code=ProcurementErrorCode.INVALID_AMOUNT,
-                field="amount",
-            )
+        amount = validation.money(
+            data.amount,
+            column=validation.column(ContributionEntry, "amount"),
+            field="amount",
+            code=ProcurementErrorCode.INVALID_AMOUNT,
+            sign="nonzero",
         )
+    except DomainError as error:
+        errors.append(error)
     if data.kind not in ("PURCHASE", "HELPED_SALES"):
         errors.append(DomainError("Unknown kind.", code=ProcurementErrorCode.INVALID, field="kind"))
     agency_city = _city_name(
@@ -373,15 +376,14 @@ def target_create(*, acting_user: Any, data: TargetInput) -> Target:
             )
         )
     try:
-        amount = Decimal(str(data.amount))
-        if not amount.is_finite() or amount <= 0:
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.append(
-            DomainError(
-                "A positive amount.", code=ProcurementErrorCode.INVALID_AMOUNT, field="amount"
-            )
+        amount = validation.money(
+            data.amount,
+            column=validation.column(Target, "amount"),
+            field="amount",
+            code=ProcurementErrorCode.INVALID_AMOUNT,
         )
+    except DomainError as error:
+        errors.append(error)
     if data.end_date < data.start_date:
         errors.append(
             DomainError(

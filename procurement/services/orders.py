@@ -13,6 +13,7 @@ from catalog.services.suppliers import clean_credit_code
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.money import quantize_cny
@@ -218,7 +219,13 @@ def order_invoice_attach(
             code=ProcurementErrorCode.INVOICE_MISMATCH,
             field="sellerCreditCode",
         )
-    if Decimal(str(amount)) != order.accepted_value:
+    amount = validation.money(
+        amount,
+        column=validation.column(Order, "invoice_amount"),
+        field="amount",
+        code=ProcurementErrorCode.INVALID_AMOUNT,
+    )
+    if amount != order.accepted_value:
         raise DomainError(
             f"The invoice amount must equal the accepted value {order.accepted_value}.",
             code=ProcurementErrorCode.INVOICE_MISMATCH,

@@ -6,7 +6,7 @@ payment method in the same call) or through the signed webhook. Both paths go th
 out of order leave one correct state.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +25,7 @@ from procurement.models import (
 )
 from procurement.services.orders import order_for
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.money import quantize_cny
@@ -181,18 +182,12 @@ def payment_record_transfer(*, acting_user: Any, order_id: int | None, reference
 
 
 def _refund_amount(value: Any, order: Order) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as error:
-        raise DomainError(
-            "Not an amount.", code=ProcurementErrorCode.INVALID_AMOUNT, field="amount"
-        ) from error
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(
-            "A refund is a positive amount in yuan with at most 2 decimals.",
-            code=ProcurementErrorCode.INVALID_AMOUNT,
-            field="amount",
-        )
+    amount = validation.money(
+        value,
+        column=validation.column(Order, "refunded_amount"),
+        field="amount",
+        code=ProcurementErrorCode.INVALID_AMOUNT,
+    )
     left = order.paid_amount - order.refunded_amount
     if amount > left:
         raise DomainError(

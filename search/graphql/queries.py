@@ -21,8 +21,9 @@ from search.graphql.types import (
 )
 from search.price_bands import PRICE_BANDS
 from search.query import FACETS, PRICE_BAND_KEYS, SearchFilters, SearchRequest
-from search.storefront import MAX_QUERY_LENGTH, ORDER_FIELDS, SearchResultList, load_products
+from search.storefront import ORDER_FIELDS, SearchResultList, load_products
 from shop.accounts.models import Role
+from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.graphql.dataloaders import prime_siblings
 from shop.core.permissions import require_role
@@ -43,10 +44,7 @@ GI_LABELS = {"true": "地理标志产品", "false": "非地理标志产品"}
 
 
 def checked_query(text: str) -> str:
-    text = text or ""
-    if len(text) > MAX_QUERY_LENGTH:
-        raise BadUserInput(f"`query` is longer than {MAX_QUERY_LENGTH} characters.")
-    return text
+    return validation.search_text(text, field="query")
 
 
 def checked_page(first, after) -> tuple[int, int]:

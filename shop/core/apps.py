@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_save
 
 
 class CoreConfig(AppConfig):
@@ -8,3 +9,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from shop.core import checks  # noqa: F401 - registers the system checks
+        from shop.core.validation import check_columns_before_save
+
+        pre_save.connect(check_columns_before_save, dispatch_uid="shop.core.check_columns")

@@ -48,7 +48,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</
 
 QUALIFICATION_ADD = """mutation($id: ID!, $file: Upload) {
     supplierQualificationAdd(supplierId: $id,
-        input: {kind: LEGAL_REP_ID, number: "640521198001010011", expiresOn: "2099-01-01"},
+        input: {kind: LEGAL_REP_ID, number: "640521198001010011", expiresOn: "2050-01-01"},
         file: $file) {
     qualification { id fileUrl } errors { field code message } } }"""
 

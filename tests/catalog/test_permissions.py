@@ -62,7 +62,7 @@ def world(db):
     return users, ids
 
 
-QUALIFICATION = {"kind": "FOOD_LICENCE", "number": "SC-2", "expiresOn": "2099-01-01"}
+QUALIFICATION = {"kind": "FOOD_LICENCE", "number": "SC-2", "expiresOn": "2050-01-01"}
 
 # name → (mutation, variables from ids, roles allowed through the access check)
 MUTATIONS = {
@@ -78,7 +78,7 @@ MUTATIONS = {
                 "contactName": "李",
                 "contactPhone": "1",
                 "qualifications": [
-                    {"kind": k, "number": "N", "expiresOn": "2099-01-01"}
+                    {"kind": k, "number": "N", "expiresOn": "2050-01-01"}
                     for k in ("BUSINESS_LICENCE", "LEGAL_REP_ID", "FOOD_LICENCE")
                 ],
             }
@@ -155,7 +155,7 @@ MUTATIONS = {
     ),
     "productAuthorizationAdd": (
         """mutation($id: ID!) { productAuthorizationAdd(productId: $id, input: {kind: GI, name: "中宁枸杞",
-            expiresOn: "2099-01-01"}) { errors { code } } }""",
+            expiresOn: "2050-01-01"}) { errors { code } } }""",
         lambda ids: {"id": ids["product"]},
         {Role.SUPPLIER},
     ),

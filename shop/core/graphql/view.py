@@ -44,6 +44,9 @@ def format_graphql_error(error: Exception) -> dict:
     if not isinstance(error, GraphQLError):
         error = GraphQLError(str(error), original_error=error)
     original = error.original_error
+    # A scalar's refusal of a variable arrives wrapped twice (coercion, then the variable).
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
     formatted = error.formatted
     extensions = dict(formatted.get("extensions") or {})
     if isinstance(original, AccessError):
