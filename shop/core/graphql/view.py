@@ -130,12 +130,13 @@ def _nesting_depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
         children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > MAX_NESTING:
-                break
-            stack.extend((child, depth + 1) for child in children)
+        stack.extend((child, depth + 1) for child in children)
     return deepest
 
 
