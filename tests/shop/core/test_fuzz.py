@@ -145,6 +145,8 @@ def test_no_generated_request_gets_an_internal_error(live_server):
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
         fuzz_operation(operation, send, failures, outcomes)
+    # A kept-alive connection would end its server thread only after the live server stopped.
+    http.close()
     if os.environ.get("FUZZ_STATS"):
         for outcome, count in sorted(outcomes.items()):
             print(count, *outcome)  # noqa: T201
