@@ -2,7 +2,7 @@
 
 import graphene
 from django.conf import settings
-from graphql_relay import cursor_to_offset, offset_to_cursor, to_global_id
+from graphql_relay import offset_to_cursor, to_global_id
 
 from catalog.graphql.queries import ProductFilterInput, ProductOrder, product_filter_from
 from catalog.models import Category, County
@@ -26,6 +26,7 @@ from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.graphql.dataloaders import prime_siblings
+from shop.core.graphql.ids import decode_cursor
 from shop.core.permissions import require_role
 
 
@@ -56,7 +57,7 @@ def checked_page(first, after) -> tuple[int, int]:
         limit = first
     offset = 0
     if after is not None:
-        position = cursor_to_offset(after)
+        position = decode_cursor(after)
         if position is None:
             raise BadUserInput("`after` is not a valid cursor.")
         offset = position + 1

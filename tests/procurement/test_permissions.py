@@ -10,7 +10,7 @@ from shop.accounts.models import Role
 from shop.core.models import AuditEvent
 from tests.conftest import assert_access_outcome
 from tests.factories import UserFactory
-from tests.factories.catalog import county, credit_code
+from tests.factories.catalog import credit_code
 from tests.factories.procurement import city
 from tests.procurement import flows
 from tests.procurement.flows import buyer, place, staff_of, stocked_variant
@@ -44,14 +44,9 @@ def world(db):
     complaint = flows.complaints.complaint_create(
         acting_user=agency_user, order_id=shipped.pk, kind="QUALITY", description="霉变"
     )
-    users = {
-        Role.OPERATOR: operator,
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: agency_user,
-        Role.SUPPLIER: staff_of(variant.product.supplier),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
-    }
+    users = flows.one_user_per_role(
+        operator=operator, agency_user=agency_user, supplier=variant.product.supplier
+    )
     ids = {
         "agency": to_global_id("Agency", agency_user.agency_id),
         "variant": to_global_id("ProductVariant", variant.pk),

@@ -6,10 +6,11 @@ import graphene
 from django.conf import settings
 from django.db.models import QuerySet
 from graphql import GraphQLResolveInfo
-from graphql_relay import connection_from_array_slice, cursor_to_offset
+from graphql_relay import connection_from_array_slice
 
 from shop.core.errors import BadUserInput
 from shop.core.graphql.dataloaders import prime_siblings
+from shop.core.graphql.ids import decode_cursor
 
 
 def _page_info(startCursor, endCursor, hasPreviousPage, hasNextPage):  # noqa: N803
@@ -34,11 +35,14 @@ def _checked_page_size(args: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def _checked_cursor(args: dict[str, Any], name: str) -> str | None:
+def _checked_cursor(args: dict[str, Any], name: str) -> int | None:
     cursor = args.get(name)
-    if cursor is not None and cursor_to_offset(cursor) is None:
+    if cursor is None:
+        return None
+    offset = decode_cursor(cursor)
+    if offset is None:
         raise BadUserInput(f"`{name}` is not a valid cursor.")
-    return cursor
+    return offset
 
 
 def resolve_connection(
@@ -52,16 +56,16 @@ def resolve_connection(
     first = _checked_page_size(args, "first")
     last = _checked_page_size(args, "last")
     after = _checked_cursor(args, "after")
-    before = _checked_cursor(args, "before")
+    _checked_cursor(args, "before")
     if first is None and last is None:
         first = settings.GRAPHQL_MAX_PAGE_SIZE
     total = queryset.count()
     slice_start = 0
     if after is not None:
-        slice_start = min(cursor_to_offset(after) + 1, total)
+        slice_start = min(after + 1, total)
     connection = connection_from_array_slice(
         queryset[slice_start:],
-        {"first": first, "last": last, "after": after, "before": before},
+        {"first": first, "last": last, "after": args.get("after"), "before": args.get("before")},
         slice_start=slice_start,
         array_length=total,
         array_slice_length=total - slice_start,

@@ -1,15 +1,22 @@
-"""The /graphql/ endpoint: limits, authentication errors and error formatting."""
+"""The /graphql/ endpoint: request parsing, limits, authentication errors and error formatting.
+
+Every answer is JSON with `extensions.code` and `extensions.requestId`, including the ones given
+before any GraphQL work (a malformed body, a wrong method, a bad token, a body over the limit).
+"""
 
 import json
 import logging
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from graphene_django.views import HttpError
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from graphene_file_upload.django import FileUploadGraphQLView
+from graphene_file_upload.utils import place_files_in_operations
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -20,23 +27,49 @@ from graphql import (
     GraphQLSchema,
     OperationType,
     SelectionSetNode,
+    ValidationRule,
     execute,
     get_named_type,
-    parse,
+    specified_rules,
     validate,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.utilities import get_operation_ast
 
 from shop.core.errors import AccessError, BadUserInput
-from shop.core.graphql.limits import check_cost, check_shape
+from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.middleware import current_request_id
 
 logger = logging.getLogger("shop.graphql")
 
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
-def _error_body(message: str, code: str) -> bytes:
-    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+
+class RequestRefused(Exception):
+    """A request answered before any GraphQL work, with an HTTP status and an error code."""
+
+    def __init__(
+        self, message: str, *, code: str = "BAD_USER_INPUT", status: int = 400, allow: str = ""
+    ):
+        super().__init__(message)
+        self.message, self.code, self.status, self.allow = message, code, status, allow
+
+    def response(self) -> HttpResponse:
+        body = {
+            "errors": [
+                {
+                    "message": self.message,
+                    "extensions": {"code": self.code, "requestId": current_request_id()},
+                }
+            ]
+        }
+        response = HttpResponse(
+            json.dumps(body), status=self.status, content_type="application/json"
+        )
+        if self.allow:
+            response["Allow"] = self.allow
+        return response
 
 
 def format_graphql_error(error: Exception) -> dict:
@@ -53,6 +86,10 @@ def format_graphql_error(error: Exception) -> dict:
         extensions["code"] = original.code
     elif isinstance(original, BadUserInput):
         extensions["code"] = "BAD_USER_INPUT"
+    elif original is not None and not isinstance(original, GraphQLError) and not error.path:
+        # Without a path the error was raised before any resolver ran: a scalar refused a
+        # variable or literal of the request. That is the caller's input, not our fault.
+        extensions = {"code": "BAD_USER_INPUT"}
     elif original is not None and not isinstance(original, GraphQLError):
         logger.error(
             "Unexpected error in GraphQL resolver at %s",
@@ -105,6 +142,53 @@ def _root_fields(selection_set: SelectionSetNode, document: DocumentNode, seen: 
     return names
 
 
+class NoIntrospectionRule(ValidationRule):
+    """Refuses `__schema` and `__type` (not `__typename`) when introspection is off."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        if node.name.value in ("__schema", "__type"):
+            self.report_error(
+                GraphQLError(
+                    f"Introspection (`{node.name.value}`) is disabled on this server; "
+                    "the schema is published as schema.graphql.",
+                    node,
+                    extensions={"code": INTROSPECTION_DISABLED},
+                )
+            )
+
+
+def _json_value(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise RequestRefused(f"{what} is nested too deeply.") from None
+    except ValueError:
+        raise RequestRefused(f"{what} is not valid JSON.") from None
+
+
+def _nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in `value` (iteratively: the value may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _one_operation(value: Any, what: str) -> dict:
+    if isinstance(value, list):
+        raise RequestRefused("Batched requests are not supported; send one operation per request.")
+    if not isinstance(value, dict):
+        raise RequestRefused(f"{what} must be a JSON object with a `query`.")
+    return value
+
+
 class ShopGraphQLView(FileUploadGraphQLView):
     """Also accepts the GraphQL multipart request spec, for `Upload` arguments."""
 
@@ -121,33 +205,95 @@ class ShopGraphQLView(FileUploadGraphQLView):
             # dashboard) is ignored here: the endpoint is exempt from CSRF checks, so trusting
             # cookies would let another site act as the signed-in user.
             request.user = AnonymousUser()
-        refusal = self._refuse_early(request)
-        if refusal is not None:
-            return refusal
-        return super().dispatch(request, *args, **kwargs)
+        try:
+            self._refuse_early(request)
+            return super().dispatch(request, *args, **kwargs)
+        except RequestRefused as refusal:
+            return refusal.response()
 
-    def _refuse_early(self, request: HttpRequest) -> HttpResponse | None:
+    def _refuse_early(self, request: HttpRequest) -> None:
+        if request.method not in ("GET", "POST"):
+            raise RequestRefused(
+                "GraphQL is served over GET (queries) and POST.",
+                code=METHOD_NOT_ALLOWED,
+                status=405,
+                allow="GET, POST",
+            )
         if request.method == "POST":
             limit = settings.GRAPHQL_MAX_BODY_BYTES
             if request.content_type == "multipart/form-data":
                 limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            declared = int(request.headers.get("Content-Length") or 0)
-            if declared > limit:
-                return HttpResponse(
-                    _error_body(
-                        f"The request body is {declared} bytes; the limit is {limit}.",
-                        "REQUEST_TOO_LARGE",
-                    ),
+            declared = request.headers.get("Content-Length") or "0"
+            if not declared.isdigit():
+                raise RequestRefused("The Content-Length header is not a number.")
+            if int(declared) > limit:
+                raise RequestRefused(
+                    f"The request body is {declared} bytes; the limit is {limit}.",
+                    code="REQUEST_TOO_LARGE",
                     status=413,
-                    content_type="application/json",
                 )
         if getattr(request, "auth_error", None):
-            return HttpResponse(
-                _error_body(request.auth_error, "UNAUTHENTICATED"),
-                status=401,
-                content_type="application/json",
+            raise RequestRefused(request.auth_error, code="UNAUTHENTICATED", status=401)
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return self._parse_body(request)
+        except RequestDataTooBig:
+            raise RequestRefused(
+                "The request body is over the limit.", code="REQUEST_TOO_LARGE", status=413
+            ) from None
+        except (MultiPartParserError, SuspiciousOperation):
+            raise RequestRefused("The multipart request body is malformed.") from None
+
+    def _parse_body(self, request: HttpRequest) -> Any:
+        content_type = self.get_content_type(request)
+        if content_type == "application/json":
+            return _one_operation(_json_value(self._body_text(request), "The body"), "The body")
+        if content_type == "application/graphql":
+            return {"query": self._body_text(request)}
+        if content_type == "multipart/form-data" and "operations" in request.POST:
+            operations = _one_operation(
+                _json_value(request.POST["operations"], "`operations`"), "`operations`"
             )
-        return None
+            files_map = _json_value(request.POST.get("map", "{}"), "`map`")
+            if not isinstance(files_map, dict) or not all(
+                isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+                for paths in files_map.values()
+            ):
+                raise RequestRefused("`map` must map file names to lists of paths.")
+            try:
+                return place_files_in_operations(operations, files_map, request.FILES)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+                raise RequestRefused("`map` does not match `operations` and the files.") from None
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return request.POST
+        return {}
+
+    @staticmethod
+    def _body_text(request: HttpRequest) -> str:
+        try:
+            return request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestRefused("The body is not UTF-8 text.") from None
+
+    @staticmethod
+    def get_graphql_params(request: HttpRequest, data: Any) -> tuple:
+        query = request.GET.get("query") or data.get("query")
+        if query is not None and not isinstance(query, str):
+            raise RequestRefused("`query` must be a string.")
+        variables = request.GET.get("variables") or data.get("variables")
+        if isinstance(variables, str):
+            variables = _json_value(variables, "`variables`") if variables else None
+        if variables is not None and not isinstance(variables, dict):
+            raise RequestRefused("`variables` must be a JSON object.")
+        if _nesting_depth(variables) > MAX_NESTING:
+            raise RequestRefused(f"`variables` nest more than {MAX_NESTING} deep.")
+        operation_name = request.GET.get("operationName") or data.get("operationName")
+        if operation_name == "null":
+            operation_name = None
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise RequestRefused("`operationName` must be a string.")
+        return query, variables, operation_name, None
 
     def execute_graphql_request(
         self, request, data, query, variables, operation_name, show_graphiql=False
@@ -161,7 +307,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
             return ExecutionResult(errors=[missing])
         schema = self.schema.graphql_schema
         try:
-            document = parse(query)
+            document = parse_document(query)
         except GraphQLError as error:
             return ExecutionResult(errors=[error])
 
@@ -169,12 +315,17 @@ class ShopGraphQLView(FileUploadGraphQLView):
         is_mutation = (
             operation_ast is not None and operation_ast.operation == OperationType.MUTATION
         )
-        if request.method.lower() == "get" and is_mutation:
+        if request.method == "GET" and is_mutation:
             if show_graphiql:
                 return None
-            raise HttpError(HttpResponseNotAllowed(["POST"], "Mutations must be sent by POST."))
+            raise RequestRefused(
+                "Mutations must be sent by POST.", code=METHOD_NOT_ALLOWED, status=405, allow="POST"
+            )
 
-        errors = check_shape(document) or validate(schema, document, max_errors=20)
+        rules = list(specified_rules)
+        if not settings.GRAPHQL_INTROSPECTION:
+            rules.append(NoIntrospectionRule)
+        errors = check_shape(document) or validate(schema, document, rules, max_errors=20)
         errors = errors or check_cost(document, operation_name, variables)
         if errors:
             return ExecutionResult(data=None, errors=errors)

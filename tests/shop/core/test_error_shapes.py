@@ -92,3 +92,28 @@ def test_a_session_cookie_does_not_authenticate_the_api(gql):
     gql.http.force_login(operator)  # e.g. signed in to /admin/ in the same browser
     assert gql("{ me { email } }") == {"data": {"me": None}}
     assert gql("{ me { email } }", user=operator) == {"data": {"me": {"email": operator.email}}}
+
+
+class Picky(graphene.Scalar):
+    """A scalar whose parser raises a plain exception, as third-party scalars do."""
+
+    serialize = parse_value = staticmethod(str)
+
+    @staticmethod
+    def parse_literal(node, _variables=None):
+        raise ValueError("not a picky value")
+
+
+class PickyQuery(graphene.ObjectType):
+    echo = graphene.String(value=Picky())
+
+
+def test_a_scalar_refusing_a_literal_is_bad_input_not_an_internal_error():
+    view = ShopGraphQLView.as_view(schema=graphene.Schema(query=PickyQuery))
+    body = {"query": '{ echo(value: "x") }'}
+    request = RequestFactory().post("/graphql/", json.dumps(body), content_type="application/json")
+    request.user = AnonymousUser()
+    request.auth_error = None
+    response = view(request)
+    assert response.status_code == 400
+    assert top_level_codes(json.loads(response.content)) == ["BAD_USER_INPUT"]
