@@ -108,6 +108,9 @@ class Refund:
     currency: str
     status: str
     reason: str
+    # Our own tags (e.g. which local refund row asked for it); empty for a refund made at the
+    # gateway itself (an operator in the Stripe dashboard).
+    metadata: dict[str, str]
 
     @classmethod
     def from_stripe(cls, refund: Any) -> "Refund":
@@ -119,7 +122,12 @@ class Refund:
             currency=str(refund["currency"]).upper(),
             status=refund["status"],
             reason=metadata["reason"] if "reason" in metadata else "",
+            metadata={key: str(value) for key, value in metadata.to_dict().items()},
         )
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
 
 
 def _id_of(value: Any) -> str | None:
@@ -214,6 +222,7 @@ def create_payment_intent(
     idempotency_key: str,
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
     description: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> PaymentIntent:
     """A payment intent for `amount` CNY, tagged with the order it pays. The same key with the
     same arguments returns the same intent; with other arguments it is refused."""
@@ -226,7 +235,7 @@ def create_payment_intent(
         "currency": STRIPE_CURRENCY,
         "capture_method": str(capture_method),
         "payment_method_types": ["card"],
-        "metadata": {"order_reference": order_reference},
+        "metadata": {**(metadata or {}), "order_reference": order_reference},
         "expand": _EXPAND_INTENT,
     }
     if description:
@@ -295,6 +304,7 @@ def refund_payment(
     amount: Decimal | None,
     idempotency_key: str,
     reason: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> Refund:
     """Refund `amount` CNY of a captured payment, or all that is left when `amount` is None.
     More than is left is refused (AMOUNT_TOO_LARGE), as is anything once all is refunded
@@ -309,11 +319,25 @@ def refund_payment(
                 field="amount",
             )
         params["amount"] = to_fen(amount)
+    tags = dict(metadata or {})
     if reason:
-        params["metadata"] = {"reason": reason[:_METADATA_VALUE_MAX]}
+        tags["reason"] = reason[:_METADATA_VALUE_MAX]
+    if tags:
+        params["metadata"] = tags
     with _stripe_errors_translated():
         refund = _client().v1.refunds.create(params, _options(idempotency_key))
     return Refund.from_stripe(refund)
+
+
+def list_refunds(payment_intent_id: str) -> list[Refund]:
+    """Every refund of a payment intent, whoever made it (our calls or the gateway's
+    dashboard), oldest first."""
+    refunds: list[Refund] = []
+    with _stripe_errors_translated():
+        page = _client().v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+        for refund in page.auto_paging_iter():
+            refunds.append(Refund.from_stripe(refund))
+    return refunds[::-1]  # Stripe lists newest first
 
 
 def retrieve_refund(refund_id: str) -> Refund:

@@ -24,6 +24,11 @@ class BaseMutation(graphene.Mutation):
     and the request's transaction is marked for rollback, so nothing changes.
     """
 
+    # False for a mutation that calls the network (the payment gateway): its request then runs
+    # without the request-wide transaction, the service commits its own short steps, and the
+    # mutation must be the only field of its request (see shop/core/graphql/view.py).
+    atomic_request = True
+
     class Meta:
         abstract = True
 
@@ -36,12 +41,7 @@ class BaseMutation(graphene.Mutation):
         try:
             payload = cls.perform(info, **data)
         except DomainError as error:
-            return cls(
-                errors=[
-                    DomainErrorPayload(camel_case(e.field), e.code, e.message)
-                    for e in error.as_errors()
-                ]
-            )
+            return cls(errors=error_payloads(error))
         except AccessError:
             if connection.in_atomic_block:
                 transaction.set_rollback(True)
@@ -49,6 +49,22 @@ class BaseMutation(graphene.Mutation):
         if getattr(payload, "errors", None) is None:
             payload.errors = []
         return payload
+
+
+def error_payloads(error: DomainError) -> list["DomainErrorPayload"]:
+    return [DomainErrorPayload(camel_case(e.field), e.code, e.message) for e in error.as_errors()]
+
+
+def non_atomic_mutation_fields(schema: Any) -> frozenset[str]:
+    """The names of the root mutation fields whose mutation is not `atomic_request`."""
+    mutation_type = schema.graphql_schema.mutation_type
+    if mutation_type is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, field in mutation_type.fields.items()
+        if getattr(getattr(field.type, "graphene_type", None), "atomic_request", True) is False
+    )
 
 
 class DomainErrorPayload:

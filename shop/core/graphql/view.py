@@ -11,10 +11,19 @@ from graphene_django.views import HttpError
 from graphene_file_upload.django import FileUploadGraphQLView
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
+from graphql.language import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+)
 from graphql.utilities import get_operation_ast
 
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.graphql.limits import check_cost, check_shape
+from shop.core.graphql.mutations import non_atomic_mutation_fields
 from shop.core.middleware import current_request_id
 
 logger = logging.getLogger("shop.graphql")
@@ -54,6 +63,31 @@ def format_graphql_error(error: Exception) -> dict:
     extensions["requestId"] = current_request_id()
     formatted["extensions"] = extensions
     return formatted
+
+
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
+    """The operation's top-level field names, one per selection (aliases count), looking
+    through fragments."""
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    names: list[str] = []
+    pending = list(operation.selection_set.selections)
+    seen: set[str] = set()
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, FieldNode):
+            names.append(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            pending.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                pending.extend(fragment.selection_set.selections)
+    return names
 
 
 class ShopGraphQLView(FileUploadGraphQLView):
@@ -138,6 +172,19 @@ class ShopGraphQLView(FileUploadGraphQLView):
             "middleware": self.get_middleware(request),
         }
         if is_mutation:
+            fields = _root_fields(document, operation_ast)
+            outside = non_atomic_mutation_fields(self.schema) & set(fields)
+            if outside:
+                # These call the payment gateway, so they commit their own short steps and no
+                # transaction may be open around them: they cannot share a request's
+                # all-or-nothing transaction with other fields.
+                if len(fields) > 1:
+                    refusal = GraphQLError(
+                        f"{sorted(outside)[0]} must be the only field of its request.",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                    return ExecutionResult(data=None, errors=[refusal])
+                return execute(schema, document, **options)
             # One transaction per mutation request: an access error anywhere rolls it all back.
             with transaction.atomic():
                 result = execute(schema, document, **options)

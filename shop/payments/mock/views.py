@@ -328,6 +328,30 @@ def refund_create(data: dict[str, Any]) -> Result:
 
 
 @api_view("GET")
+def refund_list(data: dict[str, Any]) -> Result:
+    """`GET /v1/refunds?payment_intent=…`: newest first, as Stripe lists; at most `limit`
+    (1–100, default 10)."""
+    params = Params(data, allowed={"payment_intent", "limit"})
+    limit = params.amount("limit") or 10
+    if not 1 <= limit <= 100:
+        raise StripeApiError("Invalid limit: must be between 1 and 100.", param="limit")
+    refunds = selectors.refunds_of(params.string("payment_intent"))
+    page = [refund_object(refund) for refund in refunds[: limit + 1]]
+    return 200, {
+        "object": "list",
+        "data": page[:limit],
+        "has_more": len(page) > limit,
+        "url": "/v1/refunds",
+    }
+
+
+@csrf_exempt
+def refunds(request: HttpRequest) -> HttpResponse:
+    """/v1/refunds: GET lists, POST creates (as Stripe routes one URL by method)."""
+    return (refund_list if request.method == "GET" else refund_create)(request)
+
+
+@api_view("GET")
 def refund_retrieve(data: dict[str, Any], refund: str) -> Result:
     Params(data, allowed=set())
     return 200, refund_object(selectors.refund_get(refund))
