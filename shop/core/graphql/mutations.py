@@ -43,7 +43,9 @@ class BaseMutation(graphene.Mutation):
         except DomainError as error:
             return cls(errors=error_payloads(error))
         except AccessError:
-            if connection.in_atomic_block:
+            # A non-atomic mutation has no request transaction to roll back (its service
+            # checks access before its first write).
+            if cls.atomic_request and connection.in_atomic_block:
                 transaction.set_rollback(True)
             raise
         if getattr(payload, "errors", None) is None:
