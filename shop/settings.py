@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from shop.payments.mock.keys import MOCK_SECRET_KEY, MOCK_WEBHOOK_SECRET
+from shop.payments.mock.keys import MOCK_PUBLISHABLE_KEY, MOCK_SECRET_KEY, MOCK_WEBHOOK_SECRET
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -188,6 +188,10 @@ STRIPE_SECRET_KEY = os.environ.get(
 )
 STRIPE_WEBHOOK_SECRET = os.environ.get(
     "STRIPE_WEBHOOK_SECRET", MOCK_WEBHOOK_SECRET if STRIPE_MOCK_ENABLED else ""
+)
+# Given to browsers (`paymentConfig`) to confirm a card payment with the intent's client secret.
+STRIPE_PUBLISHABLE_KEY = os.environ.get(
+    "STRIPE_PUBLISHABLE_KEY", MOCK_PUBLISHABLE_KEY if STRIPE_MOCK_ENABLED else ""
 )
 STRIPE_MOCK_WEBHOOK_URL = os.environ.get("STRIPE_MOCK_WEBHOOK_URL", f"{SITE_URL}/webhooks/stripe/")
 

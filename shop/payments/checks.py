@@ -20,7 +20,7 @@ def check_payment_gateway(app_configs: Any = None, **kwargs: Any) -> list:
                 id="payments.E001",
             )
         )
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PUBLISHABLE_KEY"):
         value = getattr(settings, name)
         if value in DOCUMENTED_KEYS:
             problems.append(
@@ -30,7 +30,7 @@ def check_payment_gateway(app_configs: Any = None, **kwargs: Any) -> list:
                     id="payments.E002",
                 )
             )
-        elif not value:
+        elif not value and name != "STRIPE_PUBLISHABLE_KEY":
             problems.append(
                 Warning(
                     f"{name} is not set: card payments and their webhooks are refused.",

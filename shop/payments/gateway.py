@@ -141,6 +141,23 @@ def _field(obj: Any, name: str) -> Any:
     return obj[name] if obj is not None and name in obj else None
 
 
+@dataclass(frozen=True)
+class PaymentConfig:
+    """What a browser needs to confirm a card payment itself (as Stripe.js does): public."""
+
+    publishable_key: str
+    api_base: str
+    currency: str
+
+
+def payment_config() -> PaymentConfig:
+    return PaymentConfig(
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+        api_base=settings.STRIPE_API_BASE.rstrip("/"),
+        currency=CURRENCY,
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
     return stripe.StripeClient(

@@ -79,6 +79,10 @@ def test_no_environment_means_sqlite_and_debug():
             {"STRIPE_WEBHOOK_SECRET": "whsec_shanhai_mock"},
             "(payments.E002) STRIPE_WEBHOOK_SECRET is the mock's published test key.",
         ),
+        (
+            {"STRIPE_PUBLISHABLE_KEY": "pk_test_shanhai_mock"},
+            "(payments.E002) STRIPE_PUBLISHABLE_KEY is the mock's published test key.",
+        ),
     ],
 )
 def test_check_deploy_reports_the_mock_or_a_published_key_as_an_error(extra, expected):
