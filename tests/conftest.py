@@ -121,8 +121,10 @@ class NetworkGuard:
     fixture is set up) the guard records the blocks open at that moment in the test's thread as
     the harness's baseline; only blocks opened later, by the code under test, count. Other
     threads (the live server, the mock's webhook deliveries) have no baseline: any open block
-    counts. The database drivers themselves (psycopg's libpq, SQLite) do not use Python
-    sockets, so they never trip it. Network calls made while fixtures are set up are not
+    counts. A thread using a connection created by another thread (the live server borrowing an
+    in-memory SQLite test database) is not checked: the blocks it sees are not its own. The
+    database drivers themselves (psycopg's libpq, SQLite) do not use Python sockets, so they
+    never trip it. Network calls made while fixtures are set up are not
     checked.
 
     A violation raises `NetworkCallInTransaction` at the call (HTTP clients may swallow it and
@@ -147,7 +149,9 @@ class NetworkGuard:
         return found
 
     def check(self, what: str, address: Any = None) -> None:
-        if not self.active:
+        # A connection shared across threads (the live server borrowing an in-memory SQLite
+        # test database) shows another thread's blocks: nothing can be attributed there.
+        if not self.active or connection._thread_ident != threading.get_ident():
             return
         own = [
             block

@@ -1,9 +1,11 @@
 """The receiver of Stripe's webhooks at /webhooks/stripe/ and the registry of their handlers.
 
 A request is processed only if its `Stripe-Signature` verifies against
-settings.STRIPE_WEBHOOK_SECRET within five minutes (forged and stale requests get HTTP 400 and
-change nothing). Each event id is then recorded once (`WebhookEvent`); a replayed or re-delivered
-event is acknowledged with HTTP 200 but its handlers do not run again.
+settings.STRIPE_WEBHOOK_SECRET, was signed within the last five minutes and not more than 30
+seconds ahead of our clock (forged, stale and future-dated requests get HTTP 400 and change
+nothing; with no secret configured every request is refused). Each event id is then recorded
+once (`WebhookEvent`); a replayed or re-delivered event is acknowledged with HTTP 200 but its
+handlers do not run again.
 
 Handlers are registered per event type by the apps that care, e.g. in `AppConfig.ready()`:
 

@@ -6,10 +6,13 @@ A crash is injected by wrapping one gateway function so that it raises `Crash` b
 the real call reached the mock (the request then ends with INTERNAL_SERVER_ERROR, and nothing
 after that point ran, as if the process had died there)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from procurement.models import (
     ContributionEntry,
@@ -25,7 +28,7 @@ from procurement.services import payments
 from shop.payments import gateway
 from shop.payments.mock.delivery import wait_for_deliveries
 from shop.payments.mock.models import MockCharge, MockPaymentIntent, MockRefund
-from tests.conftest import top_level_codes
+from tests.conftest import GraphQLClient, top_level_codes
 from tests.procurement.test_payments import oid
 
 PAY = """mutation($id: ID!, $pm: String) {
@@ -157,6 +160,28 @@ def test_lost_answer_of_the_charge_is_read_back_at_once(gql, accepted, monkeypat
     assert (payload["errors"], payload["payment"]["status"]) == ([], "SUCCEEDED")
     wait_for_deliveries()
     assert_paid_once(order)
+
+
+@pytest.mark.postgres
+def test_parallel_payments_of_one_order_charge_once(gql, accepted):
+    order, user = accepted
+    barrier = threading.Barrier(4)
+
+    def one(_n: int) -> dict:
+        barrier.wait()
+        try:
+            return pay(GraphQLClient(), order, user)["data"]["paymentCreate"]
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(one, range(4)))
+    for answer in answers:  # paid by this request, or found already paid by another one
+        codes = [error["code"] for error in answer["errors"]]
+        assert codes == ["ALREADY_PAID"] or answer["order"] == {"paymentStatus": "PAID"}
+    wait_for_deliveries()
+    assert_paid_once(order)
+    assert Payment.objects.count() == 1  # the later requests reused the pending attempt
 
 
 def test_abandoned_intent_is_cancelled_by_reconcile(gql, accepted):
