@@ -326,18 +326,19 @@ class GunicornServer:
         app: str = "shop.wsgi",
         workers: int = 1,
         extra_args: Iterable[str] = (),
+        port: int | None = None,
     ):
         self.env = dict(env)
         self.workdir = Path(workdir)
         self.app = app
         self.workers = workers
         self.extra_args = list(extra_args)
-        self.port: int | None = None
+        self.port: int | None = port
         self.log_path = self.workdir / "gunicorn.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "GunicornServer":
-        self.port = free_port()
+        self.port = self.port or free_port()
         command = [
             sys.executable,
             "-m",
@@ -431,17 +432,17 @@ def http_request(
 
 
 def post_graphql(
-    port: int, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 60
+    port: int,
+    query: str,
+    variables: Mapping[str, Any] | None = None,
+    timeout: float = 60,
+    token: str | None = None,
 ) -> tuple[float, int, dict]:
     body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
-    seconds, status, data = http_request(
-        port,
-        "POST",
-        "/graphql/",
-        body,
-        {"Content-Type": "application/json", "Accept": "application/json"},
-        timeout,
-    )
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    seconds, status, data = http_request(port, "POST", "/graphql/", body, headers, timeout)
     try:
         payload = json.loads(data)
     except ValueError:

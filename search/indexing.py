@@ -29,6 +29,7 @@ from django.utils import timezone
 from catalog.models import Product, ProductVariant
 from search import conf, metrics
 from search.backends import EngineUnavailable, get_search_backend
+from search.entries import sync_entries
 from search.models import ProductSearchEntry, SearchOutbox
 
 logger = logging.getLogger("search")
@@ -36,6 +37,8 @@ logger = logging.getLogger("search")
 BATCH = 500
 # A drain after a commit handles at most this many rows; `search_sync` handles the rest.
 ON_COMMIT_LIMIT = 2000
+# How long claimed outbox rows are left to the drain sending them to the engine.
+OUTBOX_LEASE = timedelta(seconds=60)
 
 
 def products_changed(product_ids: Iterable[int]) -> int:
@@ -72,7 +75,11 @@ def _backoff(attempts: int) -> timedelta:
 def drain(*, limit: int | None = None, include_deferred: bool = False) -> DrainReport:
     """Deliver queued updates, oldest first, in batches. `include_deferred` also retries rows
     still waiting out their back-off. Stops at the first engine failure (the rest would fail
-    the same way)."""
+    the same way).
+
+    Each batch: one transaction claims the rows, rewrites the entries (the database's index)
+    and leases the rows; then the engine is sent the entries with no transaction open; then
+    the rows are deleted, or given their back-off if the engine failed."""
     backend = get_search_backend()
     report = DrainReport()
     handled = 0
@@ -89,34 +96,38 @@ def drain(*, limit: int | None = None, include_deferred: bool = False) -> DrainR
                 break
             handled += len(rows)
             ids = sorted({row.product_id for row in rows})
+            row_ids = [row.id for row in rows]
             # Serialise concurrent drains of one product: the later one waits here, then
-            # reads the newer catalog state and writes it after the earlier one.
+            # reads the newer catalog state and writes it after the earlier one (the engine
+            # keeps the newer version whatever order the sends arrive in).
             list(
                 ProductSearchEntry.objects.select_for_update()
                 .filter(product_id__in=ids)
                 .values_list("pk", flat=True)
             )
-            try:
-                backend.index(ids)
-            except EngineUnavailable as error:
-                message = str(error)
-                now = timezone.now()
-                for row in rows:
-                    row.attempts += 1
-                    row.last_error = message[:2000]
-                    row.next_attempt_at = now + _backoff(row.attempts)
-                SearchOutbox.objects.bulk_update(
-                    rows, ["attempts", "last_error", "next_attempt_at"]
-                )
-                metrics.increment(metrics.INDEX_FAILURES, message)
-                logger.warning(
-                    "search index update of %d products deferred (%s)", len(ids), message
-                )
-                report.deferred += len(ids)
-                report.errors.append(message)
-                break
-            SearchOutbox.objects.filter(id__in=[row.id for row in rows]).delete()
-            report.indexed += len(ids)
+            entries, missing = sync_entries(ids)
+            # Leased while the engine is sent the entries outside this transaction: another
+            # drain skips them; after a crash they come due again when the lease ends.
+            SearchOutbox.objects.filter(id__in=row_ids).update(
+                next_attempt_at=timezone.now() + OUTBOX_LEASE
+            )
+        try:
+            backend.send_entries(entries, missing)  # a network call: no transaction open
+        except EngineUnavailable as error:
+            message = str(error)
+            now = timezone.now()
+            for row in rows:
+                row.attempts += 1
+                row.last_error = message[:2000]
+                row.next_attempt_at = now + _backoff(row.attempts)
+            SearchOutbox.objects.bulk_update(rows, ["attempts", "last_error", "next_attempt_at"])
+            metrics.increment(metrics.INDEX_FAILURES, message)
+            logger.warning("search index update of %d products deferred (%s)", len(ids), message)
+            report.deferred += len(ids)
+            report.errors.append(message)
+            break
+        SearchOutbox.objects.filter(id__in=row_ids).delete()
+        report.indexed += len(ids)
     return report
 
 

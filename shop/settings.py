@@ -9,6 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from shop.payments.mock.keys import MOCK_PUBLISHABLE_KEY, MOCK_SECRET_KEY, MOCK_WEBHOOK_SECRET
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -199,15 +201,29 @@ SEARCH_ENGINE_IS_OPENSEARCH = (
 SEARCH_INDEX = os.environ.get("SEARCH_INDEX", "shanhai-products")
 SEARCH_ENGINE_TIMEOUT = float(os.environ.get("SEARCH_ENGINE_TIMEOUT", "5"))
 SEARCH_ENGINE_RETRY_SECONDS = float(os.environ.get("SEARCH_ENGINE_RETRY_SECONDS", "10"))
-# Payments (docs/payments.md): the SDK talks to STRIPE_API_BASE, by default the stripe-compatible
-# mock this site serves; real Stripe is https://api.stripe.com with real keys and the mock off.
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8000/stripe-mock")
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_shanhai_mock")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_shanhai_mock")
-STRIPE_MOCK_ENABLED = env_bool("STRIPE_MOCK_ENABLED", default=True)
-STRIPE_MOCK_WEBHOOK_URL = os.environ.get(
-    "STRIPE_MOCK_WEBHOOK_URL", "http://127.0.0.1:8000/webhooks/stripe/"
+# Where this app is served (scheme://host[:port], no trailing slash). The mock's defaults below
+# follow it; `serve_demo` and gunicorn.conf.py set it from the address they bind. In debug,
+# runserver's default address.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Payments (docs/payments.md): the SDK talks to STRIPE_API_BASE. The stripe-compatible mock is
+# served only in debug unless STRIPE_MOCK_ENABLED says otherwise, and its published keys are
+# only the defaults while it is; real Stripe is https://api.stripe.com with real keys.
+STRIPE_MOCK_ENABLED = env_bool("STRIPE_MOCK_ENABLED", default=DEBUG)
+STRIPE_API_BASE = os.environ.get(
+    "STRIPE_API_BASE",
+    f"{SITE_URL}/stripe-mock" if STRIPE_MOCK_ENABLED else "https://api.stripe.com",
 )
+STRIPE_SECRET_KEY = os.environ.get(
+    "STRIPE_SECRET_KEY", MOCK_SECRET_KEY if STRIPE_MOCK_ENABLED else ""
+)
+STRIPE_WEBHOOK_SECRET = os.environ.get(
+    "STRIPE_WEBHOOK_SECRET", MOCK_WEBHOOK_SECRET if STRIPE_MOCK_ENABLED else ""
+)
+# Given to browsers (`paymentConfig`) to confirm a card payment with the intent's client secret.
+STRIPE_PUBLISHABLE_KEY = os.environ.get(
+    "STRIPE_PUBLISHABLE_KEY", MOCK_PUBLISHABLE_KEY if STRIPE_MOCK_ENABLED else ""
+)
+STRIPE_MOCK_WEBHOOK_URL = os.environ.get("STRIPE_MOCK_WEBHOOK_URL", f"{SITE_URL}/webhooks/stripe/")
 
 LOGGING = {
     "version": 1,

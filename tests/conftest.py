@@ -1,4 +1,6 @@
 import json
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -99,3 +101,104 @@ def assert_access_outcome(response, *, name, role, allowed, expected_errors, cha
         ]
         assert response["data"] == {name: None}
         assert not changed
+
+
+class NetworkCallInTransaction(AssertionError):
+    """A socket was opened or written to while a database transaction was open."""
+
+
+class NetworkGuard:
+    """Fails a test whenever a network call (payment gateway, search engine, webhook delivery,
+    SMTP, anything over a Python socket) happens inside a database transaction, in any thread.
+
+    How: `socket.socket.connect`, `connect_ex`, `send` and `sendall` are wrapped for the whole
+    session (writes too, because HTTP clients keep connections alive and reuse them without
+    connecting again). Each call looks at the calling thread's own database connection
+    (`django.db.connection` is per thread) and its stack of open `atomic` blocks.
+
+    The trap: pytest-django runs a non-transactional `django_db` test inside atomic blocks of
+    its own (the TestCase class and test transactions), so "in an atomic block" alone would be
+    true for every such test. When the test body starts (`pytest_runtest_call`, after every
+    fixture is set up) the guard records the blocks open at that moment in the test's thread as
+    the harness's baseline; only blocks opened later, by the code under test, count. Other
+    threads (the live server, the mock's webhook deliveries) have no baseline: any open block
+    counts. A thread using a connection created by another thread (the live server borrowing an
+    in-memory SQLite test database) is not checked: the blocks it sees are not its own. The
+    database drivers themselves (psycopg's libpq, SQLite) do not use Python sockets, so they
+    never trip it. Network calls made while fixtures are set up are not
+    checked.
+
+    A violation raises `NetworkCallInTransaction` at the call (HTTP clients may swallow it and
+    retry) and is also recorded; the test fails at teardown if any was recorded. A test that
+    trips it on purpose reads and clears `violations`."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.harness: list[Any] = []
+        self.violations: list[str] = []
+        self._lock = threading.Lock()
+
+    def arm(self) -> None:
+        self.harness = list(connection.atomic_blocks)
+        self.violations = []
+        self.active = True
+
+    def disarm(self) -> list[str]:
+        self.active = False
+        self.harness = []
+        found, self.violations = self.violations, []
+        return found
+
+    def check(self, what: str, address: Any = None) -> None:
+        # A connection shared across threads (the live server borrowing an in-memory SQLite
+        # test database) shows another thread's blocks: nothing can be attributed there.
+        if not self.active or connection._thread_ident != threading.get_ident():
+            return
+        own = [
+            block
+            for block in connection.atomic_blocks
+            if not any(block is harness for harness in self.harness)
+        ]
+        if own:
+            message = (
+                f"{what}({address!r}) in thread {threading.current_thread().name} inside "
+                f"{len(own)} open transaction block(s)"
+            )
+            with self._lock:
+                self.violations.append(message)
+            raise NetworkCallInTransaction(message)
+
+
+NETWORK_GUARD = NetworkGuard()
+
+
+def _guarded(name: str) -> Callable:
+    original = getattr(socket.socket, name)
+
+    def call(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            address = args[0] if name.startswith("connect") and args else None
+            NETWORK_GUARD.check(name, address)
+        return original(sock, *args, **kwargs)
+
+    call.__wrapped__ = original  # type: ignore[attr-defined]
+    return call
+
+
+for _name in ("connect", "connect_ex", "send", "sendall"):
+    setattr(socket.socket, _name, _guarded(_name))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    NETWORK_GUARD.arm()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def network_guard():
+    """The session's NetworkGuard; the test fails if it recorded a violation."""
+    yield NETWORK_GUARD
+    found = NETWORK_GUARD.disarm()
+    if found:
+        pytest.fail("Network call inside a database transaction:\n" + "\n".join(found))

@@ -18,7 +18,7 @@ from procurement.graphql.types import (
 from procurement.services import agencies, checkout, complaints, orders, payments
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
-from shop.core.graphql.mutations import BaseMutation
+from shop.core.graphql.mutations import BaseMutation, error_payloads
 
 
 def _value(member):
@@ -273,14 +273,24 @@ class PaymentCreate(BaseMutation):
     order = graphene.Field(OrderType)
     errors = errors_field(ProcurementError)
 
+    # Calls the gateway: runs in its own committed steps, never inside the request's
+    # transaction (procurement/services/payments.py).
+    atomic_request = False
+
     @classmethod
     def perform(cls, info, order_id, method, payment_method=None):
-        payment = payments.payment_create(
-            acting_user=info.context.user,
-            order_id=decode_id(order_id, "Order"),
-            method=_value(method),
-            payment_method=payment_method,
-        )
+        try:
+            payment = payments.payment_create(
+                acting_user=info.context.user,
+                order_id=decode_id(order_id, "Order"),
+                method=_value(method),
+                payment_method=payment_method,
+            )
+        except payments.PaymentFailed as failed:
+            # The declined attempt is committed and readable as FAILED.
+            return cls(
+                payment=failed.payment, order=failed.payment.order, errors=error_payloads(failed)
+            )
         return cls(payment=payment, order=payment.order)
 
 
@@ -316,6 +326,8 @@ class OrderRefund(BaseMutation):
     refund = graphene.Field(RefundType)
     order = graphene.Field(OrderType)
     errors = errors_field(ProcurementError)
+
+    atomic_request = False  # calls the gateway, as PaymentCreate
 
     @classmethod
     def perform(cls, info, order_id, amount, reason):

@@ -13,6 +13,7 @@ from procurement.graphql.types import (
 from shop.core.errors import BadUserInput
 from shop.core.graphql.connection import PaginatedField
 from shop.core.graphql.ids import decode_id
+from shop.payments import gateway
 
 
 class OrderFilterInput(graphene.InputObjectType):
@@ -37,7 +38,27 @@ def _values(items) -> list[str]:
     return [getattr(item, "value", item) for item in items or []]
 
 
+class PaymentConfigType(graphene.ObjectType):
+    """For a storefront confirming a card payment in the browser with `Payment.clientSecret`
+    (docs/payments.md, "Confirming in the browser"). Public: no secret is in it."""
+
+    class Meta:
+        name = "PaymentConfig"
+
+    publishable_key = graphene.String(
+        required=True,
+        description="The gateway's publishable key (`pk_…`); empty when card payments are off.",
+    )
+    api_base = graphene.String(
+        required=True,
+        description="Where the browser sends the confirmation: https://api.stripe.com, or the "
+        "bundled mock's address.",
+    )
+    currency = graphene.String(required=True)
+
+
 class ProcurementQueries(graphene.ObjectType):
+    payment_config = graphene.Field(PaymentConfigType, required=True)
     agencies = PaginatedField(AgencyConnection, description="Operators and auditors: all.")
     agency = graphene.Field(AgencyType, id=graphene.ID(required=True))
     orders = PaginatedField(
@@ -48,6 +69,9 @@ class ProcurementQueries(graphene.ObjectType):
     )
     order = graphene.Field(OrderType, id=graphene.ID(required=True))
     complaints = PaginatedField(ComplaintConnection)
+
+    def resolve_payment_config(root, info):
+        return gateway.payment_config()
 
     def resolve_agencies(root, info):
         return selectors.agencies_visible_to(acting_user=info.context.user)

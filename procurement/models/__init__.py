@@ -27,6 +27,7 @@ from procurement.models.orders import (
     PaymentState,
     PaymentStatus,
     Refund,
+    RefundState,
     ReservedSharePlan,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "PaymentState",
     "PaymentStatus",
     "Refund",
+    "RefundState",
     "ReservedSharePlan",
     "Target",
 ]

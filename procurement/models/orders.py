@@ -246,6 +246,8 @@ class Payment(models.Model):
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     gateway_intent_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Sent with the gateway's create call: a retry after a crash finds the same intent.
+    idempotency_key = models.CharField(max_length=64, blank=True)
     client_secret = models.CharField(max_length=128, blank=True)
     transfer_reference = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
@@ -259,12 +261,25 @@ class Payment(models.Model):
         return f"{self.order_id} {self.method} {self.amount}"
 
 
+class RefundState(models.TextChoices):
+    # Recorded, the gateway not yet known to have refunded: counts against what is left to
+    # refund, not in the order's refunded amount.
+    PENDING = "PENDING", "处理中"
+    SUCCEEDED = "SUCCEEDED", "已退款"
+    FAILED = "FAILED", "失败"
+
+
 class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     reason = models.TextField()
+    state = models.CharField(
+        max_length=16, choices=RefundState.choices, default=RefundState.SUCCEEDED
+    )
     gateway_refund_id = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -272,7 +287,16 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["order_id", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive"),
+            # A gateway refund is booked once, whichever path (our call, webhook, reconcile)
+            # sees it first.
+            models.UniqueConstraint(
+                fields=["gateway_refund_id"],
+                condition=~Q(gateway_refund_id=""),
+                name="refund_gateway_id_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} -{self.amount}"

@@ -29,6 +29,11 @@ class SearchBackend:
         Raises `EngineUnavailable` when an engine cannot take the update (it is retried)."""
         raise NotImplementedError
 
+    def send_entries(self, entries: list[Any], deleted_ids: Iterable[int] = ()) -> None:
+        """Hand index entries just written (and ids deleted) to the search engine. Called with no
+        database transaction open (it is a network call); the database backend has nothing to
+        send. Raises `EngineUnavailable` when the engine cannot take them."""
+
     def bulk_index(self, product_ids: Iterable[int], *, progress: Progress | None = None) -> int:
         """Like `index`, for many products (batched); returns how many were indexed."""
         raise NotImplementedError

@@ -186,8 +186,16 @@ class ElasticsearchSearchBackend(SearchBackend):
     # --- writes -------------------------------------------------------------------------------
 
     def _actions(self, entries: Iterable[ProductSearchEntry], index: str) -> Iterator[dict]:
+        # Versioned by when the entry was written: entries are sent after their transaction
+        # commits, so two drains of one product may reach the engine in either order; the
+        # engine keeps the newer and refuses the older (409, ignored).
         for entry in entries:
-            yield {**document_from_entry(entry).to_dict(include_meta=True), "_index": index}
+            yield {
+                **document_from_entry(entry).to_dict(include_meta=True),
+                "_index": index,
+                "_version": int(entry.indexed_at.timestamp() * 1_000_000),
+                "_version_type": "external_gte",
+            }
 
     def send(self, entries: list[ProductSearchEntry], deleted_ids: Iterable[int] = ()) -> None:
         """Write these entries (and delete these ids) to the engine. Raises EngineUnavailable."""
@@ -204,7 +212,7 @@ class ElasticsearchSearchBackend(SearchBackend):
                 self.client(),
                 [*self._actions(entries, self.alias), *deletes],
                 refresh=self.refresh,
-                ignore_status=(404,),
+                ignore_status=(404, 409),
                 chunk_size=BULK_CHUNK,
             )
         except ENGINE_ERRORS as error:
@@ -213,6 +221,11 @@ class ElasticsearchSearchBackend(SearchBackend):
     def index(self, product_ids: Iterable[int]) -> None:
         entries, missing = sync_entries(product_ids)
         self.send(entries, missing)
+
+    def send_entries(
+        self, entries: list[ProductSearchEntry], deleted_ids: Iterable[int] = ()
+    ) -> None:
+        self.send(entries, deleted_ids)
 
     def bulk_index(self, product_ids: Iterable[int], *, progress: Progress | None = None) -> int:
         ids = sorted(set(product_ids))
@@ -275,7 +288,12 @@ class ElasticsearchSearchBackend(SearchBackend):
             .order_by("pk")
             .defer("document", "text_hash")
         )
-        helpers.bulk(self.client(), self._actions(changed.iterator(), index), refresh=self.refresh)
+        helpers.bulk(
+            self.client(),
+            self._actions(changed.iterator(), index),
+            refresh=self.refresh,
+            ignore_status=(409,),  # a newer version is already there
+        )
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class PaymentIntent:
     # Stripe's code of the last failed attempt (e.g. "card_declined"), and the issuer's reason.
     last_error_code: str | None
     last_decline_code: str | None
+    # The gateway's message for that attempt, as the payer was told it.
+    last_error_message: str | None = None
 
     @classmethod
     def from_stripe(cls, intent: Any) -> "PaymentIntent":
@@ -97,6 +99,7 @@ class PaymentIntent:
             payment_method=_id_of(intent["payment_method"]),
             last_error_code=_field(error, "code"),
             last_decline_code=_field(error, "decline_code"),
+            last_error_message=_field(error, "message"),
         )
 
 
@@ -108,6 +111,9 @@ class Refund:
     currency: str
     status: str
     reason: str
+    # Our own tags (e.g. which local refund row asked for it); empty for a refund made at the
+    # gateway itself (an operator in the Stripe dashboard).
+    metadata: dict[str, str]
 
     @classmethod
     def from_stripe(cls, refund: Any) -> "Refund":
@@ -119,7 +125,12 @@ class Refund:
             currency=str(refund["currency"]).upper(),
             status=refund["status"],
             reason=metadata["reason"] if "reason" in metadata else "",
+            metadata={key: str(value) for key, value in metadata.to_dict().items()},
         )
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
 
 
 def _id_of(value: Any) -> str | None:
@@ -131,6 +142,23 @@ def _id_of(value: Any) -> str | None:
 
 def _field(obj: Any, name: str) -> Any:
     return obj[name] if obj is not None and name in obj else None
+
+
+@dataclass(frozen=True)
+class PaymentConfig:
+    """What a browser needs to confirm a card payment itself (as Stripe.js does): public."""
+
+    publishable_key: str
+    api_base: str
+    currency: str
+
+
+def payment_config() -> PaymentConfig:
+    return PaymentConfig(
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+        api_base=settings.STRIPE_API_BASE.rstrip("/"),
+        currency=CURRENCY,
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -214,6 +242,7 @@ def create_payment_intent(
     idempotency_key: str,
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
     description: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> PaymentIntent:
     """A payment intent for `amount` CNY, tagged with the order it pays. The same key with the
     same arguments returns the same intent; with other arguments it is refused."""
@@ -226,7 +255,7 @@ def create_payment_intent(
         "currency": STRIPE_CURRENCY,
         "capture_method": str(capture_method),
         "payment_method_types": ["card"],
-        "metadata": {"order_reference": order_reference},
+        "metadata": {**(metadata or {}), "order_reference": order_reference},
         "expand": _EXPAND_INTENT,
     }
     if description:
@@ -295,6 +324,7 @@ def refund_payment(
     amount: Decimal | None,
     idempotency_key: str,
     reason: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> Refund:
     """Refund `amount` CNY of a captured payment, or all that is left when `amount` is None.
     More than is left is refused (AMOUNT_TOO_LARGE), as is anything once all is refunded
@@ -309,11 +339,25 @@ def refund_payment(
                 field="amount",
             )
         params["amount"] = to_fen(amount)
+    tags = dict(metadata or {})
     if reason:
-        params["metadata"] = {"reason": reason[:_METADATA_VALUE_MAX]}
+        tags["reason"] = reason[:_METADATA_VALUE_MAX]
+    if tags:
+        params["metadata"] = tags
     with _stripe_errors_translated():
         refund = _client().v1.refunds.create(params, _options(idempotency_key))
     return Refund.from_stripe(refund)
+
+
+def list_refunds(payment_intent_id: str) -> list[Refund]:
+    """Every refund of a payment intent, whoever made it (our calls or the gateway's
+    dashboard), oldest first."""
+    refunds: list[Refund] = []
+    with _stripe_errors_translated():
+        page = _client().v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+        for refund in page.auto_paging_iter():
+            refunds.append(Refund.from_stripe(refund))
+    return refunds[::-1]  # Stripe lists newest first
 
 
 def retrieve_refund(refund_id: str) -> Refund:

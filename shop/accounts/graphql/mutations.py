@@ -27,7 +27,7 @@ class TokenCreate(BaseMutation):
     """Sign in: an access token for `Authorization: Bearer …`, and a refresh token. Must be
     the only mutation of its request."""
 
-    checks_password = True
+    atomic_request = False  # its count of failed attempts commits on its own
 
     class Arguments:
         email = graphene.String(required=True)

@@ -24,9 +24,12 @@ class BaseMutation(graphene.Mutation):
     and the request's transaction is marked for rollback, so nothing changes.
     """
 
-    # A mutation that checks a password: the API runs it alone in its request and outside the
-    # request's transaction, so its count of failed attempts commits whatever else happens.
-    checks_password: bool = False
+    # False for a mutation that must commit on its own: one that calls the network (the payment
+    # gateway: it commits its own short steps around the call) or checks a password (its count of
+    # failed attempts must survive whatever else happens). Its request runs without the
+    # request-wide transaction, and it must be the only mutation of its request
+    # (see shop/core/graphql/view.py).
+    atomic_request = True
 
     class Meta:
         abstract = True
@@ -40,19 +43,32 @@ class BaseMutation(graphene.Mutation):
         try:
             payload = cls.perform(info, **data)
         except DomainError as error:
-            return cls(
-                errors=[
-                    DomainErrorPayload(camel_case(e.field), e.code, e.message)
-                    for e in error.as_errors()
-                ]
-            )
+            return cls(errors=error_payloads(error))
         except AccessError:
-            if connection.in_atomic_block:
+            # A non-atomic mutation has no request transaction to roll back (its service
+            # checks access before its first write).
+            if cls.atomic_request and connection.in_atomic_block:
                 transaction.set_rollback(True)
             raise
         if getattr(payload, "errors", None) is None:
             payload.errors = []
         return payload
+
+
+def error_payloads(error: DomainError) -> list["DomainErrorPayload"]:
+    return [DomainErrorPayload(camel_case(e.field), e.code, e.message) for e in error.as_errors()]
+
+
+def non_atomic_mutation_fields(schema: Any) -> frozenset[str]:
+    """The names of the root mutation fields whose mutation is not `atomic_request`."""
+    mutation_type = schema.graphql_schema.mutation_type
+    if mutation_type is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, field in mutation_type.fields.items()
+        if getattr(getattr(field.type, "graphene_type", None), "atomic_request", True) is False
+    )
 
 
 class DomainErrorPayload:

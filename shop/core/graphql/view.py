@@ -6,7 +6,6 @@ before any GraphQL work (a malformed body, a wrong method, a bad token, a body o
 
 import json
 import logging
-from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -24,20 +23,22 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLSchema,
     OperationType,
-    SelectionSetNode,
     ValidationRule,
     execute,
-    get_named_type,
     specified_rules,
     validate,
 )
 from graphql.error import GraphQLSyntaxError
+from graphql.language import (
+    InlineFragmentNode,
+    OperationDefinitionNode,
+)
 from graphql.utilities import get_operation_ast
 
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
+from shop.core.graphql.mutations import non_atomic_mutation_fields
 from shop.core.middleware import current_request_id
 
 logger = logging.getLogger("shop.graphql")
@@ -111,34 +112,28 @@ def format_graphql_error(error: Exception) -> dict:
     return formatted
 
 
-@cache
-def _password_fields(schema: GraphQLSchema) -> frozenset[str]:
-    """Mutation fields whose graphene class says `checks_password` (tokenCreate)."""
-    mutation = schema.mutation_type
-    fields = mutation.fields.items() if mutation else ()
-    # graphene keeps the Mutation class that made a payload type on it as `graphene_type`.
-    classes = {name: getattr(get_named_type(f.type), "graphene_type", None) for name, f in fields}
-    return frozenset(
-        name for name, made_by in classes.items() if getattr(made_by, "checks_password", False)
-    )
-
-
-def _root_fields(selection_set: SelectionSetNode, document: DocumentNode, seen: set) -> list[str]:
-    """The root fields an operation selects, through fragments, counting each alias."""
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
+    """The operation's top-level field names, one per selection (aliases count), looking
+    through fragments."""
     fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
     }
-    names = []
-    for selection in selection_set.selections:
+    names: list[str] = []
+    pending = list(operation.selection_set.selections)
+    seen: set[str] = set()
+    while pending:
+        selection = pending.pop()
         if isinstance(selection, FieldNode):
             names.append(selection.name.value)
-            continue
-        if isinstance(selection, FragmentSpreadNode):
-            if selection.name.value in seen or selection.name.value not in fragments:
-                continue
+        elif isinstance(selection, InlineFragmentNode):
+            pending.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
             seen.add(selection.name.value)
-            selection = fragments[selection.name.value]
-        names += _root_fields(selection.selection_set, document, seen)
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                pending.extend(fragment.selection_set.selections)
     return names
 
 
@@ -339,22 +334,20 @@ class ShopGraphQLView(FileUploadGraphQLView):
         }
         if is_mutation:
             fields = [
-                name
-                for name in _root_fields(operation_ast.selection_set, document, set())
-                if name != "__typename"
+                name for name in _root_fields(document, operation_ast) if name != "__typename"
             ]
-            signing_in = [name for name in fields if name in _password_fields(schema)]
-            if signing_in and len(fields) > 1:
-                # Several sign-ins would be several guesses per request, and any other field
-                # could fail and roll back the count of failed attempts.
-                refusal = GraphQLError(
-                    f"{signing_in[0]} must be the only mutation in its request.",
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
-                return ExecutionResult(data=None, errors=[refusal])
-            if signing_in:
-                # The sign-in commits its count of the attempt itself (durably): no request
-                # transaction around it, whose rollback would undo that count.
+            alone = non_atomic_mutation_fields(self.schema) & set(fields)
+            if alone:
+                # These commit on their own (a sign-in's count of failed attempts; a payment's
+                # steps around the gateway call), so no request transaction may be open around
+                # them, and they cannot share a request with other fields: several sign-ins
+                # would be several guesses, and another field's failure must not undo their work.
+                if len(fields) > 1:
+                    refusal = GraphQLError(
+                        f"{sorted(alone)[0]} must be the only mutation in its request.",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                    return ExecutionResult(data=None, errors=[refusal])
                 return execute(schema, document, **options)
             # One transaction per mutation request: an access error anywhere rolls it all back.
             with transaction.atomic():

@@ -11,7 +11,7 @@ urlpatterns = [
     path("v1/payment_intents/<str:intent>/confirm", views.payment_intent_confirm),
     path("v1/payment_intents/<str:intent>/capture", views.payment_intent_capture),
     path("v1/payment_intents/<str:intent>/cancel", views.payment_intent_cancel),
-    path("v1/refunds", views.refund_create),
+    path("v1/refunds", views.refunds),
     path("v1/refunds/<str:refund>", views.refund_retrieve),
     path("v1/events/<str:event>", views.event_retrieve),
     re_path(r"^(?P<path>.*)$", views.unrecognized),

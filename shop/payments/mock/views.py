@@ -45,7 +45,12 @@ def _key_hint(key: str) -> str:
     return prefix + "*" * max(len(key) - len(prefix) - 4, 0) + key[-4:]
 
 
-def _authenticate(request: HttpRequest) -> None:
+SECRET, PUBLISHABLE = "secret", "publishable"
+
+
+def _authenticate(request: HttpRequest) -> str:
+    """Which key the request carries: SECRET or PUBLISHABLE (refused unless the endpoint
+    allows it, and then only with the payment intent's client secret)."""
     header = request.headers.get("Authorization", "")
     key = ""
     if header.startswith("Bearer "):
@@ -62,8 +67,27 @@ def _authenticate(request: HttpRequest) -> None:
             "YOUR_SECRET_KEY').",
             status=401,
         )
-    if not hmac.compare_digest(key.encode(), settings.STRIPE_SECRET_KEY.encode()):
-        raise StripeApiError(f"Invalid API Key provided: {_key_hint(key)}", status=401)
+    if hmac.compare_digest(key.encode(), settings.STRIPE_SECRET_KEY.encode()):
+        return SECRET
+    publishable = settings.STRIPE_PUBLISHABLE_KEY
+    if publishable and hmac.compare_digest(key.encode(), publishable.encode()):
+        return PUBLISHABLE
+    raise StripeApiError(f"Invalid API Key provided: {_key_hint(key)}", status=401)
+
+
+def _check_client_secret(params: Params, intent_id: str, *, required: bool) -> None:
+    """With the publishable key, a payment intent is reached only with its client secret (what
+    Stripe.js sends from the browser); with the secret key the client secret is optional."""
+    secret = params.string("client_secret", required=required)
+    if secret is None:
+        return
+    found = selectors.payment_intent_get(intent_id)
+    if not hmac.compare_digest(secret, found.client_secret):
+        raise StripeApiError(
+            "The client_secret provided does not match the client_secret associated with the "
+            "PaymentIntent.",
+            param="client_secret",
+        )
 
 
 def _unrecognized(request: HttpRequest) -> StripeApiError:
@@ -164,8 +188,12 @@ def _run_post(
         return status, text, None
 
 
-def api_view(method: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
-    """Wrap `handler(params, **url_kwargs) -> (status, body)` as a Stripe API endpoint."""
+def api_view(
+    method: str, *, publishable: bool = False
+) -> Callable[[Handler], Callable[..., HttpResponse]]:
+    """Wrap `handler(params, **url_kwargs) -> (status, body)` as a Stripe API endpoint. With
+    `publishable`, the publishable key is accepted too and the handler is told which key came
+    (`publishable=True|False`)."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -177,9 +205,17 @@ def api_view(method: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
             replay = None
             try:
-                _authenticate(request)
+                kind = _authenticate(request)
                 if request.method != method:
                     raise _unrecognized(request)
+                if kind == PUBLISHABLE and not publishable:
+                    raise StripeApiError(
+                        "This API call cannot be made with a publishable API key. Please use "
+                        "a secret API key.",
+                        status=401,
+                    )
+                if publishable:
+                    kwargs = {**kwargs, "publishable": kind == PUBLISHABLE}
                 data = _request_params(request)
                 with api_request(ApiRequest(request_id, key)):
                     if method == "POST":
@@ -266,25 +302,21 @@ def payment_intent_create(data: dict[str, Any]) -> Result:
     return _intent_result(outcome, expand)
 
 
-@api_view("GET")
-def payment_intent_retrieve(data: dict[str, Any], intent: str) -> Result:
+@api_view("GET", publishable=True)
+def payment_intent_retrieve(data: dict[str, Any], intent: str, publishable: bool) -> Result:
     params = Params(data, allowed={"client_secret", "expand"})
     expand = params.expand(expandable=EXPANDABLE_INTENT)
-    found = selectors.payment_intent_get(intent)
-    secret = params.string("client_secret")
-    if secret is not None and not hmac.compare_digest(secret, found.client_secret):
-        raise StripeApiError(
-            "The client_secret provided does not match the client_secret associated with the "
-            "PaymentIntent.",
-            param="client_secret",
-        )
-    return 200, payment_intent_object(found, expand=expand)
+    _check_client_secret(params, intent, required=publishable)
+    return 200, payment_intent_object(selectors.payment_intent_get(intent), expand=expand)
 
 
-@api_view("POST")
-def payment_intent_confirm(data: dict[str, Any], intent: str) -> Result:
-    params = Params(data, allowed={"payment_method", "expand"})
+@api_view("POST", publishable=True)
+def payment_intent_confirm(data: dict[str, Any], intent: str, publishable: bool) -> Result:
+    """Confirm with the secret key (our server), or as Stripe.js does from a browser: the
+    publishable key plus the intent's `client_secret`, nothing else."""
+    params = Params(data, allowed={"payment_method", "expand", "client_secret"})
     expand = params.expand(expandable=EXPANDABLE_INTENT)
+    _check_client_secret(params, intent, required=publishable)
     outcome = services.payment_intent_confirm(
         intent_id=intent, payment_method=params.string("payment_method")
     )
@@ -325,6 +357,30 @@ def refund_create(data: dict[str, Any]) -> Result:
         metadata=params.metadata(),
     )
     return 200, refund_object(refund)
+
+
+@api_view("GET")
+def refund_list(data: dict[str, Any]) -> Result:
+    """`GET /v1/refunds?payment_intent=…`: newest first, as Stripe lists; at most `limit`
+    (1–100, default 10)."""
+    params = Params(data, allowed={"payment_intent", "limit"})
+    limit = params.amount("limit") or 10
+    if not 1 <= limit <= 100:
+        raise StripeApiError("Invalid limit: must be between 1 and 100.", param="limit")
+    refunds = selectors.refunds_of(params.string("payment_intent"))
+    page = [refund_object(refund) for refund in refunds[: limit + 1]]
+    return 200, {
+        "object": "list",
+        "data": page[:limit],
+        "has_more": len(page) > limit,
+        "url": "/v1/refunds",
+    }
+
+
+@csrf_exempt
+def refunds(request: HttpRequest) -> HttpResponse:
+    """/v1/refunds: GET lists, POST creates (as Stripe routes one URL by method)."""
+    return (refund_list if request.method == "GET" else refund_create)(request)
 
 
 @api_view("GET")

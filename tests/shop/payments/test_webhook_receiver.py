@@ -49,6 +49,33 @@ def test_stale_signature_is_refused(handler_for, caplog):
     assert "Timestamp outside the tolerance zone" in caplog.text
 
 
+def test_signature_from_the_future_is_refused(handler_for, caplog):
+    handler = handler_for("payment_intent.succeeded")
+    with caplog.at_level(logging.WARNING, logger="shop.payments.webhooks"):
+        status, body = post_webhook(event_payload(), timestamp=int(time.time()) + 600)
+    assert (status, body) == (400, {"error": "invalid signature"})
+    assert WebhookEvent.objects.count() == 0
+    assert handler.events == []
+    assert "signed in the future" in caplog.text
+
+
+def test_signature_a_few_seconds_ahead_is_clock_skew_and_accepted(handler_for):
+    handler = handler_for("payment_intent.succeeded")
+    status, _body = post_webhook(event_payload(event_id="evt_1"), timestamp=int(time.time()) + 20)
+    assert status == 200
+    assert handler.event_ids == ["evt_1"]
+
+
+def test_without_a_webhook_secret_every_webhook_is_refused(handler_for, settings):
+    handler = handler_for("payment_intent.succeeded")
+    payload = event_payload()
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    status, body = post_webhook(payload, secret="")
+    assert (status, body) == (400, {"error": "webhooks are not configured"})
+    assert WebhookEvent.objects.count() == 0
+    assert handler.events == []
+
+
 def test_unsigned_request_is_refused():
     response = Client().post("/webhooks/stripe/", event_payload(), content_type="application/json")
     assert response.status_code == 400

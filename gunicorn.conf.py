@@ -1,0 +1,51 @@
+"""Production server configuration: `gunicorn -c gunicorn.conf.py shop.wsgi`.
+
+Measured with bench/payments_concurrency.py (figures in bench/RESULTS-payments.md). Every value
+can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS,
+GUNICORN_TIMEOUT) or on the command line.
+
+- Threaded workers (`gthread`): a request waiting on the network (the payment gateway, the
+  search engine) holds a thread, not a whole process, so slow gateway answers cannot occupy
+  every worker while cheap requests queue behind them.
+- No database transaction is open while the gateway is called (procurement/services/payments.py),
+  so a waiting thread holds no lock either.
+- The bundled Stripe mock must not be served by these workers: the app calling itself could wait
+  for a free worker that only its own call would free. In production the mock is off (real
+  Stripe); where it is on, serve it from a process of its own (`make serve` does; so does the
+  benchmark) and point STRIPE_API_BASE at it.
+- SITE_URL (where the gateway mock and its webhooks find the app) follows the bind address
+  unless it is set.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Two processes per core, plus one: the usual starting point; threads add concurrency for I/O.
+workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A request that takes longer is a bug (gateway and search calls have their own, shorter
+# timeouts); the worker is restarted rather than left hanging.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so that a slow leak cannot grow without bound.
+max_requests = 2000
+max_requests_jitter = 200
+# The control socket (gunicorn 27) would be created under ~/.gunicorn; not needed in production.
+control_socket_disable = True
+accesslog = "-"
+errorlog = "-"
+
+
+def on_starting(server) -> None:
+    """SITE_URL follows the address actually bound (config, environment or command line),
+    unless it is set. The master runs this before any worker loads the app."""
+    address = server.cfg.bind[0] if server.cfg.bind else ""
+    if "SITE_URL" in os.environ or not address or address.startswith(("unix:", "fd://")):
+        return
+    host, _, port = address.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - reading the bind address, not binding
+        host = "127.0.0.1"
+    os.environ["SITE_URL"] = f"http://{host}:{port}"
