@@ -24,6 +24,7 @@ from django.db import DatabaseError
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from search import text
 from search.models import SearchCounter, SynonymRule
@@ -111,7 +112,7 @@ def file_rules() -> tuple[Rule, ...]:
 
 @dataclass(frozen=True)
 class Dictionary:
-    version: int
+    version: tuple
     expansions: dict[str, tuple[str, ...]]
 
 
@@ -119,12 +120,17 @@ _lock = threading.Lock()
 _current: Dictionary | None = None
 
 
-def _version() -> int:
+def _version() -> tuple:
+    """The counter's value and time: a counter reset and counted up again is still new."""
     try:
-        row = SearchCounter.objects.filter(name=VERSION_COUNTER).values_list("value").first()
+        row = (
+            SearchCounter.objects.filter(name=VERSION_COUNTER)
+            .values_list("value", "updated_at")
+            .first()
+        )
     except DatabaseError:
-        return _current.version if _current else 0
-    return row[0] if row else 0
+        return _current.version if _current else (0, None)
+    return tuple(row) if row else (0, None)
 
 
 def operator_rules() -> list[Rule]:
@@ -158,9 +164,14 @@ def analyse(query: str | None, *, match_any: bool = False) -> text.QueryTerms:
 
 
 def bump_version() -> None:
-    updated = SearchCounter.objects.filter(name=VERSION_COUNTER).update(value=F("value") + 1)
+    now = timezone.now()
+    updated = SearchCounter.objects.filter(name=VERSION_COUNTER).update(
+        value=F("value") + 1, updated_at=now
+    )
     if not updated:
-        SearchCounter.objects.get_or_create(name=VERSION_COUNTER, defaults={"value": 1})
+        SearchCounter.objects.get_or_create(
+            name=VERSION_COUNTER, defaults={"value": 1, "updated_at": now}
+        )
 
 
 @receiver(post_save, sender=SynonymRule)
