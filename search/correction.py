@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from search.text import has_han, joined_pinyin, segment
 ASCII_CUTOFF = 80
 # jieba's frequency of a character as a word above which typing it is taken as meant
 COMMON_CHAR = 5000
+REFRESH_SECONDS = 30.0
 MIN_ASCII = 4
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
@@ -46,6 +48,7 @@ class Vocabulary:
     by_length: dict[int, list[str]] = field(default_factory=dict)
     ascii_sorted: list[str] = field(default_factory=list)  # pinyin, initials, English keys
     ascii_to_han: dict[str, str] = field(default_factory=dict)
+    built: float = field(default_factory=time.monotonic)
 
     def knows_han(self, word: str) -> bool:
         if len(word) == 1:
@@ -112,9 +115,22 @@ def _build(key: tuple) -> Vocabulary:
     return vocabulary
 
 
-def vocabulary() -> Vocabulary:
+def forget() -> None:
+    """Drop the cached vocabulary (tests and `reset_backends`: a different index)."""
     global _vocabulary
+    _vocabulary = None
+
+
+def vocabulary() -> Vocabulary:
+    """The vocabulary, rebuilt when the index or dictionary changed, at most every
+    `REFRESH_SECONDS` (a busy catalog changes all the time; a word a minute old is fine)."""
+    global _vocabulary
+    if _vocabulary is not None and time.monotonic() - _vocabulary.built < REFRESH_SECONDS:
+        return _vocabulary
     key = _key()
+    if _vocabulary is not None and _vocabulary.key == key:
+        _vocabulary.built = time.monotonic()
+        return _vocabulary
     if _vocabulary is None or _vocabulary.key != key:
         with _lock:
             if _vocabulary is None or _vocabulary.key != key:

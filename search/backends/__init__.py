@@ -41,6 +41,9 @@ def reset_backends() -> None:
             if close:
                 close()
         _backends.clear()
+    from search import correction
+
+    correction.forget()  # the vocabulary belongs to the index those backends served
 
 
 def _on_setting_changed(setting, **kwargs):
