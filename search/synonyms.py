@@ -100,8 +100,12 @@ def build(rules: Iterable[Rule]) -> dict[str, tuple[str, ...]]:
     for word, found in closed.items():
         key = _joined_pinyin(word)
         if key and len(key) > 3 and key not in closed:
+            # not the word(s) the pinyin spells: the pinyin field already finds them where they
+            # are names or tags (`gouqi` must not find a tea whose description lists 枸杞)
+            spelled = [w for w in (word, *found) if _joined_pinyin(w) != key]
             merged = with_pinyin.get(key, ())
-            with_pinyin[key] = tuple(dict.fromkeys([*merged, word, *found]))
+            if spelled:
+                with_pinyin[key] = tuple(dict.fromkeys([*merged, *spelled]))
     return with_pinyin
 
 
@@ -146,10 +150,24 @@ def operator_rules() -> list[Rule]:
     return rules
 
 
+def _file_only() -> Dictionary:
+    global _file_dictionary
+    if _file_dictionary is None:
+        _file_dictionary = Dictionary(("file",), build(file_rules()))
+    return _file_dictionary
+
+
+_file_dictionary: Dictionary | None = None
+
+
 def current() -> Dictionary:
-    """The dictionary in force: rebuilt when the version counter moved since the last query."""
+    """The dictionary in force: rebuilt when the version counter moved since the last query.
+    Without database access (the engine module used on its own) the file's rules alone."""
     global _current
-    version = _version()
+    try:
+        version = _version()
+    except RuntimeError:  # no database here (pytest-django refuses access, as may a script)
+        return _file_only()
     if _current is not None and _current.version == version:
         return _current
     with _lock:
