@@ -60,3 +60,13 @@ def test_an_operator_rule_applies_at_the_next_query_and_goes_with_its_deletion(
     assert shop_catalog.ids(*GOJI) <= set(search("宝贝果").ids)
     rule.delete()
     assert search("宝贝果").total == 0
+
+
+@pytest.mark.smoke
+def test_the_admin_form_refuses_a_malformed_rule_and_saves_nothing(db):
+    from search.admin import SynonymRuleForm
+
+    form = SynonymRuleForm(data={"rule": "土豆", "enabled": True, "note": ""})
+    assert not form.is_valid()
+    assert "two words" in form.errors["rule"][0]
+    assert not SynonymRule.objects.exists()
