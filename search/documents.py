@@ -295,8 +295,10 @@ def _text_query(query: str | None, *, match_any: bool = False):
         minimum_should_match=1,
     )
     # Ranking only: the compound words too (中宁枸杞 ranks above 中宁 ... 枸杞).
-    boost = Q("match", name_terms={"query": " ".join(terms.all_terms), "boost": 0.5})
-    return Q("bool", must=[match], should=[boost])
+    boost = [Q("match", name_terms={"query": " ".join(terms.all_terms), "boost": 0.5})]
+    if terms.compounds:  # a GI or brand name in the long text (中宁枸杞)
+        boost.append(Q("match", body_terms={"query": " ".join(terms.compounds), "boost": 1.0}))
+    return Q("bool", must=[match], should=boost)
 
 
 def build_search(

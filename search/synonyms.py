@@ -102,11 +102,25 @@ def build(rules: Iterable[Rule]) -> dict[str, tuple[str, ...]]:
         if key and len(key) > 3 and key not in closed:
             # not the word(s) the pinyin spells: the pinyin field already finds them where they
             # are names or tags (`gouqi` must not find a tea whose description lists 枸杞)
-            spelled = [w for w in (word, *found) if _joined_pinyin(w) != key]
+            others = [w for w in (word, *found) if _joined_pinyin(w) != key]
             merged = with_pinyin.get(key, ())
-            if spelled:
-                with_pinyin[key] = tuple(dict.fromkeys([*merged, *spelled]))
+            if others:
+                with_pinyin[key] = tuple(dict.fromkeys([*merged, *others]))
     return with_pinyin
+
+
+def readings(rules: Iterable[Rule]) -> dict[str, tuple[str, ...]]:
+    """Joined pinyin -> the dictionary's Chinese words it spells (putaojiu -> 葡萄酒): not to
+    match (the pinyin field does) but to rank a name with the word above a tag with it."""
+    spelled: dict[str, list[str]] = {}
+    for lhs, rhs in rules:
+        for word in (*lhs, *rhs):
+            key = _joined_pinyin(word)
+            if key and len(key) > 3:
+                spelled.setdefault(key, [])
+                if word not in spelled[key]:
+                    spelled[key].append(word)
+    return {key: tuple(words) for key, words in spelled.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -118,6 +132,11 @@ def file_rules() -> tuple[Rule, ...]:
 class Dictionary:
     version: tuple
     expansions: dict[str, tuple[str, ...]]
+    readings: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, version: tuple, rules: list[Rule]) -> Dictionary:
+        return cls(version, build(rules), readings(rules))
 
 
 _lock = threading.Lock()
@@ -153,7 +172,7 @@ def operator_rules() -> list[Rule]:
 def _file_only() -> Dictionary:
     global _file_dictionary
     if _file_dictionary is None:
-        _file_dictionary = Dictionary(("file",), build(file_rules()))
+        _file_dictionary = Dictionary.of(("file",), list(file_rules()))
     return _file_dictionary
 
 
@@ -172,13 +191,16 @@ def current() -> Dictionary:
         return _current
     with _lock:
         if _current is None or _current.version != version:
-            _current = Dictionary(version, build([*file_rules(), *operator_rules()]))
+            _current = Dictionary.of(version, [*file_rules(), *operator_rules()])
     return _current
 
 
 def analyse(query: str | None, *, match_any: bool = False) -> text.QueryTerms:
     """`search.text.query_terms` with the dictionary in force: what every backend searches."""
-    return text.query_terms(query, current().expansions, match_any=match_any)
+    dictionary = current()
+    return text.query_terms(
+        query, dictionary.expansions, readings=dictionary.readings, match_any=match_any
+    )
 
 
 def bump_version() -> None:

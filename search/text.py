@@ -417,6 +417,9 @@ class QueryTerms:
     initials: list[str] = field(default_factory=list)
     expansions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     match_any: bool = False
+    # compound words of the query made of its terms (中宁枸杞): ranked up also in the long text
+    # (a GI or brand name there), where the separate terms rank equal
+    compounds: list[str] = field(default_factory=list)
 
     def alternatives(self, term: str) -> tuple[str, ...]:
         return (term, *self.expansions.get(term, ()))
@@ -467,10 +470,13 @@ def query_terms(
     query: str | None,
     synonyms: Mapping[str, tuple[str, ...]] | None = None,
     *,
+    readings: Mapping[str, tuple[str, ...]] | None = None,
     match_any: bool = False,
 ) -> QueryTerms:
     """Analyse a user query the same way the index side was analysed (see `QueryTerms`).
-    `synonyms` maps a normalised word to the words it also finds (see `search.synonyms`)."""
+    `synonyms` maps a normalised word to the words it also finds (see `search.synonyms`);
+    `readings` maps a joined pinyin to the Chinese words it spells, added to `all_terms` (the
+    name boost) so that `putaojiu` ranks a name with 葡萄酒 above a tag with it."""
     text = fold_pinyin(normalize(query))
     synonyms = synonyms or {}
     tokens = [t for t in _tokens(text) if t[0] not in QUERY_STOPWORDS]
@@ -493,9 +499,15 @@ def query_terms(
     return QueryTerms(
         text=text,
         terms=terms,
-        all_terms=_dedup(word for word, _, _ in tokens),
+        all_terms=_dedup(
+            [
+                *(word for word, _, _ in tokens),
+                *(w for term in ascii_words for w in (readings or {}).get(term, ())),
+            ]
+        ),
         pinyin=[t for t in ascii_words if is_pinyin(t)],
         initials=ascii_words,
         expansions={term: words for term, words in expansions.items() if words},
         match_any=match_any,
+        compounds=_dedup(w for w, _s, _e in tokens if w not in terms and len(w) > 2),
     )

@@ -102,6 +102,7 @@ class Matcher:
 class PostgresMatcher(Matcher):
     WEIGHTS = "{0.05,0.2,0.5,1.0}"  # D, C, B, A
     BOOST = 0.5  # for the query's compound words in the name (中宁枸杞 over 中宁 … 枸杞)
+    COMPOUND_BOOST = 0.1  # for them anywhere, also in a GI / brand name of the long text
 
     @staticmethod
     def _lexeme(token: str) -> str:
@@ -144,6 +145,12 @@ class PostgresMatcher(Matcher):
             f'+ {self.BOOST} * ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery)'
         )
         params = [self.WEIGHTS, self.tsquery(terms), self.WEIGHTS, self.boost_tsquery(terms)]
+        if terms.compounds:  # 中宁枸杞 anywhere (a GI or brand name in the long text too)
+            sql += (
+                f" + {self.COMPOUND_BOOST} * "
+                f'ts_rank(\'{{1,1,1,1}}\'::float4[], "{TABLE}"."document", %s::tsquery)'
+            )
+            params.append(" | ".join(self._lexeme(t) for t in terms.compounds))
         if terms.match_any:  # relaxed: how many query words a hit matches comes first
             for term in terms.terms:
                 sql += f' + {MATCHED_WORD} * ("{TABLE}"."document" @@ %s::tsquery)::int'
@@ -197,7 +204,12 @@ class SQLiteMatcher(Matcher):
         return " AND ".join(self._term(term, terms) for term in terms.terms)
 
     def boost_match(self, terms: QueryTerms) -> str:
-        return " OR ".join("name_terms : " + self._string(t) for t in terms.all_terms)
+        return " OR ".join(
+            [
+                *("name_terms : " + self._string(t) for t in terms.all_terms),
+                *("body_terms : " + self._string(t) for t in terms.compounds),
+            ]
+        )
 
     def _rank(self, expression: str) -> str:
         return (
