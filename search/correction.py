@@ -29,12 +29,14 @@ from django.db.models import Count, Max
 from catalog.models import Category, County, ProductAuthorization
 from search import synonyms
 from search.models import ProductSearchEntry
-from search.text import has_han, joined_pinyin, segment
+from search.text import has_han, is_pinyin, joined_pinyin, segment, word_frequency
 
 ASCII_CUTOFF = 80
 # jieba's frequency of a character as a word above which typing it is taken as meant
 COMMON_CHAR = 5000
 REFRESH_SECONDS = 30.0
+# jieba's frequency of a whole word from which it is taken as meant (typos score 0)
+REAL_WORD = 5
 MIN_ASCII = 4
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
@@ -46,7 +48,9 @@ class Vocabulary:
     han: Counter = field(default_factory=Counter)  # Han words of names / labels, by frequency
     chars: set[str] = field(default_factory=set)
     by_length: dict[int, list[str]] = field(default_factory=dict)
-    ascii_sorted: list[str] = field(default_factory=list)  # pinyin, initials, English keys
+    ascii_sorted: list[str] = field(default_factory=list)  # every correction target
+    index_sorted: list[str] = field(default_factory=list)  # indexed pinyin and initials
+    keys: set[str] = field(default_factory=set)  # the dictionary's ASCII words
     ascii_to_han: dict[str, str] = field(default_factory=dict)
     built: float = field(default_factory=time.monotonic)
 
@@ -56,9 +60,13 @@ class Vocabulary:
         return word in self.han
 
     def knows_ascii(self, word: str) -> bool:
-        """A whole word or the start of one (`gou` is typed on the way to `gouqi`)."""
-        i = bisect.bisect_left(self.ascii_sorted, word)
-        return i < len(self.ascii_sorted) and self.ascii_sorted[i].startswith(word)
+        """The start of an indexed pinyin / initials word (`gou` is typed on the way to
+        `gouqi`: the index finds it as a prefix) or a whole dictionary key (`potatoe` is not
+        `potatoes`: the dictionary has no prefixes)."""
+        if word in self.keys:
+            return True
+        i = bisect.bisect_left(self.index_sorted, word)
+        return i < len(self.index_sorted) and self.index_sorted[i].startswith(word)
 
 
 _lock = threading.Lock()
@@ -97,14 +105,18 @@ def _build(key: tuple) -> Vocabulary:
     )
     for label in labels:
         vocabulary.han.update(w for w in segment(label) if has_han(w))
+    vocabulary.index_sorted = sorted(ascii_words)
     for word, found in synonyms.current().expansions.items():
         for w in (word, *found):
             if has_han(w):
-                vocabulary.han[w] += 0  # known, but no weight as a correction target
+                vocabulary.han[w] += 0  # known; after the catalog's words as a target
             elif _ASCII_RE.match(w):
                 ascii_words.add(w)
-                if found and has_han(found[0]):
-                    vocabulary.ascii_to_han.setdefault(w, found[0])
+                vocabulary.keys.add(w)
+                spelled = synonyms.current().readings.get(w, ())  # tudou -> 土豆
+                target = spelled[0] if spelled else (found[0] if found else "")
+                if has_han(target):
+                    vocabulary.ascii_to_han.setdefault(w, target)
     for word, _count in vocabulary.han.most_common():
         vocabulary.by_length.setdefault(len(word), []).append(word)
         pinyin = joined_pinyin(word)
@@ -172,19 +184,18 @@ def _slip(typed: str, meant: str, *, lookalike: bool) -> bool:
 
 
 def _common(char: str) -> bool:
-    from search.text import word_frequency
-
     return word_frequency(char) >= COMMON_CHAR
 
 
 def _closest_han(window: str, vocabulary: Vocabulary) -> tuple[int, str] | None:
-    """(differing characters, word) for the best same-length indexed word, or None."""
+    """(differing characters, word) for the best same-length indexed word, or None. A window
+    that is itself a word of the language (牛排, 羊肉串, 干货) was meant, not mistyped."""
+    if word_frequency(window) >= REAL_WORD:
+        return None
     size = len(window)
     allowed = 1 if size <= 4 else 2
     best = None
     for word in vocabulary.by_length.get(size, ()):  # most frequent first
-        if vocabulary.han[word] == 0:
-            continue
         diffs = [(a, b) for a, b in zip(window, word, strict=True) if a != b]
         if not diffs or len(diffs) > allowed:
             continue
@@ -231,6 +242,11 @@ def _correct_ascii(word: str, vocabulary: Vocabulary) -> str:
 
     if len(word) < MIN_ASCII or vocabulary.knows_ascii(word):
         return word
+    # pinyin running on past an indexed word (tanyangrou, malingshufen): that word
+    indexed = set(vocabulary.index_sorted)
+    for end in range(len(word) - 1, max(MIN_ASCII, int(len(word) * 0.6)) - 1, -1):
+        if word[:end] in indexed and is_pinyin(word):
+            return vocabulary.ascii_to_han.get(word[:end], word[:end])
     candidates = [w for w in vocabulary.ascii_sorted if abs(len(w) - len(word)) <= 2]
     found = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=ASCII_CUTOFF)
     if not found:

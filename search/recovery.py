@@ -5,8 +5,9 @@
    nearest indexed word (`search.correction`: pinyin and character similarity, so 枸祀, 苟杞,
    葡萄洒, gouji and malinshu find 枸杞, 葡萄酒, 马铃薯); the results say what was searched
    (`corrected_query`, shown as "showing results for …").
-3. Relaxation: when every word must match and nothing does, hits matching some of the words
-   (not a lone Han character), those matching most first, flagged `partial`.
+3. Relaxation: when every word must match and nothing does (a query of two words or more),
+   hits matching some of the words (not by a lone Han character), those matching most first,
+   flagged `partial`: 手抓羊肉 lists the lamb.
 
 The backends' `search_once` runs one query; `SearchBackend.search` runs this recovery around
 it, so the engine and the database fallback show the same correction.
@@ -40,7 +41,8 @@ def search_with_recovery(search_once: SearchOnce, request: SearchRequest) -> Sea
             second.corrected_query = corrected
             return second
     searched = corrected or text
-    if len(analyse(searched).relaxable) < 2 or len(analyse(searched).terms) < 2:
+    terms = analyse(searched)
+    if len(terms.terms) < 2 or not terms.relaxable:
         return first
     relaxed = search_once(replace(request, text=searched, match_any=True, count=True))
     if not relaxed.total:
