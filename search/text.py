@@ -217,7 +217,13 @@ def normalize(text: str | None) -> str:
         text = to_simplified(text)
     if not text.isascii():
         text = _fold_latin(text)
+        text = _UNIT_RE.sub(lambda m: m.group(1) + _UNITS[m.group(2)], text)
     return " ".join(text.split())
+
+
+# Weights and volumes as specs write them: 500克 -> 500g, 2公斤 -> 2kg, 750毫升 -> 750ml.
+_UNITS = {"千克": "kg", "公斤": "kg", "克": "g", "毫升": "ml", "升": "l"}
+_UNIT_RE = re.compile(r"(\d)\s*(千克|公斤|毫升|克|升)")
 
 
 def _is_word(token: str) -> bool:

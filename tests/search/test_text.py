@@ -135,3 +135,7 @@ def test_one_character_dictionary_word_applies_only_as_a_word():
 
 def test_single_characters_are_not_relaxable():
     assert text.query_terms("羊 西吉").relaxable == ["西吉"]
+
+
+def test_chinese_units_become_the_units_specs_use():
+    assert text.normalize("500克 2公斤 750毫升") == "500g 2kg 750ml"
