@@ -306,6 +306,37 @@ class LikeMatcher(Matcher):
         return Value(1.0, output_field=FloatField())
 
 
+def indexed_words(words: Iterable[str]) -> set[str] | None:
+    """Which of these words some entry matches as a query word would (see the matchers'
+    `_word`), in one statement on PostgreSQL (GIN probes) or one FTS5 probe per word on
+    SQLite; None where that cannot be asked cheaply (the LIKE fallback): every word counts."""
+    words = sorted({w for w in words if w})
+    if not words:
+        return set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            matcher = PostgresMatcher()
+            queries = [" | ".join(matcher._word(w, False)) for w in words]
+            cursor.execute(
+                "SELECT w FROM unnest(%s::text[], %s::text[]) AS t(w, q) WHERE EXISTS "  # noqa: S608
+                f'(SELECT 1 FROM "{TABLE}" WHERE "document" @@ q::tsquery)',
+                [words, queries],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        if connection.vendor == "sqlite" and fts5_available():
+            matcher = SQLiteMatcher()
+            found = set()
+            for word in words:
+                cursor.execute(
+                    f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s LIMIT 1",  # noqa: S608
+                    [" OR ".join(matcher._word(word, False))],
+                )
+                if cursor.fetchone():
+                    found.add(word)
+            return found
+    return None
+
+
 def fts5_available() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
