@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SearchConfig(AppConfig):
     name = "search"
     verbose_name = "Search"
+
+    def ready(self) -> None:
+        from search import synonyms  # noqa: F401  (connects the rule-change signals)

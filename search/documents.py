@@ -41,7 +41,8 @@ from elasticsearch.dsl import (
 )
 
 from search.price_bands import PRICE_BANDS, price_band
-from search.text import index_terms, normalize, query_terms
+from search.synonyms import analyse
+from search.text import QueryTerms, has_han, index_terms, normalize
 
 # (key, from inclusive, to exclusive) in yuan; the keys are what the `price_band` field holds.
 # Fields a `filters` mapping may name: keyword facets take one value or a list (OR within a field),
@@ -218,25 +219,69 @@ def _filter_clauses(filters: Mapping[str, Any] | None) -> dict[str, Any]:
     return clauses
 
 
-def _text_query(query: str | None):
-    terms = query_terms(query)
+EXPANSION_BOOST = 0.5  # a dictionary word (土豆 -> 马铃薯) counts less than the literal word
+MATCHED_WORD = 100  # relaxed search: per query word matched, above any text score
+
+
+def _term_clause(term: str, terms: QueryTerms):
+    """The term in some field (name, body, pinyin, initials), or one of its expansions."""
+    literal = Q(
+        "multi_match",
+        query=term,
+        type="best_fields",
+        tie_breaker=0.3,
+        fields=[
+            "name_terms^3",
+            "body_terms",
+            *(["pinyin^2"] if term in terms.pinyin else []),
+            *(["initials^1.5"] if term in terms.initials else []),
+        ],
+    )
+    expansions = terms.expansions.get(term, ())
+    if not expansions:
+        return literal
+    alternatives = [literal]
+    for word in expansions:
+        alternatives.append(
+            Q(
+                "multi_match",
+                query=word,
+                type="best_fields",
+                fields=["name_terms^3", "body_terms"],
+                boost=EXPANSION_BOOST,
+            )
+        )
+        if has_han(word):  # a part of the name, as the database matches name characters
+            alternatives.append(Q("match_phrase", name={"query": word, "boost": EXPANSION_BOOST}))
+    return Q("bool", should=alternatives, minimum_should_match=1)
+
+
+def _text_query(query: str | None, *, match_any: bool = False):
+    terms = analyse(query, match_any=match_any)
     if terms.is_empty:
         return None
-    every_word = [
-        Q(
-            "multi_match",
-            query=term,
-            type="best_fields",
-            tie_breaker=0.3,
-            fields=[
-                "name_terms^3",
-                "body_terms",
-                *(["pinyin^2"] if term in terms.pinyin else []),
-                *(["initials^1.5"] if term in terms.initials else []),
+    every_word = [_term_clause(term, terms) for term in terms.terms]
+    if terms.match_any:
+        relaxable = set(terms.relaxable)
+        counted = [
+            Q("constant_score", filter=clause, boost=MATCHED_WORD)
+            for term, clause in zip(terms.terms, every_word, strict=True)
+        ]
+        return Q(
+            "bool",
+            must=[
+                Q(
+                    "bool",
+                    should=[
+                        clause
+                        for term, clause in zip(terms.terms, every_word, strict=True)
+                        if term in relaxable
+                    ],
+                    minimum_should_match=1,
+                )
             ],
+            should=[*counted, *every_word],
         )
-        for term in terms.terms
-    ]
     match = Q(
         "bool",
         should=[
@@ -250,8 +295,10 @@ def _text_query(query: str | None):
         minimum_should_match=1,
     )
     # Ranking only: the compound words too (中宁枸杞 ranks above 中宁 ... 枸杞).
-    boost = Q("match", name_terms={"query": " ".join(terms.all_terms), "boost": 0.5})
-    return Q("bool", must=[match], should=[boost])
+    boost = [Q("match", name_terms={"query": " ".join(terms.all_terms), "boost": 0.5})]
+    if terms.compounds:  # a GI or brand name in the long text (中宁枸杞)
+        boost.append(Q("match", body_terms={"query": " ".join(terms.compounds), "boost": 1.0}))
+    return Q("bool", must=[match], should=boost)
 
 
 def build_search(
@@ -264,6 +311,7 @@ def build_search(
     offset: int = 0,
     sort: str = "relevance",
     client: Elasticsearch | None = None,
+    match_any: bool = False,
 ) -> Search:
     """The DSL `Search` behind `search_products` (usable without an engine: `.to_dict()`).
 
@@ -277,7 +325,7 @@ def build_search(
     facet_clauses = {k: v for k, v in clauses.items() if k in FACET_FIELDS}
     plain_clauses = [v for k, v in clauses.items() if k not in FACET_FIELDS]
 
-    text = _text_query(query)
+    text = _text_query(query, match_any=match_any)
     search = Search(using=client, index=index) if client is not None else Search(index=index)
     search = search.query(Q("bool", must=[text or Q("match_all")], filter=plain_clauses)).extra(
         track_total_hits=True

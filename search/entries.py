@@ -44,7 +44,7 @@ _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002
 _HAN_RUN_RE = re.compile(_HAN_RE.pattern + "+")
 # Part of every entry's text hash: bump it when the analysis changes, so that `search_reindex`
 # analyses every product again instead of reusing stored terms.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 MAX_POSITION = 16383  # PostgreSQL's limit
 MAX_POSITIONS_PER_LEXEME = 32
 MAX_LEXEME_CHARS = 200
@@ -104,17 +104,40 @@ def tsvector_literal(parts: Sequence[tuple[str, Iterable[str]]]) -> str:
     return " ".join(f"{_escape(lexeme)}:{','.join(slots)}" for lexeme, slots in positions.items())
 
 
-def _source(product: Product, brands: list[str]) -> tuple[str, str, list[str]]:
-    """(name, long text, tags) analysed for `product`."""
+# What buyers type for a product's authorisations; indexed as long text (weight D), so a name
+# match still ranks first.
+AUTHORIZATION_PHRASES = {
+    AuthorizationKind.GI: "地理标志 国家地理标志产品 地标产品",
+    AuthorizationKind.REGIONAL_BRAND: "区域公用品牌",
+}
+
+
+def _source(
+    product: Product, brands: list[str], kinds: list[str], specs: list[str]
+) -> tuple[str, str, list[str]]:
+    """(name, long text, tags) analysed for `product`: the tags are the category (and its
+    English name), the counties and the GI / brand names; the long text the description, the
+    supplier, the variant specs (礼盒, 家庭装, 500g) and the authorisation phrases."""
     county = product.origin_county
     tags = [
         product.category.name,
+        product.category.english_name,
         county.name,
         county.prefecture,
         PROVINCE_SHORT_NAMES.get(county.province, county.province),
         *brands,
     ]
-    other = " ".join(filter(None, [product.description, product.supplier.name]))
+    other = " ".join(
+        filter(
+            None,
+            [
+                product.description,
+                product.supplier.name,
+                *specs,
+                *(AUTHORIZATION_PHRASES.get(kind, "") for kind in kinds),
+            ],
+        )
+    )
     return product.name, other, [tag for tag in dict.fromkeys(tags) if tag]
 
 
@@ -187,12 +210,22 @@ def sync_entries(ids: Iterable[int]) -> tuple[list[ProductSearchEntry], list[int
     today = timezone.localdate()
     products = list(indexable_products(ids))
     brands: dict[int, list[str]] = {}
-    for product_id, brand in (
+    kinds: dict[int, list[str]] = {}
+    for product_id, brand, kind, expires_on in (
         ProductAuthorization.objects.filter(product_id__in=ids)
         .order_by("product_id", "kind", "name")
-        .values_list("product_id", "name")
+        .values_list("product_id", "name", "kind", "expires_on")
     ):
         brands.setdefault(product_id, []).append(brand)
+        if expires_on >= today:
+            kinds.setdefault(product_id, []).append(kind)
+    specs: dict[int, list[str]] = {}
+    for product_id, spec in (
+        ProductVariant.objects.filter(product_id__in=ids)
+        .order_by("product_id", "pk")
+        .values_list("product_id", "spec")
+    ):
+        specs.setdefault(product_id, []).append(spec)
     previous = {
         entry.pk: entry
         for entry in ProductSearchEntry.objects.filter(product_id__in=ids).only(
@@ -202,7 +235,12 @@ def sync_entries(ids: Iterable[int]) -> tuple[list[ProductSearchEntry], list[int
     now = timezone.now()
     entries = []
     for product in products:
-        name, other, tags = _source(product, list(dict.fromkeys(brands.get(product.pk, []))))
+        name, other, tags = _source(
+            product,
+            list(dict.fromkeys(brands.get(product.pk, []))),
+            list(dict.fromkeys(kinds.get(product.pk, []))),
+            list(dict.fromkeys(specs.get(product.pk, []))),
+        )
         digest = _hash(name, other, tags)
         old = previous.get(product.pk)
         if old is not None and old.text_hash == digest:

@@ -86,3 +86,23 @@ class SearchCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class SynonymRule(models.Model):
+    """An operator's synonym rule, in the syntax of search/synonyms.txt (`a, b, c` or
+    `a, b => c`), added to the file's rules. Saving or deleting one bumps the `synonyms`
+    counter, which every process checks per query, so the change takes effect without a
+    restart (see `search.synonyms`)."""
+
+    rule = models.CharField(
+        max_length=500, help_text="`土豆, 洋芋, 马铃薯` (same meaning) or `羊肉 => 羊排, 羊腿`."
+    )
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=200, blank=True, help_text="Why (for reviewers).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.rule

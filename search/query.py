@@ -62,6 +62,8 @@ class SearchRequest:
     descending: bool = False  # for name / price / created; relevance is always best first
     facets: bool = True
     count: bool = True  # False: the caller already knows the total
+    # relaxation: a hit needs only some of the words, ranked by how many (see search.recovery)
+    match_any: bool = False
 
     def __post_init__(self):
         if self.sort not in SORT_FIELDS:
@@ -87,6 +89,9 @@ class SearchResults:
     facets: dict[str, list[FacetValue]]
     backend: str
     fallback: bool = False  # True: the engine failed and the database answered
+    # what was searched instead of a query that found nothing (a typo corrected), or None
+    corrected_query: str | None = None
+    partial: bool = False  # True: no hit has every word; these match some, most first
 
     @property
     def ids(self) -> list[int]:

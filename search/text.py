@@ -21,6 +21,7 @@ import re
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,14 @@ DOMAIN_WORDS: tuple[str, ...] = (
     "黄牛肉",
     "固原黄牛",
     "发菜",
+    # what buyers search besides the product: packaging and certification phrases
+    "礼盒",
+    "礼盒装",
+    "家庭装",
+    "地理标志",
+    "国家地理标志",
+    "地理标志产品",
+    "区域公用品牌",
     # Fujian side (the partner province)
     "铁观音",
     "安溪铁观音",
@@ -174,19 +183,54 @@ def warm_up() -> None:
         _ready = True
 
 
+_opencc = None
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese (OpenCC `t2s`: 灘羊 -> 滩羊, 乾紅 -> 干红)."""
+    global _opencc
+    if _opencc is None:
+        import opencc
+
+        _opencc = opencc.OpenCC("t2s")
+    return _opencc.convert(text)
+
+
+def _fold_latin(text: str) -> str:
+    """Tone marks off Latin letters (gǒuqǐ -> gouqi; ü -> v as pinyin writes it toneless)."""
+    text = text.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v").replace("ǚ", "v")
+    text = text.replace("ǜ", "v")
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    )
+
+
+@functools.lru_cache(maxsize=16384)
 def normalize(text: str | None) -> str:
-    """NFKC (full-width letters, digits and punctuation become half-width), lowercase, trimmed."""
+    """NFKC (full-width letters, digits and punctuation become half-width), lowercase,
+    traditional -> simplified, tone marks dropped from Latin letters, whitespace collapsed."""
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text).lower()
+    if _HAN_RE.search(text):
+        text = to_simplified(text)
+    if not text.isascii():
+        text = _fold_latin(text)
+        text = _UNIT_RE.sub(lambda m: m.group(1) + _UNITS[m.group(2)], text)
     return " ".join(text.split())
+
+
+# Weights and volumes as specs write them: 500克 -> 500g, 2公斤 -> 2kg, 750毫升 -> 750ml.
+_UNITS = {"千克": "kg", "公斤": "kg", "克": "g", "毫升": "ml", "升": "l"}
+_UNIT_RE = re.compile(r"(\d)\s*(千克|公斤|毫升|克|升)")
 
 
 def _is_word(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-def _has_han(token: str) -> bool:
+def has_han(token: str) -> bool:
     return bool(_HAN_RE.search(token))
 
 
@@ -208,6 +252,12 @@ def _cached_tokens(text: str) -> tuple[tuple[str, int, int], ...]:
 def _jieba_tokenize(text: str):
     warm_up()
     return _jieba.tokenize(text, mode="search", HMM=True)
+
+
+def word_frequency(word: str) -> int:
+    """How common `word` is in jieba's dictionary (0: unknown)."""
+    warm_up()
+    return _jieba.dt.FREQ.get(word, 0) or 0
 
 
 def segment(text: str | None) -> list[str]:
@@ -250,13 +300,13 @@ def _dedup(items) -> list[str]:
 def pinyin_full(text: str | None) -> list[str]:
     """Toneless pinyin per Chinese word (枸杞 -> gouqi, 中宁枸杞 -> zhongning, gouqi,
     zhongninggouqi), de-duplicated, in order. Words without Chinese characters are skipped."""
-    return _dedup("".join(_syllables_of(word)) for word in segment(text) if _has_han(word))
+    return _dedup("".join(_syllables_of(word)) for word in segment(text) if has_han(word))
 
 
 def pinyin_initials(text: str | None) -> list[str]:
     """Pinyin initials per Chinese word (枸杞 -> gq, 中宁枸杞 -> zn, gq, zngq), de-duplicated."""
     return _dedup(
-        "".join(s[0] for s in _syllables_of(word)) for word in segment(text) if _has_han(word)
+        "".join(s[0] for s in _syllables_of(word)) for word in segment(text) if has_han(word)
     )
 
 
@@ -264,6 +314,11 @@ def _whole(text: str) -> tuple[str, str]:
     """Pinyin and initials of the whole text run together (for prefix typing of a full name)."""
     syllables = [s for run in _HAN_RUN_RE.findall(normalize(text)) for s in _syllables_of(run)]
     return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+def joined_pinyin(text: str) -> str:
+    """The toneless pinyin of all the text's Han characters run together (马铃薯 -> malingshu)."""
+    return _whole(text)[0]
 
 
 def index_terms(name: str, other_text: str = "", *, tags: tuple[str, ...] | list[str] = ()) -> dict:
@@ -317,6 +372,35 @@ def is_pinyin(token: str) -> bool:
     return reachable[-1]
 
 
+_TONED_RE = re.compile(r"^(?:[a-z]+[1-5])+[a-z]*$")
+
+
+def fold_pinyin(text: str) -> str:
+    """Spaced or tone-numbered pinyin folded to joined toneless pinyin, as the index holds it:
+    `gou3 qi3` and `gou qi` -> `gouqi`, `pu tao jiu` -> `putaojiu`. Only runs of single
+    syllables are joined, so `xiji tudou` (two words) stays two words."""
+    warm_up()
+    pieces = []
+    for piece in text.split():
+        if _TONED_RE.match(piece):
+            plain = re.sub(r"[1-5]", "", piece)
+            if is_pinyin(plain):
+                piece = plain
+        pieces.append(piece)
+    out: list[str] = []
+    run: list[str] = []
+    for piece in [*pieces, ""]:
+        if piece in _syllables:
+            run.append(piece)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        if piece:
+            out.append(piece)
+    return " ".join(out)
+
+
 @dataclass(frozen=True)
 class QueryTerms:
     """What a backend needs to run one search query.
@@ -326,7 +410,10 @@ class QueryTerms:
       minus those fully covered by smaller words (中宁枸杞 -> 中宁, 枸杞), minus stop words;
     - `all_terms`: every search-mode word, for an optional ranking boost on exact compounds;
     - `pinyin`: ASCII tokens that read as pinyin (`gouqi`) -> match the pinyin terms;
-    - `initials`: ASCII letter tokens (`gq`, and `gouqi` too) -> match the initials terms.
+    - `initials`: ASCII letter tokens (`gq`, and `gouqi` too) -> match the initials terms;
+    - `expansions`: per term, the dictionary's other words for it (土豆 -> 马铃薯, lamb -> 羊肉 …):
+      a hit may match any of them instead, ranked below the literal word;
+    - `match_any`: relaxation: a hit needs one term (group) only, ranked by how many it matches.
     """
 
     text: str
@@ -334,6 +421,20 @@ class QueryTerms:
     all_terms: list[str] = field(default_factory=list)
     pinyin: list[str] = field(default_factory=list)
     initials: list[str] = field(default_factory=list)
+    expansions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    match_any: bool = False
+    # compound words of the query made of its terms (中宁枸杞): ranked up also in the long text
+    # (a GI or brand name there), where the separate terms rank equal
+    compounds: list[str] = field(default_factory=list)
+
+    def alternatives(self, term: str) -> tuple[str, ...]:
+        return (term, *self.expansions.get(term, ()))
+
+    @property
+    def relaxable(self) -> list[str]:
+        """The terms a partial (relaxed) hit may match alone: not single Han characters, which
+        would let any product sharing one character in (猪肉 must not find 牛肉 by 肉)."""
+        return [term for term in self.terms if len(term) > 1]
 
     @property
     def is_empty(self) -> bool:
@@ -341,27 +442,78 @@ class QueryTerms:
 
     @property
     def ascii_only(self) -> bool:
-        return bool(self.terms) and not any(_has_han(term) for term in self.terms)
+        return bool(self.terms) and not any(has_han(term) for term in self.terms)
 
 
-def query_terms(query: str | None) -> QueryTerms:
-    """Analyse a user query the same way the index side was analysed (see `QueryTerms`)."""
-    text = normalize(query)
+def _dictionary_spans(
+    text: str, synonyms: Mapping[str, tuple[str, ...]], words: set[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Where dictionary words occur in the query, longest first, not overlapping: a Han word
+    anywhere (羊羔肉 inside 盐池羊羔肉), an ASCII word only as a whole token (lamb)."""
+    found = []
+    for key in synonyms:
+        han = has_han(key)
+        start = text.find(key)
+        while start >= 0:
+            end = start + len(key)
+            if han and len(key) > 1 or (han and (start, end) in words):
+                found.append((start, end))  # one character only where it is a word (羊, not 猪肉)
+            elif (
+                not han
+                and text[start - 1 : start] in ("", " ")
+                and text[end : end + 1] in ("", " ")
+            ):
+                found.append((start, end))
+            start = text.find(key, start + 1)
+    chosen: list[tuple[int, int]] = []
+    for start, end in sorted(found, key=lambda span: (span[0] - span[1], span[0])):
+        if all(end <= s or start >= e for s, e in chosen):
+            chosen.append((start, end))
+    return chosen
+
+
+def query_terms(
+    query: str | None,
+    synonyms: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    readings: Mapping[str, tuple[str, ...]] | None = None,
+    match_any: bool = False,
+) -> QueryTerms:
+    """Analyse a user query the same way the index side was analysed (see `QueryTerms`).
+    `synonyms` maps a normalised word to the words it also finds (see `search.synonyms`);
+    `readings` maps a joined pinyin to the Chinese words it spells, added to `all_terms` (the
+    name boost) so that `putaojiu` ranks a name with 葡萄酒 above a tag with it."""
+    text = fold_pinyin(normalize(query))
+    synonyms = synonyms or {}
     tokens = [t for t in _tokens(text) if t[0] not in QUERY_STOPWORDS]
-    leaves = []
+    spans = _dictionary_spans(text, synonyms, {(start, end) for _w, start, end in tokens})
+    leaves: list[tuple[int, str]] = [(start, text[start:end]) for start, end in spans]
     for word, start, end in tokens:
+        if any(s <= start and end <= e for s, e in spans):
+            continue  # a dictionary word covers it: the word's group stands for it
         covered = set()
         for _other, o_start, o_end in tokens:
             if start <= o_start and o_end <= end and (o_end - o_start) < (end - start):
                 covered.update(range(o_start, o_end))
         if not covered.issuperset(range(start, end)):
-            leaves.append(word)
-    terms = _dedup(leaves)
+            leaves.append((start, word))
+    terms = _dedup(word for _start, word in sorted(leaves, key=lambda leaf: leaf[0]))
+    expansions = {
+        term: tuple(w for w in synonyms[term] if w != term) for term in terms if term in synonyms
+    }
     ascii_words = [t for t in terms if _ASCII_WORD_RE.match(t)]
     return QueryTerms(
         text=text,
         terms=terms,
-        all_terms=_dedup(word for word, _, _ in tokens),
+        all_terms=_dedup(
+            [
+                *(word for word, _, _ in tokens),
+                *(w for term in ascii_words for w in (readings or {}).get(term, ())),
+            ]
+        ),
         pinyin=[t for t in ascii_words if is_pinyin(t)],
         initials=ascii_words,
+        expansions={term: words for term, words in expansions.items() if words},
+        match_any=match_any,
+        compounds=_dedup(w for w, _s, _e in tokens if w not in terms and len(w) > 2),
     )

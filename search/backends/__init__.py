@@ -41,6 +41,10 @@ def reset_backends() -> None:
             if close:
                 close()
         _backends.clear()
+    from search import correction, synonyms
+
+    correction.forget()  # what was learnt of the index those backends served
+    synonyms.forget()
 
 
 def _on_setting_changed(setting, **kwargs):

@@ -48,6 +48,14 @@ class SearchBackend:
     # --- reads ----------------------------------------------------------------------------
 
     def search(self, request: SearchRequest) -> SearchResults:
+        """`search_once`, then (when it finds nothing) the typo correction and relaxation of
+        `search.recovery`, the same for every backend."""
+        from search.recovery import search_with_recovery
+
+        return search_with_recovery(self.search_once, request)
+
+    def search_once(self, request: SearchRequest) -> SearchResults:
+        """One query exactly as asked (every word, or `match_any`), no recovery."""
         raise NotImplementedError
 
     def count(self, request: SearchRequest) -> int:
@@ -56,7 +64,29 @@ class SearchBackend:
         return self.search(replace(request, limit=0, offset=0, facets=False)).total
 
     def suggest(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
-        """Search-as-you-type: sellable products whose name, pinyin or initials start so."""
+        """Search-as-you-type: sellable products whose name, pinyin or initials start so
+        (traditional characters, spaced and toned pinyin folded first); when none does, the
+        best hits of the search for the prefix (synonyms, corrected typos), not partial ones."""
+        from search.models import ProductSearchEntry
+        from search.text import fold_pinyin, normalize
+
+        text = fold_pinyin(normalize(prefix))
+        if not text or limit <= 0:
+            return []
+        found = self.suggest_once(text, limit=limit)
+        if found:
+            return found
+        results = self.search(SearchRequest(text=text, limit=limit, facets=False))
+        if results.partial:
+            return []
+        names = dict(
+            ProductSearchEntry.objects.filter(product_id__in=results.ids).values_list(
+                "product_id", "name"
+            )
+        )
+        return [Suggestion(pk, names[pk]) for pk in results.ids if pk in names]
+
+    def suggest_once(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
         raise NotImplementedError
 
     def status(self) -> dict[str, Any]:

@@ -54,7 +54,8 @@ from search.query import (
     Suggestion,
     order_facet_values,
 )
-from search.text import QueryTerms, normalize, query_terms
+from search.synonyms import analyse
+from search.text import QueryTerms, normalize
 
 TABLE = ProductSearchEntry._meta.db_table
 FTS_TABLE = f"{TABLE}_fts"
@@ -63,6 +64,8 @@ FTS_MATCHING_IDS = (
     f'"{TABLE}"."product_id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)'  # noqa: S608
 )
 BATCH = 500
+# A relaxed (partial) hit scores this per query word it matches, above any text rank.
+MATCHED_WORD = 100
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_ONLY_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+$")
 
@@ -99,25 +102,35 @@ class Matcher:
 class PostgresMatcher(Matcher):
     WEIGHTS = "{0.05,0.2,0.5,1.0}"  # D, C, B, A
     BOOST = 0.5  # for the query's compound words in the name (中宁枸杞 over 中宁 … 枸杞)
+    COMPOUND_BOOST = 0.1  # for them anywhere, also in a GI / brand name of the long text
 
     @staticmethod
     def _lexeme(token: str) -> str:
         return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    def _term(self, term: str, terms: QueryTerms) -> str:
+    def _word(self, word: str, ascii_prefix: bool) -> list[str]:
         """The word itself (a word of the name or the long text; for one or two Han characters
         also a part of the name), or all its character bigrams in the name, or (ASCII) a prefix
         of a pinyin / initials word. No weight restrictions or phrases: GIN decides it alone."""
-        lexeme = self._lexeme(term)
+        lexeme = self._lexeme(word)
         alternatives = [lexeme]
-        if _HAN_ONLY_RE.match(term) and len(term) > 2:
-            bigrams = dict.fromkeys(term[i : i + 2] for i in range(len(term) - 1))
+        if _HAN_ONLY_RE.match(word) and len(word) > 2:
+            bigrams = dict.fromkeys(word[i : i + 2] for i in range(len(word) - 1))
             alternatives.append("(" + " & ".join(self._lexeme(b) for b in bigrams) + ")")
-        if term in terms.initials:  # every ASCII word: a pinyin or initials prefix too
+        if ascii_prefix:
             alternatives.append(f"{lexeme}:*")
-        return "(" + " | ".join(alternatives) + ")" if len(alternatives) > 1 else lexeme
+        return alternatives
+
+    def _term(self, term: str, terms: QueryTerms) -> str:
+        """The term or any of its dictionary expansions (土豆 | 马铃薯 | 洋芋)."""
+        alternatives = self._word(term, term in terms.initials)  # ASCII: pinyin prefix too
+        for word in terms.expansions.get(term, ()):
+            alternatives += self._word(word, False)
+        return "(" + " | ".join(alternatives) + ")" if len(alternatives) > 1 else alternatives[0]
 
     def tsquery(self, terms: QueryTerms) -> str:
+        if terms.match_any:
+            return " | ".join(self._term(term, terms) for term in terms.relaxable)
         return " & ".join(self._term(term, terms) for term in terms.terms)
 
     def boost_tsquery(self, terms: QueryTerms) -> str:
@@ -127,12 +140,22 @@ class PostgresMatcher(Matcher):
         return _raw(f'"{TABLE}"."document" @@ %s::tsquery', [self.tsquery(terms)], BooleanField())
 
     def score(self, terms):
-        return _raw(
+        sql = (
             f'ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery) '
-            f'+ {self.BOOST} * ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery)',
-            [self.WEIGHTS, self.tsquery(terms), self.WEIGHTS, self.boost_tsquery(terms)],
-            FloatField(),
+            f'+ {self.BOOST} * ts_rank(%s::float4[], "{TABLE}"."document", %s::tsquery)'
         )
+        params = [self.WEIGHTS, self.tsquery(terms), self.WEIGHTS, self.boost_tsquery(terms)]
+        if terms.compounds:  # 中宁枸杞 anywhere (a GI or brand name in the long text too)
+            sql += (
+                f" + {self.COMPOUND_BOOST} * "
+                f'ts_rank(\'{{1,1,1,1}}\'::float4[], "{TABLE}"."document", %s::tsquery)'
+            )
+            params.append(" | ".join(self._lexeme(t) for t in terms.compounds))
+        if terms.match_any:  # relaxed: how many query words a hit matches comes first
+            for term in terms.terms:
+                sql += f' + {MATCHED_WORD} * ("{TABLE}"."document" @@ %s::tsquery)::int'
+                params.append(self._term(term, terms))
+        return _raw(sql, params, FloatField())
 
     def _suggest_tsquery(self, tokens):
         return " & ".join(f"{self._lexeme(t)}:*AB" for t in tokens)
@@ -161,19 +184,32 @@ class SQLiteMatcher(Matcher):
     def _string(token: str) -> str:
         return '"' + token.replace('"', '""') + '"'
 
+    def _word(self, word: str, ascii_prefix: bool) -> list[str]:
+        alternatives = ["{name_terms body_terms} : " + self._string(word)]
+        if _HAN_ONLY_RE.match(word):
+            alternatives.append("name_chars : " + self._string(" ".join(word)))
+        if ascii_prefix:
+            alternatives.append("{pinyin initials} : " + self._string(word) + " *")
+        return alternatives
+
     def _term(self, term: str, terms: QueryTerms) -> str:
-        alternatives = ["{name_terms body_terms} : " + self._string(term)]
-        if _HAN_ONLY_RE.match(term):
-            alternatives.append("name_chars : " + self._string(" ".join(term)))
-        if term in terms.initials:
-            alternatives.append("{pinyin initials} : " + self._string(term) + " *")
+        alternatives = self._word(term, term in terms.initials)
+        for word in terms.expansions.get(term, ()):
+            alternatives += self._word(word, False)
         return "(" + " OR ".join(alternatives) + ")"
 
     def match(self, terms: QueryTerms) -> str:
+        if terms.match_any:
+            return " OR ".join(self._term(term, terms) for term in terms.relaxable)
         return " AND ".join(self._term(term, terms) for term in terms.terms)
 
     def boost_match(self, terms: QueryTerms) -> str:
-        return " OR ".join("name_terms : " + self._string(t) for t in terms.all_terms)
+        return " OR ".join(
+            [
+                *("name_terms : " + self._string(t) for t in terms.all_terms),
+                *("body_terms : " + self._string(t) for t in terms.compounds),
+            ]
+        )
 
     def _rank(self, expression: str) -> str:
         return (
@@ -189,11 +225,13 @@ class SQLiteMatcher(Matcher):
         )
 
     def score(self, terms):
-        return _raw(
-            f"COALESCE({self._rank('%s')}, 0) + {self.BOOST} * COALESCE({self._rank('%s')}, 0)",
-            [self.match(terms), self.boost_match(terms)],
-            FloatField(),
-        )
+        sql = f"COALESCE({self._rank('%s')}, 0) + {self.BOOST} * COALESCE({self._rank('%s')}, 0)"
+        params = [self.match(terms), self.boost_match(terms)]
+        if terms.match_any:  # relaxed: how many query words a hit matches comes first
+            for term in terms.terms:
+                sql += f" + {MATCHED_WORD} * ({FTS_MATCHING_IDS})"
+                params.append(self._term(term, terms))
+        return _raw(sql, params, FloatField())
 
     def _suggest_match(self, tokens):
         return " AND ".join(
@@ -214,15 +252,27 @@ class SQLiteMatcher(Matcher):
 class LikeMatcher(Matcher):
     """The documented fallback: substring matches on the same columns, name matches first."""
 
+    @staticmethod
+    def _word(word: str, ascii_prefix: bool) -> Q:
+        q = Q(name_terms__contains=word) | Q(body_terms__contains=word)
+        if _HAN_ONLY_RE.match(word):
+            q |= Q(name__contains=word)
+        if ascii_prefix:
+            q |= Q(pinyin__contains=word) | Q(initials__contains=word)
+        return q
+
     def _term(self, term: str, terms: QueryTerms) -> Q:
-        q = Q(name_terms__contains=term) | Q(body_terms__contains=term)
-        if _HAN_ONLY_RE.match(term):
-            q |= Q(name__contains=term)
-        if term in terms.initials:
-            q |= Q(pinyin__contains=term) | Q(initials__contains=term)
+        q = self._word(term, term in terms.initials)
+        for word in terms.expansions.get(term, ()):
+            q |= self._word(word, False)
         return q
 
     def condition(self, terms):
+        if terms.match_any:
+            q = Q(pk__in=[])
+            for term in terms.relaxable:
+                q |= self._term(term, terms)
+            return q
         q = Q()
         for term in terms.terms:
             q &= self._term(term, terms)
@@ -232,7 +282,15 @@ class LikeMatcher(Matcher):
         in_name = Q()
         for term in terms.terms:
             in_name &= Q(name_terms__contains=term) | Q(pinyin__contains=term)
-        return Case(When(in_name, then=Value(2.0)), default=Value(1.0), output_field=FloatField())
+        score = Case(When(in_name, then=Value(2.0)), default=Value(1.0), output_field=FloatField())
+        if terms.match_any:
+            for term in terms.terms:
+                score = score + Case(
+                    When(self._term(term, terms), then=Value(float(MATCHED_WORD))),
+                    default=Value(0.0),
+                    output_field=FloatField(),
+                )
+        return score
 
     def suggest_condition(self, tokens):
         q = Q()
@@ -246,6 +304,37 @@ class LikeMatcher(Matcher):
 
     def suggest_score(self, tokens):
         return Value(1.0, output_field=FloatField())
+
+
+def indexed_words(words: Iterable[str]) -> set[str] | None:
+    """Which of these words some entry matches as a query word would (see the matchers'
+    `_word`), in one statement on PostgreSQL (GIN probes) or one FTS5 probe per word on
+    SQLite; None where that cannot be asked cheaply (the LIKE fallback): every word counts."""
+    words = sorted({w for w in words if w})
+    if not words:
+        return set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            matcher = PostgresMatcher()
+            queries = [" | ".join(matcher._word(w, False)) for w in words]
+            cursor.execute(
+                "SELECT w FROM unnest(%s::text[], %s::text[]) AS t(w, q) WHERE EXISTS "  # noqa: S608
+                f'(SELECT 1 FROM "{TABLE}" WHERE "document" @@ q::tsquery)',
+                [words, queries],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        if connection.vendor == "sqlite" and fts5_available():
+            matcher = SQLiteMatcher()
+            found = set()
+            for word in words:
+                cursor.execute(
+                    f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s LIMIT 1",  # noqa: S608
+                    [" OR ".join(matcher._word(word, False))],
+                )
+                if cursor.fetchone():
+                    found.add(word)
+            return found
+    return None
 
 
 def fts5_available() -> bool:
@@ -332,7 +421,7 @@ class DatabaseSearchBackend(SearchBackend):
 
     def base_queryset(self, request: SearchRequest) -> tuple[QuerySet, QueryTerms]:
         """Sellable entries matching the text and the plain (non-facet) filters."""
-        terms = query_terms(request.text)
+        terms = analyse(request.text, match_any=request.match_any)
         entries = self._sellable(ProductSearchEntry.objects.all())
         if not terms.is_empty:
             entries = entries.filter(self.matcher().condition(terms))
@@ -353,7 +442,7 @@ class DatabaseSearchBackend(SearchBackend):
             allowed["price_band"] = set(f.price_bands)
         return allowed
 
-    def search(self, request: SearchRequest) -> SearchResults:
+    def search_once(self, request: SearchRequest) -> SearchResults:
         """One statement: the matches are computed once (a CTE), then grouped by the four facet
         columns (the total and every facet's counts follow from those groups, exactly) and
         sorted for the page."""
@@ -461,7 +550,7 @@ class DatabaseSearchBackend(SearchBackend):
     def count(self, request: SearchRequest) -> int:
         return self.search(replace(request, limit=0, facets=False)).total
 
-    def suggest(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
+    def suggest_once(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
         tokens = normalize(prefix).split()
         if not tokens or limit <= 0:
             return []

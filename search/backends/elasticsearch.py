@@ -306,7 +306,7 @@ class ElasticsearchSearchBackend(SearchBackend):
         )
         metrics.increment(metrics.FALLBACKS, f"{request_kind}: {reason}")
 
-    def search(self, request: SearchRequest) -> SearchResults:
+    def search_once(self, request: SearchRequest) -> SearchResults:
         if self.engine_marked_down:
             self._fallback("search", "marked down after a recent failure")
         else:
@@ -314,7 +314,7 @@ class ElasticsearchSearchBackend(SearchBackend):
                 return self._search(request)
             except ENGINE_ERRORS as error:
                 self._fallback("search", self._engine_failed(error, "search failed"))
-        results = self.database.search(request)
+        results = self.database.search_once(request)
         results.fallback = True
         return results
 
@@ -354,6 +354,7 @@ class ElasticsearchSearchBackend(SearchBackend):
             size=max(request.limit, 0),
             offset=max(request.offset, 0),
             client=self.client(),
+            match_any=request.match_any,
         )
         if request.sort != "relevance":
             field = {"name": "name.raw", "price": "min_price", "created": "created_at"}[
@@ -386,7 +387,7 @@ class ElasticsearchSearchBackend(SearchBackend):
             total=body["hits"]["total"]["value"], hits=hits, facets=facets, backend=self.name
         )
 
-    def suggest(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
+    def suggest_once(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
         text = normalize(prefix)
         if not text or limit <= 0:
             return []
@@ -397,7 +398,7 @@ class ElasticsearchSearchBackend(SearchBackend):
                 self._fallback("suggestions", self._engine_failed(error, "suggest failed"))
         else:
             self._fallback("suggestions", "marked down after a recent failure")
-        return self.database.suggest(prefix, limit=limit)
+        return self.database.suggest_once(prefix, limit=limit)
 
     def _suggest(self, text: str, limit: int) -> list[Suggestion]:
         search = (

@@ -199,6 +199,8 @@ class SearchQueries(graphene.ObjectType):
             ),
             edges=edges,
             facets=_facets(results, filters),
+            corrected_query=results.corrected_query,
+            partial=results.partial,
         )
 
     def resolve_search_suggestions(root, info, query, first=10):

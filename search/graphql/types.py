@@ -46,6 +46,16 @@ class ProductSearchConnection(graphene.ObjectType):
     page_info = graphene.Field(graphene.relay.PageInfo, required=True)
     edges = graphene.List(graphene.NonNull(ProductSearchEdge), required=True)
     facets = graphene.List(graphene.NonNull(SearchFacet), required=True)
+    corrected_query = graphene.String(
+        description="What was searched instead when the query as typed found nothing (a typo "
+        "corrected): show it as “showing results for …”. Null when the query was searched as "
+        "typed."
+    )
+    partial = graphene.Boolean(
+        required=True,
+        description="True when no product matches every word: the hits match some of them, "
+        "those matching most first.",
+    )
 
 
 class SearchSuggestion(graphene.ObjectType):

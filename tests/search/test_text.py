@@ -99,3 +99,43 @@ def test_query_terms_drop_stop_words_and_handle_empty():
 )
 def test_is_pinyin(token, expected):
     assert text.is_pinyin(token) is expected
+
+
+# --- normalisation (issue 13) ---------------------------------------------------------------
+
+
+def test_traditional_characters_become_simplified():
+    assert text.normalize("鹽池灘羊 乾紅") == "盐池滩羊 干红"
+
+
+def test_tone_marks_are_dropped_from_pinyin():
+    assert text.normalize("Gǒuqǐ") == "gouqi"
+
+
+@pytest.mark.parametrize("typed", ["gou qi", "gou3qi3", "gou3 qi3", "gǒu qǐ", "ＧＯＵ ＱＩ"])
+def test_spaced_and_toned_pinyin_fold_to_joined_pinyin(typed):
+    assert text.query_terms(typed).terms == ["gouqi"]
+
+
+def test_pinyin_words_of_several_syllables_stay_separate():
+    assert text.query_terms("xiji tudou").terms == ["xiji", "tudou"]
+
+
+def test_dictionary_word_becomes_one_term_with_its_expansions():
+    terms = text.query_terms("盐池羊羔肉", {"羊羔肉": ("羊肉", "羊排")})
+    assert terms.terms == ["盐池", "羊羔肉"]
+    assert terms.expansions == {"羊羔肉": ("羊肉", "羊排")}
+
+
+def test_one_character_dictionary_word_applies_only_as_a_word():
+    synonyms = {"肉": ("羊肉", "牛肉")}
+    assert text.query_terms("猪肉", synonyms).expansions == {}
+    assert text.query_terms("肉", synonyms).expansions == {"肉": ("羊肉", "牛肉")}
+
+
+def test_single_characters_are_not_relaxable():
+    assert text.query_terms("羊 西吉").relaxable == ["西吉"]
+
+
+def test_chinese_units_become_the_units_specs_use():
+    assert text.normalize("500克 2公斤 750毫升") == "500g 2kg 750ml"

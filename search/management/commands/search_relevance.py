@@ -13,7 +13,7 @@ from search.relevance import JUDGED, EngineDidNotAnswer, evaluate
 class Command(BaseCommand):
     help = (
         "Score the search backends on the judged relevance set over the demo catalog "
-        "(load it with `demo_data`): precision@5 and MRR per backend."
+        "(load it with `demo_data`): precision@5, MRR and recall@10 per backend and kind."
     )
 
     def add_arguments(self, parser):
@@ -40,15 +40,22 @@ class Command(BaseCommand):
             backends.append(ElasticsearchSearchBackend(retry_seconds=0))
         console = Console(file=self.stdout, width=120)
         summary = Table(title=f"Search relevance: {len(JUDGED)} judged queries")
-        for column in ("backend", "precision@5", "MRR", *self._kinds()):
+        for column in ("backend", "precision@5", "MRR", "recall@10"):
             summary.add_column(column, justify="left" if column == "backend" else "right")
+        per_kind = Table(title="Per kind: precision@5 / MRR / recall@10 (queries)")
+        per_kind.add_column("kind")
+        for backend in backends:
+            per_kind.add_column(backend.name, justify="right")
+        kind_rows: dict[str, list[str]] = {kind: [] for kind in self._kinds()}
         for backend in backends:
             try:
                 if options["reindex"]:
                     backend.rebuild()
                 report = evaluate(backend)
             except (EngineDidNotAnswer, *ENGINE_ERRORS) as error:
-                summary.add_row(backend.name, "-", "-", *["-"] * len(self._kinds()))
+                summary.add_row(backend.name, "-", "-", "-")
+                for cells in kind_rows.values():
+                    cells.append("-")
                 self.stderr.write(f"{backend.name}: no figures: {error}")
                 continue
             except LookupError as error:
@@ -58,14 +65,14 @@ class Command(BaseCommand):
                 backend.name,
                 f"{report.precision_at_5:.3f}",
                 f"{report.mrr:.3f}",
-                *(
-                    f"{kinds[k][0]:.2f}/{kinds[k][1]:.2f}" if k in kinds else "-"
-                    for k in self._kinds()
-                ),
+                f"{report.recall_at_10:.3f}",
             )
+            for kind, cells in kind_rows.items():
+                p, m, r, n = kinds[kind]
+                cells.append(f"{p:.2f} / {m:.2f} / {r:.2f} ({n})")
             if options["queries"]:
                 detail = Table(title=f"{backend.name}: per query")
-                for column in ("query", "filters", "P@5", "RR", "top 3"):
+                for column in ("query", "filters", "P@5", "RR", "R@10", "note", "top 3"):
                     detail.add_column(column)
                 for score in report.scores:
                     detail.add_row(
@@ -73,11 +80,16 @@ class Command(BaseCommand):
                         str(score.judged.filters or ""),
                         f"{score.precision_at_5:.2f}",
                         f"{score.reciprocal_rank:.2f}",
+                        f"{score.recall_at_10:.2f}",
+                        ("partial " if score.partial else "")
+                        + (f"→ {score.corrected_query}" if score.corrected_query else ""),
                         " | ".join(score.top[:3]),
                     )
                 console.print(detail)
+        for kind, cells in kind_rows.items():
+            per_kind.add_row(kind, *cells)
         console.print(summary)
-        self.stdout.write("kind columns: precision@5/MRR of the queries of that kind")
+        console.print(per_kind)
 
     @staticmethod
     def _kinds() -> list[str]:
