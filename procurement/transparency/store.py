@@ -72,15 +72,11 @@ def compact_range(size: int) -> merkle.CompactRange:
     return merkle.CompactRange(size, [found[part] for part in parts])
 
 
-def _leaf(entry_values: dict, stored_hash: str, prev_hash: str) -> bytes:
-    if prev_hash:  # booked before the log: its `hash` is a chain hash, not its leaf
-        return merkle.leaf_hash(merkle.encode_leaf(entry_values))
-    return bytes.fromhex(stored_hash)
-
-
 def sequence() -> merkle.CompactRange:
-    """Append the entries booked since the last run to the tree; the caller holds the head."""
-    from procurement.ledger import leaf_values
+    """Append the entries booked since the last run to the tree; the caller holds the head.
+    An entry's leaf is its stored hash, computed at booking (`ledgerVerify` checks it against its
+    content); entries booked before the log have a chain hash there, so theirs is computed."""
+    from procurement.ledger import leaf_hash
 
     head = LedgerHead.objects.select_for_update().get(pk=1)
     tree = compact_range(head.tree_size)
@@ -89,16 +85,20 @@ def sequence() -> merkle.CompactRange:
         ContributionEntry.objects.filter(position__gt=max(highest - SEQUENCE_SLACK, 0))
         .filter(~Exists(LedgerTreeNode.objects.filter(entry=OuterRef("pk"))))
         .order_by("position")
+        .values_list("pk", "position", "hash", "prev_hash")
     )
     rows: list[LedgerTreeNode] = []
-    for entry in pending.iterator(chunk_size=BATCH):
-        leaf = _leaf(leaf_values(entry), entry.hash, entry.prev_hash)
-        rows.append(LedgerTreeNode(level=0, index=tree.size, hash=leaf, entry_id=entry.pk))
+    for pk, position, stored_hash, prev_hash in pending.iterator(chunk_size=BATCH):
+        if prev_hash:
+            leaf = leaf_hash(ContributionEntry.objects.get(pk=pk))
+        else:
+            leaf = bytes.fromhex(stored_hash)
+        rows.append(LedgerTreeNode(level=0, index=tree.size, hash=leaf, entry_id=pk))
         rows.extend(
             LedgerTreeNode(level=level, index=index, hash=digest)
             for level, index, digest in tree.append(leaf)
         )
-        highest = max(highest, entry.position)
+        highest = max(highest, position)
         if len(rows) >= BATCH:
             LedgerTreeNode.objects.bulk_create(rows)
             rows = []

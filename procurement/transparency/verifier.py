@@ -162,7 +162,7 @@ def print_report(report: Report, summaries: dict[str, Any] | None, out: TextIO) 
     server_total = (
         Decimal(str(summaries[""]["total"]["amount"])) if summaries and "" in summaries else None
     )
-    print(_row("TOTAL", "", report.total, server_total), file=out)
+    print(_row("TOTAL", "all", report.total, server_total), file=out)
     for dimension in DIMENSIONS:
         theirs = server_totals(summaries[dimension], dimension) if summaries else {}
         for key in sorted(set(report.totals[dimension]) | set(theirs)):

@@ -498,3 +498,36 @@ def test_ledger_verify_finds_a_rewritten_tree_that_was_not_signed_again(gql, ope
     assert answer["data"]["ledgerVerify"]["firstBrokenEntryId"] == to_global_id(
         "Contribution", entries[1].pk
     )
+
+
+def test_the_tree_export_is_for_auditors_and_operators(client, operator):
+    _order, agency_user = counted_order(operator)
+    store.checkpoint()
+    token = create_access_token(agency_user)
+    response = client.get("/exports/ledger.jsonl", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "PERMISSION_DENIED"
+
+
+def test_a_tree_export_size_that_is_not_a_number_is_refused(client, operator):
+    token = create_access_token(operator)
+    response = client.get("/exports/ledger.jsonl?size=ten", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "BAD_USER_INPUT"
+
+
+def test_the_commands_checkpoint_and_export_what_the_verifier_reads(operator, tmp_path, capsys):
+    adjust(operator, "7.00")
+    adjust(operator, "8.00")
+    out = io.StringIO()
+    call_command("ledger_checkpoint", stdout=out)
+    assert "tree size 2" in out.getvalue()
+    call_command("ledger_export", "--size", "1", "--out", str(tmp_path / "one.jsonl"))
+    (line,) = (tmp_path / "one.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(line)
+    assert (row["index"], row["leaf"]["amount"]) == (0, "7.00")
+    entries = io.StringIO()
+    call_command("ledger_export", stdout=entries)
+    checkpoint = store.as_signed(LedgerCheckpoint.objects.get()).to_json()
+    assert run_verifier(tmp_path, entries.getvalue(), [checkpoint]) == 0
+    assert "TOTAL     all                                     15.00" in capsys.readouterr().out
