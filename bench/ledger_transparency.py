@@ -14,6 +14,8 @@ time (first and incremental), proof times, and the offline verifier over an expo
    GIL does not serialise them), each committing `--booker-transactions` transactions of
    `--entries-per-booking` entries dated today (as live bookings are: they share the month's
    rollup cells). Entries/s = all entries ÷ wall time from the first start to the last commit.
+   Run twice: with the rollup upserts, as the services book, and without them (the log's own
+   cost: positions, leaf hashes, inserts).
    Then a checkpoint, and the tree must hold every entry once (leaves 0..n-1) and verify.
 4. Proofs: 500 inclusion proofs (random leaf, latest size) and 500 consistency proofs (random
    old size), service level (`store.inclusion_proof` / `consistency_proof`: the SQL fetch of
@@ -44,13 +46,18 @@ from bench import common, ledger_reports
 
 def booker(args: tuple) -> tuple[float, float, int]:
     """One booking process: returns (start, end, entries booked)."""
-    number, env, transactions, per_booking = args
+    number, env, transactions, per_booking, *rest = args
     common.setup_django(env)
     from django.db import transaction
     from django.utils import timezone
 
     from procurement import ledger
     from procurement.models import ContributionImport
+    from procurement.reports import rollups
+
+    if rest and not rest[0]:
+        rollups.add = lambda entries: None  # the log's own cost, without the rollup upserts
+    start_at = rest[1] if len(rest) > 1 else 0.0
 
     rng = random.Random(number)
     agencies = ledger_reports.make_agencies()
@@ -59,7 +66,9 @@ def booker(args: tuple) -> tuple[float, float, int]:
     batch_row = ContributionImport.objects.order_by("pk").first()
     today = timezone.localdate()
     seed = f"booker{number}"
-    started = time.perf_counter()
+    # Every booker starts at the same moment, after its set-up, so they really overlap.
+    time.sleep(max(start_at - time.time(), 0))
+    started = time.time()
     booked = 0
     for t in range(transactions):
         entries = [
@@ -71,7 +80,31 @@ def booker(args: tuple) -> tuple[float, float, int]:
         with transaction.atomic():
             ledger.append(entries)
         booked += len(entries)
-    return started, time.perf_counter(), booked
+    return started, time.time(), booked
+
+
+def concurrent_bookings(args, env, with_rollups: bool) -> dict:
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 15  # after every process has set Django up
+    with context.Pool(args.bookers) as pool:
+        outcomes = pool.map(
+            booker,
+            [
+                (
+                    n + (0 if with_rollups else 1000),
+                    env,
+                    args.booker_transactions,
+                    args.entries_per_booking,
+                    with_rollups,
+                    start_at,
+                )
+                for n in range(args.bookers)
+            ],
+        )
+    wall = max(end for _, end, _ in outcomes) - min(start for start, _, _ in outcomes)
+    booked = sum(n for _, _, n in outcomes)
+    print(f"  {booked:,} entries in {wall:.1f} s: {booked / wall:,.0f} entries/s", flush=True)
+    return {"entries": booked, "wall": wall, "per_s": booked / wall}
 
 
 def percentiles(values: list[float]) -> str:
@@ -136,22 +169,11 @@ def run(args) -> int:
         )
         results["empty_checkpoint"] = timed_checkpoint("checkpoint with nothing new")
 
-        print(f"{args.bookers} concurrent bookers …", flush=True)
         connections.close_all()
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(args.bookers) as pool:
-            outcomes = pool.map(
-                booker,
-                [
-                    (n, env, args.booker_transactions, args.entries_per_booking)
-                    for n in range(args.bookers)
-                ],
-            )
-        # Each process's perf_counter shares the machine's monotonic clock (Linux).
-        wall = max(end for _, end, _ in outcomes) - min(start for start, _, _ in outcomes)
-        booked = sum(n for _, _, n in outcomes)
-        results["concurrent"] = {"entries": booked, "wall": wall, "per_s": booked / wall}
-        print(f"  {booked:,} entries in {wall:.1f} s: {booked / wall:,.0f} entries/s", flush=True)
+        for with_rollups in (True, False):
+            label = "with rollups" if with_rollups else "without rollups"
+            print(f"{args.bookers} concurrent bookers, {label} …", flush=True)
+            results[f"concurrent {label}"] = concurrent_bookings(args, env, with_rollups)
         seconds, size = timed_checkpoint("checkpoint after the concurrent bookings")
         leaves = LedgerTreeNode.objects.filter(level=0)
         linear = leaves.count() == size and leaves.order_by("-index")[0].index == size - 1
