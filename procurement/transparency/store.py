@@ -72,6 +72,28 @@ def compact_range(size: int) -> merkle.CompactRange:
     return merkle.CompactRange(size, [found[part] for part in parts])
 
 
+NODE_COLUMNS = ("level", "index", "hash", "entry_id")
+
+
+def _insert_nodes(rows: list[tuple]) -> None:
+    """Store (level, index, hash, entry_id) rows: COPY on PostgreSQL, several times faster than
+    INSERTs at a checkpoint's volume."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = LedgerTreeNode._meta.db_table
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} (level, index, hash, entry_id) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    LedgerTreeNode.objects.bulk_create(
+        LedgerTreeNode(**dict(zip(NODE_COLUMNS, row, strict=True))) for row in rows
+    )
+
+
 def sequence() -> merkle.CompactRange:
     """Append the entries booked since the last run to the tree; the caller holds the head.
     An entry's leaf is its stored hash, computed at booking (`ledgerVerify` checks it against its
@@ -87,22 +109,19 @@ def sequence() -> merkle.CompactRange:
         .order_by("position")
         .values_list("pk", "position", "hash", "prev_hash")
     )
-    rows: list[LedgerTreeNode] = []
+    rows: list[tuple] = []
     for pk, position, stored_hash, prev_hash in pending.iterator(chunk_size=BATCH):
         if prev_hash:
             leaf = leaf_hash(ContributionEntry.objects.get(pk=pk))
         else:
             leaf = bytes.fromhex(stored_hash)
-        rows.append(LedgerTreeNode(level=0, index=tree.size, hash=leaf, entry_id=pk))
-        rows.extend(
-            LedgerTreeNode(level=level, index=index, hash=digest)
-            for level, index, digest in tree.append(leaf)
-        )
+        rows.append((0, tree.size, leaf, pk))
+        rows.extend((level, index, digest, None) for level, index, digest in tree.append(leaf))
         highest = max(highest, position)
         if len(rows) >= BATCH:
-            LedgerTreeNode.objects.bulk_create(rows)
+            _insert_nodes(rows)
             rows = []
-    LedgerTreeNode.objects.bulk_create(rows)
+    _insert_nodes(rows)
     LedgerHead.objects.filter(pk=1).update(tree_size=tree.size, sequenced_position=highest)
     return tree
 
