@@ -178,11 +178,34 @@ def _row(dimension: str, key: str, ours: Decimal, theirs: Decimal | None) -> str
     return line
 
 
+def check_inclusion(proof: dict[str, Any], checkpoints: list[merkle.Checkpoint], public_key) -> str:
+    """An agency's or a supplier's check of one `ledgerInclusionProof` answer against a kept
+    checkpoint of the same size; returns what failed, or "" when the entry is in that tree."""
+    proof = proof.get("data", {}).get("ledgerInclusionProof", proof)
+    size = int(proof["treeSize"])
+    signed = [c for c in checkpoints if c.tree_size == size]
+    if not signed:
+        return f"no kept checkpoint has size {size}"
+    if not merkle.signature_holds(signed[0], public_key):
+        return f"checkpoint of size {size}: its signature does not hold"
+    leaf = merkle.leaf_hash(proof["leaf"].encode())
+    path = [bytes.fromhex(h) for h in proof["auditPath"]]
+    if not merkle.verify_inclusion(int(proof["leafIndex"]), size, leaf, path, signed[0].root_hash):
+        return f"the entry is not leaf {proof['leafIndex']} of the signed tree of size {size}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="shanhai-verify", description="Verify a Shanhai ledger export offline."
     )
-    parser.add_argument("entries", help="the JSON-lines export, in tree order ('-': stdin)")
+    parser.add_argument(
+        "entries", nargs="?", help="the JSON-lines export, in tree order ('-': stdin)"
+    )
+    parser.add_argument(
+        "--inclusion",
+        help="instead of an export: a saved ledgerInclusionProof answer to check (JSON file)",
+    )
     parser.add_argument("--checkpoints", required=True, help="JSON file of the kept checkpoints")
     parser.add_argument(
         "--public-key", required=True, help="the published key: base64, PEM, or a file of either"
@@ -197,6 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         key_text = Path(key_text).read_text()
     public_key = merkle.load_public_key(key_text)
     checkpoints = load_checkpoints(json.loads(Path(args.checkpoints).read_text()))
+    if args.inclusion:
+        proof = json.loads(Path(args.inclusion).read_text())
+        failure = check_inclusion(proof, checkpoints, public_key)
+        if failure:
+            sys.stdout.write(f"REFUSED: {failure}\n")
+            return 1
+        proof = proof.get("data", {}).get("ledgerInclusionProof", proof)
+        amount = json.loads(proof["leaf"])[merkle.LEAF_FIELDS.index("amount") + 1]
+        sys.stdout.write(
+            f"included: leaf {proof['leafIndex']} of the signed tree of size "
+            f"{proof['treeSize']}, amount {amount}\n"
+        )
+        return 0
+    if not args.entries:
+        parser.error("give the export (or --inclusion PROOF)")
     summaries = None
     if args.summary:
         summaries = json.loads(Path(args.summary).read_text())

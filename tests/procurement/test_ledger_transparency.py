@@ -178,6 +178,25 @@ def test_an_agency_proves_its_entry_is_in_the_signed_tree(gql, operator):
     )
 
 
+def test_the_verifier_checks_a_saved_inclusion_proof(gql, operator, tmp_path, capsys):
+    order, agency_user = counted_order(operator, quantity=3, price="12.50")
+    adjust(operator)
+    store.checkpoint()
+    entry = ContributionEntry.objects.get(order=order)
+    answer = gql(INCLUSION, {"id": to_global_id("Contribution", entry.pk)}, user=agency_user)
+    kept = tmp_path / "checkpoints.json"
+    kept.write_text(json.dumps(kept_checkpoints(gql, agency_user)))
+    args = ["--checkpoints", str(kept), "--public-key", public_key_text()]
+    (tmp_path / "proof.json").write_text(json.dumps(answer))
+    assert verifier.main([*args, "--inclusion", str(tmp_path / "proof.json")]) == 0
+    assert "included: leaf 0 of the signed tree of size 2, amount 37.50" in capsys.readouterr().out
+    forged = answer["data"]["ledgerInclusionProof"]
+    forged["leaf"] = forged["leaf"].replace('"37.50"', '"3750.00"')
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    assert verifier.main([*args, "--inclusion", str(tmp_path / "forged.json")]) == 1
+    assert "REFUSED: the entry is not leaf 0" in capsys.readouterr().out
+
+
 def test_a_supplier_proves_its_own_entry(gql, operator):
     order, _agency = counted_order(operator)
     store.checkpoint()
