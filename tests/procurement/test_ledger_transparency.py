@@ -24,7 +24,7 @@ from procurement.models import (
 )
 from procurement.reports import rollups
 from procurement.services import contributions
-from procurement.transparency import merkle, store, verifier
+from procurement.transparency import merkle, signing, store, verifier
 from shop.accounts.models import Role
 from shop.accounts.tokens import create_access_token
 from tests.conftest import top_level_codes
@@ -290,6 +290,18 @@ def test_the_deploy_check_refuses_a_missing_signing_key(settings):
         (error,) = checks.ledger_signing_key(None)
     assert error.id == "procurement.E001"
     assert "LEDGER_SIGNING_KEY" in error.msg
+
+
+def test_debug_generates_one_development_key_and_keeps_it(settings, tmp_path):
+    path = tmp_path / ".ledger-signing-key"
+    settings.LEDGER_SIGNING_KEY, settings.LEDGER_SIGNING_KEY_FILE = "", str(path)
+    with override_settings(DEBUG=True):
+        first = signing.public_key_text()
+        second = signing.public_key_text()
+    assert first == second
+    assert path.stat().st_mode & 0o777 == 0o600
+    with override_settings(DEBUG=False):
+        assert signing.public_key_text() == first  # the file, once there, is the key
 
 
 def test_the_signing_key_may_come_from_a_pem_file(settings, tmp_path, operator):
