@@ -252,18 +252,22 @@ def verify(chunk_size: int = 5000) -> VerifyResult:
                 False, tree.size, None, f"checkpoint of size {latest.tree_size}: {problem}"
             )
     checked = tree.size
+    # Sequencing looks back SEQUENCE_SLACK positions for late commits; below that it never will.
+    left_out_below = (head.sequenced_position if head else 0) - store.SEQUENCE_SLACK
     for entry in (
         ContributionEntry.objects.filter(leaf__isnull=True)
         .order_by("position")
         .iterator(chunk_size=chunk_size)
     ):
         expected = entry_hash(entry) if entry.prev_hash else leaf_hash(entry).hex()
+        problem = ""
         if entry.hash != expected:
+            problem = "its content does not match its hash"
+        elif entry.position <= left_out_below:
+            problem = "it was left out of the tree (committed too late to be sequenced)"
+        if problem:
             return VerifyResult(
-                False,
-                checked,
-                entry.pk,
-                f"entry {entry.pk} (#{entry.position}): its content does not match its hash",
+                False, checked, entry.pk, f"entry {entry.pk} (#{entry.position}): {problem}"
             )
         checked += 1
     problem = _rollups_problem()

@@ -109,19 +109,23 @@ def test_a_checkpoint_sequences_the_entries_and_signs_the_root(operator):
     assert LedgerHead.objects.get(pk=1).tree_size == 5
 
 
-def test_entries_booked_before_the_log_join_the_tree_with_their_amounts(operator):
-    legacy = ContributionEntry(
-        position=store.next_positions(1)[0],
+def stored_entry(position: int, amount: Decimal, *, source_key: str) -> ContributionEntry:
+    return ContributionEntry(
+        position=position,
         kind="PURCHASE",
         source="ADJUSTMENT",
-        amount=Decimal("1234.56"),
+        amount=amount,
         booked_at=datetime(2024, 1, 1, tzinfo=UTC),
         business_date=date(2024, 1, 1),
-        source_key="legacy:1",
+        source_key=source_key,
         buyer_province="福建省",
         origin_province="宁夏回族自治区",
-        prev_hash=ledger.GENESIS_HASH,
     )
+
+
+def test_entries_booked_before_the_log_join_the_tree_with_their_amounts(operator):
+    legacy = stored_entry(store.next_positions(1)[0], Decimal("1234.56"), source_key="legacy:1")
+    legacy.prev_hash = ledger.GENESIS_HASH
     legacy.hash = ledger.entry_hash(legacy)
     ContributionEntry.objects.bulk_create([legacy])
     store.checkpoint()
@@ -129,6 +133,37 @@ def test_entries_booked_before_the_log_join_the_tree_with_their_amounts(operator
     assert legacy.amount == Decimal("1234.56")
     assert legacy.prev_hash == ledger.GENESIS_HASH  # its chain hash is kept for history
     assert leaves_in_tree_order() == [ledger.leaf_hash(legacy)]
+
+
+def committed_late(position: int) -> ContributionEntry:
+    """The entry of a booking that took `position` and committed only now, as append stores it."""
+    entry = stored_entry(position, Decimal("3.00"), source_key=f"late:{position}")
+    entry.prev_hash, entry.hash = "", ledger.leaf_hash(entry).hex()
+    ContributionEntry.objects.bulk_create([entry])
+    rollups.add([entry])
+    return entry
+
+
+def test_a_booking_committed_after_a_later_one_was_sequenced_still_joins_the_tree(operator):
+    held = store.next_positions(1)[0]  # a booking takes its position …
+    adjust(operator, "2.00")  # … a later one commits and is sequenced …
+    store.checkpoint()
+    late = committed_late(held)  # … then the first one commits
+    assert store.checkpoint().tree_size == 2
+    assert leaves_in_tree_order()[1] == ledger.leaf_hash(late)
+    assert ledger.verify().ok
+
+
+def test_verify_names_a_booking_committed_too_late_to_be_sequenced(operator, monkeypatch):
+    monkeypatch.setattr(store, "SEQUENCE_SLACK", 0)  # look back no position at all
+    held = store.next_positions(1)[0]
+    adjust(operator, "2.00")
+    store.checkpoint()
+    late = committed_late(held)
+    assert store.checkpoint().tree_size == 1
+    result = ledger.verify()
+    assert (result.ok, result.first_broken_entry_id) == (False, late.pk)
+    assert "left out of the tree" in result.problem
 
 
 def test_stored_subtree_hashes_give_the_rfc_proofs_for_every_index_and_size(operator):
