@@ -8,6 +8,7 @@ class ProcurementConfig(AppConfig):
     def ready(self) -> None:
         # Catalog rules act on procurement data through hooks, so catalog never imports us.
         from catalog import hooks
+        from procurement import checks  # noqa: F401 (registers the deploy checks)
         from procurement.services.complaints import upheld_quality_complaints_since
         from procurement.services.orders import cancel_unconfirmed_orders_of
         from procurement.webhooks import register_payment_webhooks

@@ -3,7 +3,9 @@
 A contribution is booked when an order is both accepted and paid: one entry per order line for
 the paid value of its accepted goods, dated at the later of the two events in Asia/Shanghai. A
 refund books negative entries, spread over the lines in proportion to their accepted value.
-Bookings are serialised on the ledger head row so the hash chain stays linear.
+A booking takes positions and computes each entry's Merkle leaf hash, nothing more: it reads no
+earlier entry, so bookings never wait on one another. Checkpointing sequences the entries into
+the tree (procurement/transparency).
 """
 
 import hashlib
@@ -15,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import FUJIAN, NINGXIA
@@ -23,49 +26,20 @@ from procurement.models import (
     ContributionEntry,
     ContributionKind,
     ContributionSource,
+    LedgerCheckpoint,
     LedgerHead,
     Order,
     OrderStatus,
     PaymentStatus,
     Refund,
 )
+from procurement.transparency import merkle, store
 from shop.core import validation
 from shop.core.money import quantize_cny
 
 GENESIS_HASH = "0" * 64
-# Every field the hash covers, in order. Changing one of them in an entry breaks the chain.
-HASHED_FIELDS = (
-    "position",
-    "kind",
-    "source",
-    "amount",
-    "booked_at",
-    "business_date",
-    "source_key",
-    "order_id",
-    "order_line_id",
-    "refund_id",
-    "import_batch_id",
-    "invoice_number",
-    "seller_credit_code",
-    "reason",
-    "channel",
-    "buyer_province",
-    "agency_id",
-    "agency_name",
-    "agency_type",
-    "agency_city",
-    "supplier_id",
-    "supplier_name",
-    "origin_province",
-    "origin_county_code",
-    "origin_county_name",
-    "category",
-    "product_id",
-    "product_name",
-    "created_by_id",
-    "prev_hash",
-)
+# The old chain's hash (entries booked before the transparency log): what it covered, in order.
+HASHED_FIELDS = (*merkle.LEAF_FIELDS, "prev_hash")
 
 
 def _canonical(value: Any) -> Any:
@@ -79,8 +53,18 @@ def _canonical(value: Any) -> Any:
 
 
 def entry_hash(entry: ContributionEntry) -> str:
+    """The old chain hash of an entry booked before the transparency log."""
     content = [_canonical(getattr(entry, name)) for name in HASHED_FIELDS]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
+def leaf_values(entry: ContributionEntry) -> dict[str, Any]:
+    """The entry's fields as its leaf encodes them (and the export carries them)."""
+    return {name: _canonical(getattr(entry, name)) for name in merkle.LEAF_FIELDS}
+
+
+def leaf_hash(entry: ContributionEntry) -> bytes:
+    return merkle.leaf_hash(merkle.encode_leaf(leaf_values(entry)))
 
 
 def kind_for(agency_type: str) -> str:
@@ -92,21 +76,18 @@ def kind_for(agency_type: str) -> str:
 
 
 def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
-    """Chain and store new entries; the caller is inside a transaction."""
+    """Store new entries with their positions and leaf hashes; the caller is inside a
+    transaction."""
     entries = validation.checked_rows(entries)
     if not entries:
         return []
-    head, _created = LedgerHead.objects.select_for_update().get_or_create(pk=1)
-    position, previous = head.last_position, head.last_hash
     now = timezone.now()
-    for entry in entries:
-        position += 1
-        entry.position, entry.prev_hash = position, previous
+    for entry, position in zip(entries, store.next_positions(len(entries)), strict=True):
+        entry.position, entry.prev_hash = position, ""
         entry.booked_at = entry.booked_at or now
         entry.amount = quantize_cny(entry.amount)
-        entry.hash = previous = entry_hash(entry)
+        entry.hash = leaf_hash(entry).hex()
     ContributionEntry.objects.bulk_create(entries)
-    LedgerHead.objects.filter(pk=1).update(last_position=position, last_hash=previous)
     from procurement.reports import rollups
 
     rollups.add(entries)
@@ -224,27 +205,104 @@ class VerifyResult:
 
 
 def verify(chunk_size: int = 5000) -> VerifyResult:
-    """Walk the chain from the first entry: positions must follow each other, each entry must
-    point at the previous hash, and its own hash must match its content. Reports the first
-    entry where any of that fails."""
-    previous_hash, expected_position, checked = GENESIS_HASH, 1, 0
-    for entry in ContributionEntry.objects.order_by("position").iterator(chunk_size=chunk_size):
+    """Check the stored tree against the latest signed checkpoint and the rollups against the
+    entries: every entry in the tree, in tree order, must hash to its stored leaf; those leaves
+    must give the checkpoint's root, and so must the stored subtree hashes proofs are read from;
+    the checkpoint's signature must hold. Entries not yet sequenced must match their hash.
+    Reports the first entry where any of that fails."""
+    from procurement.transparency import signing
+
+    head = LedgerHead.objects.filter(pk=1).first()
+    size = head.tree_size if head else 0
+    latest = LedgerCheckpoint.objects.order_by("-tree_size", "-id").first()
+    tree, checkpoint_root = merkle.CompactRange(), None
+
+    def broken(entry, problem: str) -> VerifyResult:
+        return VerifyResult(
+            False, tree.size, entry.pk, f"entry {entry.pk} (#{entry.position}): {problem}"
+        )
+
+    in_tree = (
+        ContributionEntry.objects.filter(leaf__isnull=False)
+        .annotate(leaf_index=F("leaf__index"), stored_leaf=F("leaf__hash"))
+        .order_by("leaf__index")
+    )
+    for entry in in_tree.iterator(chunk_size=chunk_size):
+        leaf = leaf_hash(entry)
+        if entry.leaf_index != tree.size:
+            return broken(entry, f"it is leaf {entry.leaf_index} where {tree.size} was expected")
+        if leaf != bytes(entry.stored_leaf) or (entry.hash != leaf.hex() and not entry.prev_hash):
+            return broken(entry, "its content does not match its hash")
+        tree.append(leaf)
+        if latest and tree.size == latest.tree_size:
+            checkpoint_root = tree.root()
+    if tree.size != size:
+        return VerifyResult(False, tree.size, None, f"the tree holds {tree.size} of {size} leaves")
+    if latest:
+        signed = store.as_signed(latest)
         problem = ""
-        if entry.position != expected_position:
-            problem = f"position {entry.position} where {expected_position} was expected"
-        elif entry.prev_hash != previous_hash:
-            problem = "its previous-hash link does not match the entry before it"
-        elif entry_hash(entry) != entry.hash:
+        if checkpoint_root != signed.root_hash and latest.tree_size:
+            problem = "the entries no longer give its root"
+        elif store.root_at(latest.tree_size) != signed.root_hash:
+            problem = "the stored subtree hashes do not give its root"
+        elif not merkle.signature_holds(signed, merkle.load_public_key(signing.public_key_text())):
+            problem = "its signature does not hold"
+        if problem:
+            return VerifyResult(
+                False, tree.size, None, f"checkpoint of size {latest.tree_size}: {problem}"
+            )
+    checked = tree.size
+    # Sequencing looks back SEQUENCE_SLACK positions for late commits; below that it never will.
+    left_out_below = (head.sequenced_position if head else 0) - store.SEQUENCE_SLACK
+    for entry in (
+        ContributionEntry.objects.filter(leaf__isnull=True)
+        .order_by("position")
+        .iterator(chunk_size=chunk_size)
+    ):
+        expected = entry_hash(entry) if entry.prev_hash else leaf_hash(entry).hex()
+        problem = ""
+        if entry.hash != expected:
             problem = "its content does not match its hash"
+        elif entry.position <= left_out_below:
+            problem = "it was left out of the tree (committed too late to be sequenced)"
         if problem:
             return VerifyResult(
                 False, checked, entry.pk, f"entry {entry.pk} (#{entry.position}): {problem}"
             )
-        previous_hash, expected_position, checked = entry.hash, expected_position + 1, checked + 1
-    head = LedgerHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_position, head.last_hash) != (checked, previous_hash):
-        return VerifyResult(False, checked, None, "the ledger head does not match the last entry")
+        checked += 1
+    problem = _rollups_problem()
+    if problem:
+        return VerifyResult(False, checked, None, problem)
     return VerifyResult(True, checked, None)
+
+
+def _rollups_problem() -> str:
+    """The first month whose rollup (the everything grouping) differs from its entries."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncMonth
+
+    from procurement.models import ContributionRollup
+
+    by_entries = {
+        month: (total, count)
+        for month, total, count in ContributionEntry.objects.annotate(
+            month=TruncMonth("business_date")
+        )
+        .values("month")
+        .annotate(total=Sum("amount"), count=Count("id"))
+        .values_list("month", "total", "count")
+    }
+    by_rollups = {
+        month: (total, count)
+        for month, total, count in ContributionRollup.objects.filter(dimensions="").values_list(
+            "month", "total", "entry_count"
+        )
+        if count
+    }
+    for month in sorted(set(by_entries) | set(by_rollups)):
+        if by_entries.get(month) != by_rollups.get(month):
+            return f"the rollup of {month:%Y-%m} does not match its entries"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,16 @@ from shop.core.permissions import require_authenticated, require_role
 WAITING_TO_SHIP = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 
+def own_rows(rows: QuerySet, acting_user: Any) -> QuerySet:
+    """Rows carrying agency_id and supplier_id narrowed to the caller's own: an agency's, or
+    its supplier's for supplier staff; other roles' access is checked by the caller."""
+    if acting_user.role == Role.AGENCY:
+        return rows.filter(agency_id=acting_user.agency_id)
+    if acting_user.role == Role.SUPPLIER:
+        return rows.filter(supplier_id=acting_user.supplier_id)
+    return rows
+
+
 def agencies_visible_to(*, acting_user: Any) -> QuerySet[Agency]:
     """Operators and auditors see every agency; an agency's buyers their own."""
     require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)

@@ -5,4 +5,5 @@ from procurement import views
 urlpatterns = [
     path("exports/contributions.csv", views.contributions_csv),
     path("exports/contributions.xlsx", views.contributions_xlsx),
+    path("exports/ledger.jsonl", views.ledger_jsonl),
 ]

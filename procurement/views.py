@@ -1,5 +1,6 @@
 """Streamed ledger exports: GET /exports/contributions.csv and .xlsx, with the same filter as
-the `contributions` query (camelCase query parameters, lists comma separated).
+the `contributions` query (camelCase query parameters, lists comma separated), and
+/exports/ledger.jsonl, the tree's entries for the offline verifier.
 
 Authenticated by a Bearer token (API clients) or, without an Authorization header, by the
 signed-in session of the dashboard's links (/dashboard/). GET only, so a session-authenticated
@@ -7,13 +8,14 @@ download changes nothing and CSRF does not apply."""
 
 from collections.abc import Iterator
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from graphql_relay import to_global_id
 
 from procurement.graphql.ledger import ledger_filter_from
 from procurement.reports.selectors import city_codes, contributions_visible_to
+from procurement.services import transparency
 from shop.core import validation
 from shop.core.errors import AccessError, BadUserInput
 from shop.core.exports import csv_response, xlsx_response
@@ -115,6 +117,17 @@ def _rows(entries) -> Iterator[list]:
 
 
 def _export(request: HttpRequest, writer):
+    return _answered(
+        request,
+        lambda: writer(
+            contributions_visible_to(
+                acting_user=request.user, filters=ledger_filter_from(filter_data(request))
+            ).order_by("position")
+        ),
+    )
+
+
+def _answered(request: HttpRequest, respond):
     if getattr(request, "auth_error", None):
         return JsonResponse(
             {"errors": [{"message": request.auth_error, "code": "UNAUTHENTICATED"}]}, status=401
@@ -122,9 +135,7 @@ def _export(request: HttpRequest, writer):
     # BearerTokenMiddleware put the token's user here; without a Bearer header it is the
     # session's user (AuthenticationMiddleware), e.g. an auditor following a dashboard link.
     try:
-        entries = contributions_visible_to(
-            acting_user=request.user, filters=ledger_filter_from(filter_data(request))
-        )
+        return respond()
     except AccessError as error:
         status = 401 if error.code == "UNAUTHENTICATED" else 403
         return JsonResponse(
@@ -134,7 +145,6 @@ def _export(request: HttpRequest, writer):
         return JsonResponse(
             {"errors": [{"message": str(error), "code": "BAD_USER_INPUT"}]}, status=400
         )
-    return writer(entries.order_by("position"))
 
 
 def _filename(extension: str) -> str:
@@ -152,3 +162,20 @@ def contributions_xlsx(request: HttpRequest):
         request,
         lambda entries: xlsx_response(_filename("xlsx"), HEADER, _rows(entries), sheet="统计台账"),
     )
+
+
+@require_GET
+def ledger_jsonl(request: HttpRequest):
+    """The tree's entries with their leaf data, for `shanhai-verify`; `?size=N` stops at a
+    checkpoint's size."""
+
+    def respond():
+        raw = request.GET.get("size", "")
+        if raw and not raw.isdigit():
+            raise BadUserInput(f"`size` must be a whole number; got {raw!r}.")
+        lines = transparency.tree_export(acting_user=request.user, size=int(raw) if raw else None)
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="{_filename("jsonl")}"'
+        return response
+
+    return _answered(request, respond)

@@ -162,6 +162,15 @@ GRAPHQL_MAX_PAGE_SIZE = 100
 # Uploads (images, CSV imports) travel in multipart requests and have their own limits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(12 * 2**20)))
 
+# --- Ledger transparency log ---------------------------------------------------------------
+# The Ed25519 key that signs ledger checkpoints: base64 of its 32 raw bytes or PEM (PKCS#8),
+# in the variable or in a file. In DEBUG without either, a dev key is generated into the
+# (gitignored) file below; with DEBUG off a missing key fails the deploy check.
+LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", "")
+LEDGER_SIGNING_KEY_FILE = os.environ.get(
+    "LEDGER_SIGNING_KEY_FILE", str(BASE_DIR / ".ledger-signing-key") if DEBUG else ""
+)
+
 # --- Accounts -----------------------------------------------------------------------------
 JWT_ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(os.environ.get("JWT_ACCESS_TOKEN_MINUTES", "15")))
 JWT_REFRESH_TOKEN_LIFETIME = timedelta(days=int(os.environ.get("JWT_REFRESH_TOKEN_DAYS", "7")))

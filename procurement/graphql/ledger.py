@@ -7,9 +7,16 @@ from graphene_file_upload.scalars import Upload
 
 from procurement import ledger
 from procurement.graphql.types import OrderType, ProcurementError
-from procurement.models import ContributionEntry, ContributionKind, ContributionSource, Target
+from procurement.models import (
+    ContributionEntry,
+    ContributionKind,
+    ContributionSource,
+    LedgerCheckpoint,
+    Target,
+)
 from procurement.reports import selectors as reports
-from procurement.services import contributions
+from procurement.services import contributions, transparency
+from procurement.transparency import merkle, signing
 from shop.accounts.models import Role
 from shop.core.errors import BadUserInput
 from shop.core.graphql.connection import PaginatedField
@@ -276,6 +283,79 @@ class LedgerVerifyType(graphene.ObjectType):
         name = "LedgerVerification"
 
 
+class LedgerCheckpointType(DjangoObjectType):
+    tree_size = graphene.Int(required=True, description="How many entries the tree held.")
+    root_hash = graphene.String(required=True, description="The tree's root, hex.")
+    timestamp = graphene.String(required=True, description="UTC ISO-8601, exactly as signed.")
+    signature = graphene.String(
+        required=True,
+        description="Ed25519, base64, over the text `shanhai-ledger/v1\\n<treeSize>\\n"
+        "<root, base64>\\n<timestamp>\\n`.",
+    )
+    key_id = graphene.String(required=True, description="SHA-256 of the raw public key, hex.")
+
+    class Meta:
+        model = LedgerCheckpoint
+        name = "LedgerCheckpoint"
+        description = "A signed statement of the ledger tree's size and root (keep them)."
+        fields = ("id", "tree_size", "root_hash", "timestamp", "signature", "key_id")
+        interfaces = (graphene.relay.Node,)
+
+
+class LedgerCheckpointConnection(CountableConnection):
+    class Meta:
+        node = LedgerCheckpointType
+
+
+class LedgerPublicKeyType(graphene.ObjectType):
+    algorithm = graphene.String(required=True)
+    public_key = graphene.String(required=True, description="The 32 raw bytes, base64.")
+    key_id = graphene.String(required=True, description="SHA-256 of the raw public key, hex.")
+
+    class Meta:
+        name = "LedgerPublicKey"
+
+
+def hex_hashes(description: str, hashes) -> graphene.List:
+    return graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description=description,
+        resolver=lambda proof, info: [h.hex() for h in hashes(proof)],
+    )
+
+
+class LedgerInclusionProofType(graphene.ObjectType):
+    entry = graphene.Field(ContributionType, required=True)
+    leaf_index = graphene.Int(required=True)
+    tree_size = graphene.Int(required=True)
+    leaf = graphene.String(
+        required=True, description="The entry's canonical encoding (version 1), as hashed."
+    )
+    leaf_hash = graphene.String(required=True, description="SHA-256(0x00 ‖ leaf), hex.")
+    audit_path = hex_hashes(
+        "RFC 9162 §2.1.3 inclusion path, hex, nearest the leaf first.", lambda proof: proof.path
+    )
+
+    class Meta:
+        name = "LedgerInclusionProof"
+
+    def resolve_leaf(self, info):
+        return merkle.encode_leaf(ledger.leaf_values(self.entry)).decode()
+
+    def resolve_leaf_hash(self, info):
+        return self.leaf.hex()
+
+
+class LedgerConsistencyProofType(graphene.ObjectType):
+    from_size = graphene.Int(required=True)
+    to_size = graphene.Int(required=True)
+    path = hex_hashes("RFC 9162 §2.1.4 consistency proof, hex.", lambda proof: proof.path)
+
+    class Meta:
+        name = "LedgerConsistencyProof"
+
+
 class ContributionFilterInput(graphene.InputObjectType):
     date_from = graphene.Date(description="Business date (Asia/Shanghai), inclusive.")
     date_to = graphene.Date(description="Inclusive.")
@@ -351,6 +431,46 @@ class LedgerQueries(graphene.ObjectType):
     )
     contributions = PaginatedField(ContributionConnection, filter=ContributionFilterInput())
     ledger_verify = graphene.Field(LedgerVerifyType, required=True)
+    ledger_checkpoints = PaginatedField(
+        LedgerCheckpointConnection, description="Signed checkpoints of the tree, newest first."
+    )
+    ledger_public_key = graphene.Field(
+        LedgerPublicKeyType, required=True, description="The key checkpoints are signed with."
+    )
+    ledger_inclusion_proof = graphene.Field(
+        LedgerInclusionProofType,
+        required=True,
+        entry_id=graphene.ID(required=True),
+        tree_size=graphene.Int(description="A checkpoint's size; the latest one's by default."),
+        description="Proof that an entry is in the tree of a signed size (your own entries).",
+    )
+    ledger_consistency_proof = graphene.Field(
+        LedgerConsistencyProofType,
+        required=True,
+        from_size=graphene.Int(required=True),
+        to_size=graphene.Int(required=True),
+        description="Proof that the tree of toSize extends the tree of fromSize unchanged.",
+    )
+
+    def resolve_ledger_checkpoints(root, info):
+        return transparency.checkpoints(acting_user=info.context.user)
+
+    def resolve_ledger_public_key(root, info):
+        key = transparency.public_key()
+        return LedgerPublicKeyType(algorithm="Ed25519", public_key=key, key_id=signing.key_id(key))
+
+    def resolve_ledger_inclusion_proof(root, info, entry_id, tree_size=None):
+        pk = decode_id(entry_id, "Contribution")
+        if pk is None:
+            raise BadUserInput("`entryId` must be a Contribution ID.")
+        return transparency.inclusion_proof(
+            acting_user=info.context.user, entry_id=pk, tree_size=tree_size
+        )
+
+    def resolve_ledger_consistency_proof(root, info, from_size, to_size):
+        return transparency.consistency_proof(
+            acting_user=info.context.user, from_size=from_size, to_size=to_size
+        )
 
     def resolve_targets(root, info):
         return reports.targets_visible_to(acting_user=info.context.user)

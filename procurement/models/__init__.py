@@ -5,8 +5,10 @@ from procurement.models.ledger import (
     ContributionKind,
     ContributionRollup,
     ContributionSource,
+    LedgerCheckpoint,
     LedgerHead,
     LedgerIsAppendOnly,
+    LedgerTreeNode,
     Target,
 )
 from procurement.models.orders import (
@@ -46,8 +48,10 @@ __all__ = [
     "ContributionKind",
     "ContributionRollup",
     "ContributionSource",
+    "LedgerCheckpoint",
     "LedgerHead",
     "LedgerIsAppendOnly",
+    "LedgerTreeNode",
     "Order",
     "OrderEvent",
     "OrderLine",

@@ -1,4 +1,5 @@
-"""The contribution ledger (统计台账): every counted yuan, append-only and hash-chained."""
+"""The contribution ledger (统计台账): every counted yuan, append-only, in a Merkle tree whose
+signed checkpoints anyone can check (docs/ledger.md, "The transparency log")."""
 
 from django.conf import settings
 from django.db import models
@@ -40,8 +41,9 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 class ContributionEntry(models.Model):
     """One counted amount, signed. Its dimensions are snapshots taken when it was booked, so
-    later edits to an agency or a product never rewrite history. `hash` covers the content and
-    the previous entry's hash: changing any entry breaks the chain from there on."""
+    later edits to an agency or a product never rewrite history. `hash` is the entry's Merkle
+    leaf hash (hex), computed when it is booked; entries booked before the transparency log
+    keep their chain hash and `prev_hash` for history (an entry of the log has `prev_hash` "")."""
 
     position = models.PositiveBigIntegerField(unique=True)
     kind = models.CharField(max_length=16, choices=ContributionKind.choices)
@@ -94,7 +96,7 @@ class ContributionEntry(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    prev_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64)
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -123,13 +125,60 @@ class ContributionEntry(models.Model):
 
 
 class LedgerHead(models.Model):
-    """The single row that serialises bookings: whoever holds its lock appends next."""
+    """The state of the Merkle tree: its size and how far entries have been sequenced into it.
+    Checkpointing holds its lock; bookings do not (they take positions from a PostgreSQL
+    sequence; on SQLite, which has none, from `last_position`). `last_hash` is the old chain's
+    head, kept for history."""
 
     last_position = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    tree_size = models.PositiveBigIntegerField(default=0)
+    sequenced_position = models.PositiveBigIntegerField(
+        default=0, help_text="The highest position sequenced into the tree."
+    )
 
     def __str__(self) -> str:
-        return f"head at {self.last_position}"
+        return f"tree of {self.tree_size}"
+
+
+class LedgerTreeNode(models.Model):
+    """A stored hash of the Merkle tree: at level 0 an entry's leaf (the tree's order is the
+    order entries were sequenced in), at level k the perfect subtree of the 2^k leaves from
+    index·2^k. Proofs are read from these rows, never by rehashing the ledger."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.BinaryField(max_length=32)
+    entry = models.OneToOneField(
+        ContributionEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="leaf"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="one_tree_node"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}/{self.index}"
+
+
+class LedgerCheckpoint(models.Model):
+    """A signed statement of the tree's size and root at a time (the signed text is
+    `merkle.Checkpoint.signed_text`)."""
+
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    timestamp = models.CharField(max_length=40, help_text="UTC ISO-8601, exactly as signed.")
+    signature = models.CharField(max_length=100, help_text="Ed25519, base64.")
+    key_id = models.CharField(max_length=64, help_text="SHA-256 of the raw public key, hex.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tree_size"])]
+
+    def __str__(self) -> str:
+        return f"{self.tree_size} @ {self.timestamp}"
 
 
 class ContributionImport(models.Model):

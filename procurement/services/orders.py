@@ -12,6 +12,7 @@ from catalog.models import ProductVariant
 from catalog.services.suppliers import clean_credit_code
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
+from procurement.selectors import own_rows
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -43,11 +44,7 @@ def order_for(acting_user: Any, order_id: int | None, *, roles: tuple[str, ...])
     their supplier's, operators any. Someone else's order is answered like an unknown one."""
     require_role(acting_user, *roles)
     orders = Order.objects.select_for_update(of=("self",)).select_related("supplier", "agency")
-    if acting_user.role == Role.AGENCY:
-        orders = orders.filter(agency_id=acting_user.agency_id)
-    elif acting_user.role == Role.SUPPLIER:
-        orders = orders.filter(supplier_id=acting_user.supplier_id)
-    order = orders.filter(pk=order_id).first()
+    order = own_rows(orders, acting_user).filter(pk=order_id).first()
     if order is None:
         raise NotFound("No such order.", field="id")
     return order

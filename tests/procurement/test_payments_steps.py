@@ -221,7 +221,9 @@ def test_payment_must_be_the_only_field_of_its_request(gql, accepted):
       me: orderCancel(id: $id) { errors { code } } }"""
     response = gql(query, {"id": oid(order)}, user=user)
     assert top_level_codes(response) == ["BAD_USER_INPUT"]
-    assert "paymentCreate must be the only mutation in its request" in response["errors"][0]["message"]
+    assert (
+        "paymentCreate must be the only mutation in its request" in response["errors"][0]["message"]
+    )
     assert not Payment.objects.exists()
     assert not MockPaymentIntent.objects.exists()
 

@@ -1,4 +1,6 @@
+import base64
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://shanhai@db.internal/shanhai",
     "STRIPE_SECRET_KEY": "sk_live_" + "y" * 40,
     "STRIPE_WEBHOOK_SECRET": "whsec_" + "z" * 32,
+    # Any 32 random bytes are an Ed25519 private key (raw, base64).
+    "LEDGER_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 MINIMAL_PRODUCTION_ENV = {"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"], "DEBUG": "false"}
 
@@ -21,7 +25,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in PRODUCTION_ENV and not k.startswith(("STRIPE_", "SITE_URL"))
+        if k not in PRODUCTION_ENV and not k.startswith(("STRIPE_", "SITE_URL", "LEDGER_SIGNING"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -1,4 +1,4 @@
-"""Verify the ledger's hash chain; exit status 1 when it is broken."""
+"""Verify the ledger's tree against its latest checkpoint; exit status 1 when it does not hold."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -6,7 +6,7 @@ from procurement import ledger
 
 
 class Command(BaseCommand):
-    help = "Walk the contribution ledger's hash chain and report the first broken link."
+    help = "Check the ledger's entries, tree, latest checkpoint and rollups; name the first fault."
 
     def handle(self, *args, **options):
         result = ledger.verify()
@@ -14,4 +14,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Ledger broken after {result.entries_checked} good entries: {result.problem}"
             )
-        self.stdout.write(f"Ledger OK: {result.entries_checked} entries, chain intact.")
+        self.stdout.write(
+            f"Ledger OK: {result.entries_checked} entries; tree, checkpoint and rollups hold."
+        )
