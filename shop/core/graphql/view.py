@@ -6,7 +6,7 @@ before any GraphQL work (a malformed body, a wrong method, a bad token, a body o
 
 import json
 import logging
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +19,7 @@ from graphene_file_upload.django import FileUploadGraphQLView
 from graphene_file_upload.utils import place_files_in_operations
 from graphql import (
     DocumentNode,
+    ExecutionContext,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -189,6 +190,53 @@ def _one_operation(value: Any, what: str) -> dict:
     return value
 
 
+class SynchronousExecutionContext(ExecutionContext):
+    """Every resolver here returns a value, never an awaitable (the dataloaders batch without
+    promises), so graphql-core's per-field check for one is skipped."""
+
+    @staticmethod
+    def is_awaitable(_value: Any) -> bool:
+        return False
+
+
+def _validated(
+    schema: GraphQLSchema, query: str, _limits: tuple
+) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """(document, errors) of a query text: parsed under the token limit, then the shape limits,
+    then validation. What it returns depends only on the text, the schema and `_limits`."""
+    try:
+        document = parse_document(query)
+    except GraphQLError as error:
+        return None, (error,)
+    rules = list(specified_rules)
+    if not settings.GRAPHQL_INTROSPECTION:
+        rules.append(NoIntrospectionRule)
+    errors = check_shape(document) or validate(schema, document, rules, max_errors=20)
+    return document, tuple(errors)
+
+
+_cached_validation = lru_cache(maxsize=512)(_validated)
+
+
+def checked_document(
+    schema: GraphQLSchema, query: str
+) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """`_validated`, remembered per query text: a storefront sends the same few queries again
+    and again, and parsing plus validating them cost more than running them from a cache. The
+    key holds every setting the outcome depends on, so changing one is never answered from an
+    old entry. Texts over 16 KiB are not remembered (they would crowd the cache out); the
+    cost, which depends on the variables, is checked per request by the caller."""
+    limits = (
+        settings.GRAPHQL_INTROSPECTION,
+        settings.GRAPHQL_MAX_TOKENS,
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_ALIASES,
+    )
+    if len(query) > 16 * 1024:
+        return _validated(schema, query, limits)
+    return _cached_validation(schema, query, limits)
+
+
 class ShopGraphQLView(FileUploadGraphQLView):
     """Also accepts the GraphQL multipart request spec, for `Upload` arguments."""
 
@@ -306,10 +354,9 @@ class ShopGraphQLView(FileUploadGraphQLView):
             )
             return ExecutionResult(errors=[missing])
         schema = self.schema.graphql_schema
-        try:
-            document = parse_document(query)
-        except GraphQLError as error:
-            return ExecutionResult(errors=[error])
+        document, errors = checked_document(schema, query)
+        if document is None:
+            return ExecutionResult(errors=list(errors))
 
         operation_ast = get_operation_ast(document, operation_name)
         is_mutation = (
@@ -322,11 +369,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
                 "Mutations must be sent by POST.", code=METHOD_NOT_ALLOWED, status=405, allow="POST"
             )
 
-        rules = list(specified_rules)
-        if not settings.GRAPHQL_INTROSPECTION:
-            rules.append(NoIntrospectionRule)
-        errors = check_shape(document) or validate(schema, document, rules, max_errors=20)
-        errors = errors or check_cost(document, operation_name, variables)
+        errors = list(errors) or check_cost(document, operation_name, variables)
         if errors:
             return ExecutionResult(data=None, errors=errors)
 
@@ -336,6 +379,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
             "variable_values": variables,
             "operation_name": operation_name,
             "middleware": self.get_middleware(request),
+            "execution_context_class": SynchronousExecutionContext,
         }
         if is_mutation:
             fields = [
