@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.multipartparser import MultiPartParserError
 from graphene_file_upload.django import FileUploadGraphQLView
 from graphene_file_upload.utils import place_files_in_operations
@@ -38,6 +38,7 @@ from graphql.error import GraphQLSyntaxError
 from graphql.utilities import get_operation_ast
 
 from shop.core.errors import AccessError, BadUserInput
+from shop.core.graphql import response_cache
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.middleware import current_request_id
 
@@ -124,7 +125,9 @@ def _password_fields(schema: GraphQLSchema) -> frozenset[str]:
     )
 
 
-def _root_fields(selection_set: SelectionSetNode, document: DocumentNode, seen: set) -> list[str]:
+def _root_fields(
+    selection_set: SelectionSetNode, document: DocumentNode, seen: set
+) -> list[FieldNode]:
     """The root fields an operation selects, through fragments, counting each alias."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -132,7 +135,7 @@ def _root_fields(selection_set: SelectionSetNode, document: DocumentNode, seen: 
     names = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            names.append(selection.name.value)
+            names.append(selection)
             continue
         if isinstance(selection, FragmentSpreadNode):
             if selection.name.value in seen or selection.name.value not in fragments:
@@ -190,6 +193,34 @@ def _one_operation(value: Any, what: str) -> dict:
     return value
 
 
+def _graphql_params(request: HttpRequest, data: Any) -> tuple:
+    query = request.GET.get("query") or data.get("query")
+    if query is not None and not isinstance(query, str):
+        raise RequestRefused("`query` must be a string.")
+    extensions = request.GET.get("extensions") or data.get("extensions")
+    if isinstance(extensions, str):
+        extensions = _json_value(extensions, "`extensions`") if extensions else None
+    try:
+        query = response_cache.persisted_query(query, extensions)
+    except ValueError as refusal:
+        code, message = refusal.args
+        status = 400 if code == "BAD_USER_INPUT" else 200  # a client retries with the text on 200
+        raise RequestRefused(message, code=code, status=status) from None
+    variables = request.GET.get("variables") or data.get("variables")
+    if isinstance(variables, str):
+        variables = _json_value(variables, "`variables`") if variables else None
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused("`variables` must be a JSON object.")
+    if _nesting_depth(variables) > MAX_NESTING:
+        raise RequestRefused(f"`variables` nest more than {MAX_NESTING} deep.")
+    operation_name = request.GET.get("operationName") or data.get("operationName")
+    if operation_name == "null":
+        operation_name = None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused("`operationName` must be a string.")
+    return query, variables, operation_name, None
+
+
 class SynchronousExecutionContext(ExecutionContext):
     """Every resolver here returns a value, never an awaitable (the dataloaders batch without
     promises), so graphql-core's per-field check for one is skipped."""
@@ -237,6 +268,29 @@ def checked_document(
     return _cached_validation(schema, query, limits)
 
 
+def _with_cache_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A cacheable answer says so (`X-Response-Cache: hit|miss`); over GET it also carries an
+    ETag for revalidation. `Cache-Control: no-cache` lets a CDN or nginx keep it but ask each
+    time (answered 304 when unchanged), which is what keeps their copy never stale either."""
+    state = getattr(request, "graphql_response_cache", None)
+    if state is None:
+        if request.method == "GET" and response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            response["Cache-Control"] = "private, no-store"
+        return response
+    response["X-Response-Cache"] = state
+    if request.method != "GET":
+        return response
+    etag = request.graphql_etag
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, no-cache"
+    response["Vary"] = "Authorization"
+    return response
+
+
 class ShopGraphQLView(FileUploadGraphQLView):
     """Also accepts the GraphQL multipart request spec, for `Upload` arguments."""
 
@@ -255,9 +309,10 @@ class ShopGraphQLView(FileUploadGraphQLView):
             request.user = AnonymousUser()
         try:
             self._refuse_early(request)
-            return super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
         except RequestRefused as refusal:
             return refusal.response()
+        return _with_cache_headers(request, response)
 
     def _refuse_early(self, request: HttpRequest) -> None:
         if request.method not in ("GET", "POST"):
@@ -326,26 +381,50 @@ class ShopGraphQLView(FileUploadGraphQLView):
 
     @staticmethod
     def get_graphql_params(request: HttpRequest, data: Any) -> tuple:
-        query = request.GET.get("query") or data.get("query")
-        if query is not None and not isinstance(query, str):
-            raise RequestRefused("`query` must be a string.")
-        variables = request.GET.get("variables") or data.get("variables")
-        if isinstance(variables, str):
-            variables = _json_value(variables, "`variables`") if variables else None
-        if variables is not None and not isinstance(variables, dict):
-            raise RequestRefused("`variables` must be a JSON object.")
-        if _nesting_depth(variables) > MAX_NESTING:
-            raise RequestRefused(f"`variables` nest more than {MAX_NESTING} deep.")
-        operation_name = request.GET.get("operationName") or data.get("operationName")
-        if operation_name == "null":
-            operation_name = None
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise RequestRefused("`operationName` must be a string.")
-        return query, variables, operation_name, None
+        remembered = request.__dict__.get("_graphql_params")
+        if remembered is None:
+            remembered = request._graphql_params = _graphql_params(request, data)
+        return remembered
 
-    def execute_graphql_request(
+    def get_response(self, request: HttpRequest, data: Any, show_graphiql: bool = False):
+        key = None if show_graphiql else self._response_cache_key(request, data)
+        if key is not None:
+            hit = response_cache.get(key)
+            if hit is not None:
+                request.graphql_response_cache, request.graphql_etag = "hit", hit[1]
+                return hit[0], 200
+        body, status = super().get_response(request, data, show_graphiql)
+        succeeded = status == 200 and body and getattr(request, "graphql_errors", True) is False
+        if key is not None and succeeded:
+            request.graphql_response_cache = "miss"
+            request.graphql_etag = response_cache.put(key, body)
+        return body, status
+
+    def _response_cache_key(self, request: HttpRequest, data: Any) -> str | None:
+        """The response cache key of an anonymous query, or None when it is not to be cached."""
+        if request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
+            return None
+        query, variables, operation_name, _ = self.get_graphql_params(request, data)
+        if not query:
+            return None
+        document, errors = checked_document(self.schema.graphql_schema, query)
+        if document is None or errors:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation != OperationType.QUERY:
+            return None
+        fields = _root_fields(operation.selection_set, document, set())
+        return response_cache.cache_key(document, fields, variables, operation_name)
+
+    def execute_graphql_request(self, request, data, query, variables, operation_name, *args):
+        result = self._execute(request, data, query, variables, operation_name, *args)
+        request.graphql_errors = bool(result and result.errors)
+        return result
+
+    def _execute(
         self, request, data, query, variables, operation_name, show_graphiql=False
-    ):
+    ) -> ExecutionResult | None:
+
         if not query:
             if show_graphiql:
                 return None
@@ -383,9 +462,9 @@ class ShopGraphQLView(FileUploadGraphQLView):
         }
         if is_mutation:
             fields = [
-                name
-                for name in _root_fields(operation_ast.selection_set, document, set())
-                if name != "__typename"
+                field.name.value
+                for field in _root_fields(operation_ast.selection_set, document, set())
+                if field.name.value != "__typename"
             ]
             signing_in = [name for name in fields if name in _password_fields(schema)]
             if signing_in and len(fields) > 1:
