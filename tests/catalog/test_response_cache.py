@@ -61,11 +61,9 @@ def only_product(data: dict) -> dict:
     return edge["node"]
 
 
-def unpublish(staff, product_id: int) -> None:
+def edit(staff, product_id: int, **fields) -> None:
     product_services.product_update(
-        acting_user=staff,
-        product_id=product_id,
-        data=product_services.ProductInput(is_published=False),
+        acting_user=staff, product_id=product_id, data=product_services.ProductInput(**fields)
     )
 
 
@@ -95,12 +93,8 @@ def test_an_unchanged_catalog_is_answered_from_the_cache_with_one_query(client, 
 
 def test_a_product_edit_shows_at_once(client, variant, staff):
     cached_read(client)
-    product_services.product_update(
-        acting_user=staff,
-        product_id=variant.product_id,
-        data=product_services.ProductInput(description="新的描述"),
-    )
-    unpublish(staff, variant.product_id)
+    edit(staff, variant.product_id, description="新的描述")
+    edit(staff, variant.product_id, is_published=False)
     data, state = read(client)
     assert state == "miss"
     assert names(data) == []
@@ -162,11 +156,7 @@ def test_a_gi_authorisation_shows_at_once(client, variant):
 
 def test_a_material_change_withdrawing_the_certification_shows_at_once(client, variant, staff):
     cached_read(client)
-    product_services.product_update(
-        acting_user=staff,
-        product_id=variant.product_id,
-        data=product_services.ProductInput(name="中宁枸杞（新包装）"),
-    )
+    edit(staff, variant.product_id, name="中宁枸杞（新包装）")
     assert names(read(client)[0]) == []
 
 
@@ -293,5 +283,5 @@ def test_a_search_shows_a_change_at_once_on_the_database_backend(client, variant
     indexing.products_changed([variant.product_id])  # factories bypass the services
     indexing.drain()
     assert cached_read(client, query)["data"]["search"]["totalCount"] == 1
-    unpublish(staff, variant.product_id)
+    edit(staff, variant.product_id, is_published=False)
     assert read(client, query)[0]["data"]["search"]["totalCount"] == 0
