@@ -6,7 +6,7 @@ import redis
 from django.test import Client
 
 from catalog.models import SupplierStatus
-from tests.catalog.test_response_cache import LISTING, names, read
+from tests.catalog.test_response_cache import names, read
 from tests.pgserver import _free_port
 from tests.procurement.flows import stocked_variant
 
