@@ -36,6 +36,7 @@ from django.db.models import F, Sum
 
 STRIPES = 64
 _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(\w+)", re.IGNORECASE)
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _OTHER_STOREFRONT_TABLES = ("search_productsearchentry", "search_searchoutbox")
 _paused = threading.local()  # migrations run before the version table exists
 
@@ -91,6 +92,15 @@ def bump_after_storefront_writes(execute, sql, params, many, context):
         return execute(sql, params, many, context)
     connection = context["connection"]
     if connection.in_atomic_block:
+        result = execute(sql, params, many, context)
+        bump(connection.alias)
+        return result
+    if connection.vendor == "sqlite" and _RETURNING.search(sql):
+        # SQLite cannot commit while the caller has yet to read the RETURNING rows, so this
+        # write cannot share a transaction with its bump: bump on both sides instead. Only
+        # writes outside any transaction get here (a shell, test factories); every service,
+        # mutation, admin change and command writes inside one.
+        bump(connection.alias)
         result = execute(sql, params, many, context)
         bump(connection.alias)
         return result
