@@ -67,6 +67,16 @@ def edit(staff, product_id: int, **fields) -> None:
     )
 
 
+def add_image(staff, product_id: int) -> None:
+    product_services.product_image_create(
+        acting_user=staff,
+        product_id=product_id,
+        data=jpeg_bytes(),
+        filename="goji.jpg",
+        content_type="image/jpeg",
+    )
+
+
 @pytest.fixture
 def client() -> Client:
     return Client()
@@ -138,13 +148,7 @@ def test_stock_taken_by_a_checkout_and_given_back_by_a_cancel_shows_at_once(clie
 
 def test_a_new_image_shows_at_once(client, variant, staff, media_in_tmp):
     cached_read(client)
-    product_services.product_image_create(
-        acting_user=staff,
-        product_id=variant.product_id,
-        data=jpeg_bytes(),
-        filename="goji.jpg",
-        content_type="image/jpeg",
-    )
+    add_image(staff, variant.product_id)
     assert len(only_product(read(client)[0])["images"]) == 1
 
 
@@ -285,3 +289,15 @@ def test_a_search_shows_a_change_at_once_on_the_database_backend(client, variant
     assert cached_read(client, query)["data"]["search"]["totalCount"] == 1
     edit(staff, variant.product_id, is_published=False)
     assert read(client, query)[0]["data"]["search"]["totalCount"] == 0
+
+
+def test_answers_for_another_host_are_kept_apart(client, variant, staff, media_in_tmp, settings):
+    settings.ALLOWED_HOSTS = ["shop.example.cn", "internal.example.cn"]
+    add_image(staff, variant.product_id)
+    urls = {}
+    for host in ("shop.example.cn", "internal.example.cn"):
+        data, _state = read(client, HTTP_HOST=host)
+        (image,) = only_product(data)["images"]
+        urls[host] = image["url"]
+    assert urls["shop.example.cn"].startswith("http://shop.example.cn/")
+    assert urls["internal.example.cn"].startswith("http://internal.example.cn/")

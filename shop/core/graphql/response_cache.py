@@ -46,8 +46,10 @@ def cache_key(
     root_fields: list[FieldNode],
     variables: dict[str, Any] | None,
     operation_name: str | None,
+    origin: str,
 ) -> str | None:
-    """The key of an anonymous query's answer, or None when it must not be cached."""
+    """The key of an anonymous query's answer, or None when it must not be cached. `origin`
+    (scheme and host of the request) is part of it: answers hold absolute media URLs."""
     if not settings.GRAPHQL_RESPONSE_CACHE or connection.in_atomic_block:
         # Inside a transaction a read may see its own uncommitted writes (and a version that
         # may yet roll back): never the source of a shared answer.
@@ -56,7 +58,7 @@ def cache_key(
     if scope is None:
         return None
     material = json.dumps(
-        [_normalised(document), variables or {}, operation_name, scope],
+        [_normalised(document), variables or {}, operation_name, origin, scope],
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),

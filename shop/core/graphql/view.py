@@ -414,7 +414,8 @@ class ShopGraphQLView(FileUploadGraphQLView):
         if operation is None or operation.operation != OperationType.QUERY:
             return None
         fields = _root_fields(operation.selection_set, document, set())
-        return response_cache.cache_key(document, fields, variables, operation_name)
+        origin = request.build_absolute_uri("/")
+        return response_cache.cache_key(document, fields, variables, operation_name, origin)
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, *args):
         result = self._execute(request, data, query, variables, operation_name, *args)
