@@ -25,6 +25,7 @@ from tests.catalog.documents import jpeg_bytes
 from tests.conftest import top_level_codes
 from tests.factories import UserFactory
 from tests.factories.catalog import GIFactory, TraceBatchFactory
+from tests.pgserver import _free_port
 from tests.procurement.flows import buyer, place, staff_of, stocked_variant
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -301,3 +302,18 @@ def test_answers_for_another_host_are_kept_apart(client, variant, staff, media_i
         urls[host] = image["url"]
     assert urls["shop.example.cn"].startswith("http://shop.example.cn/")
     assert urls["internal.example.cn"].startswith("http://internal.example.cn/")
+
+
+@pytest.mark.parametrize(("refresh", "cached"), [(False, False), (True, True)])
+def test_engine_search_is_cached_only_when_updates_wait_for_the_refresh(
+    client, variant, settings, refresh, cached
+):
+    """An engine shows an update only after its refresh interval: an answer cached in between
+    would outlive the change, unless each update waits for the refresh."""
+    settings.SEARCH_BACKEND = "elasticsearch"
+    settings.ELASTICSEARCH_URL = f"http://127.0.0.1:{_free_port()}"  # down: answered from the DB
+    settings.SEARCH_ENGINE_REFRESH = refresh
+    query = '{ search(query: "枸杞") { totalCount } }'
+    read(client, query)
+    assert (read(client, query)[1] == "hit") is cached
+    assert cached_read(client, "{ categories { name } }")
