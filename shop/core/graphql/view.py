@@ -425,7 +425,6 @@ class ShopGraphQLView(FileUploadGraphQLView):
     def _execute(
         self, request, data, query, variables, operation_name, show_graphiql=False
     ) -> ExecutionResult | None:
-
         if not query:
             if show_graphiql:
                 return None
