@@ -467,3 +467,21 @@ class FarmerSupply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.village} {self.household}"
+
+
+# --- What the storefront shows, as a version ----------------------------------------------------
+
+
+class CatalogVersion(models.Model):
+    """Counters whose sum changes with every committed change the storefront can show (see
+    catalog/version.py). Several rows ("stripes") so that concurrent writers rarely wait for
+    one another; each database connection always bumps the same one."""
+
+    stripe = models.PositiveSmallIntegerField(primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "catalog version stripe"
+
+    def __str__(self) -> str:
+        return f"stripe {self.stripe}: {self.value}"

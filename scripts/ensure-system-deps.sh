@@ -10,6 +10,7 @@
 #   DATABASE_URL    a running PostgreSQL: no server binaries or `postgres` user needed
 #   PG_BINDIR       the folder of initdb/pg_ctl, when they are not in /usr/lib/postgresql/*/bin
 #   OPENSEARCH_URL  a running OpenSearch node: no Java, Maven or curl needed
+#   CACHE_URL       a running Redis: no redis-server needed
 #   JAVA_HOME       a JDK outside PATH counts as Java
 #   SHANHAI_NO_INSTALL=1  never install; only report
 set -euo pipefail
@@ -50,6 +51,11 @@ check() {
     fi
     command -v mvn >/dev/null 2>&1 || need maven "Maven, which fetches the OpenSearch test node's jars" "$alt"
     command -v curl >/dev/null 2>&1 || need curl "curl, which waits for the OpenSearch test node" "$alt"
+  fi
+  if [ -z "${CACHE_URL:-}" ]; then
+    command -v redis-server >/dev/null 2>&1 \
+      || need redis-server "redis-server for the shared response cache's tests" \
+        "or set CACHE_URL to a running Redis"
   fi
   command -v chromium >/dev/null 2>&1 || need chromium "Chromium for the dashboard's browser test"
   fc-list :lang=zh 2>/dev/null | grep -q . \

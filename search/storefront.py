@@ -27,6 +27,11 @@ def load_products(ids: list[int]) -> list[Product]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+def order_label(sort: str, descending: bool) -> str:
+    """Names an order in cursors, so that a cursor of another order is refused."""
+    return f"{sort}{'-' if descending else '+'}"
+
+
 class SearchResultList:
     def __init__(self, request: SearchRequest, *, start: int = 0, stop: int | None = None):
         self.request = request
@@ -34,6 +39,10 @@ class SearchResultList:
         self.stop = stop
         self._total: list[int] = []  # shared between slices
         self._items: list[Product] | None = None
+
+    @property
+    def order(self) -> str:
+        return order_label(self.request.sort, self.request.descending)
 
     def count(self) -> int:
         if not self._total:

@@ -34,6 +34,16 @@ class GraphQLClient:
         return self.raw(query, variables, **kwargs).json()
 
 
+@pytest.fixture(autouse=True)
+def empty_response_cache():
+    """Tests that flush the database (transactional_db) restart the catalog version from zero:
+    an answer cached by an earlier test must not meet an equal version of other data."""
+    yield
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def gql(db) -> GraphQLClient:
     return GraphQLClient()

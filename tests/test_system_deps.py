@@ -46,7 +46,15 @@ def test_without_install_it_names_each_missing_piece_and_how_to_get_it(bare_path
     assert all(line.startswith("missing: ") for line in lines[:-1])
     assert all(f"install with: {sudo}apt-get install " in line for line in lines[:-1])
     packages = [match.group(1) for match in named if match]
-    expected = ("make", "default-jdk-headless", "maven", "curl", "chromium", "fonts-wqy-microhei")
+    expected = (
+        "make",
+        "default-jdk-headless",
+        "maven",
+        "curl",
+        "redis-server",
+        "chromium",
+        "fonts-wqy-microhei",
+    )
     for package in expected:
         assert packages.count(package) == 1, package
     assert lines[-1] == "(SHANHAI_NO_INSTALL is set, so nothing was installed)"
@@ -55,10 +63,20 @@ def test_without_install_it_names_each_missing_piece_and_how_to_get_it(bare_path
 
 def test_running_services_make_their_binaries_unnecessary(bare_path):
     result = run(
-        bare_path, DATABASE_URL="postgres://db.invalid/x", OPENSEARCH_URL="http://os.invalid:9200"
+        bare_path,
+        DATABASE_URL="postgres://db.invalid/x",
+        OPENSEARCH_URL="http://os.invalid:9200",
+        CACHE_URL="redis://cache.invalid:6379/0",
     )
     assert result.returncode == 1
-    for absent in ("postgresql", "util-linux", "default-jdk-headless", "maven", "curl"):
+    for absent in (
+        "postgresql",
+        "util-linux",
+        "default-jdk-headless",
+        "maven",
+        "curl",
+        "redis-server",
+    ):
         assert f"apt-get install {absent}" not in result.stderr
     assert "apt-get install chromium" in result.stderr
 

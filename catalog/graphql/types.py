@@ -9,6 +9,7 @@ from catalog.graphql import dataloaders as loaders
 from catalog.selectors import can_read_qualifications, can_see_supplier_records
 from shop.core.graphql.errors import error_type
 from shop.core.graphql.types import CountableConnection, Money
+from shop.core.storage import public_url
 
 CatalogError = error_type("CatalogError", CatalogErrorCode, "An error from a catalog mutation.")
 
@@ -219,12 +220,12 @@ class ProductImageType(DjangoObjectType):
         fields = ("id", "format", "width", "height", "alt", "sort_order")
 
     def resolve_url(self, info):
-        return info.context.build_absolute_uri(self.image.url)
+        return public_url(info.context, self.image.storage, self.image.name)
 
     def resolve_thumbnails(self, info):
         storage = self.image.storage
         return [
-            ThumbnailType(size=int(size), url=info.context.build_absolute_uri(storage.url(path)))
+            ThumbnailType(size=int(size), url=public_url(info.context, storage, path))
             for size, path in sorted(self.thumbnails.items(), key=lambda item: int(item[0]))
         ]
 

@@ -2,7 +2,7 @@
 
 import graphene
 from django.conf import settings
-from graphql_relay import offset_to_cursor, to_global_id
+from graphql_relay import to_global_id
 
 from catalog.graphql.queries import ProductFilterInput, ProductOrder, product_filter_from
 from catalog.models import Category, County
@@ -21,12 +21,12 @@ from search.graphql.types import (
 )
 from search.price_bands import PRICE_BANDS
 from search.query import FACETS, PRICE_BAND_KEYS, SearchFilters, SearchRequest
-from search.storefront import ORDER_FIELDS, SearchResultList, load_products
+from search.storefront import ORDER_FIELDS, SearchResultList, load_products, order_label
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
+from shop.core.graphql.connection import checked_page_size, offset_after, offset_cursor
 from shop.core.graphql.dataloaders import prime_siblings
-from shop.core.graphql.ids import decode_cursor
 from shop.core.permissions import require_role
 
 
@@ -48,20 +48,12 @@ def checked_query(text: str) -> str:
     return validation.search_text(text, field="query")
 
 
-def checked_page(first, after) -> tuple[int, int]:
+def checked_page(info, first, after, order: str) -> tuple[int, int]:
     """(offset, limit) from Relay `first`/`after`, checked like every other connection."""
-    limit = settings.GRAPHQL_MAX_PAGE_SIZE
-    if first is not None:
-        if first < 0 or first > limit:
-            raise BadUserInput(f"`first` must be between 0 and {limit}; got {first}.")
-        limit = first
-    offset = 0
-    if after is not None:
-        position = decode_cursor(after)
-        if position is None:
-            raise BadUserInput("`after` is not a valid cursor.")
-        offset = position + 1
-    return offset, limit
+    limit = checked_page_size({"first": first}, "first")
+    if limit is None:
+        limit = settings.GRAPHQL_MAX_PAGE_SIZE
+    return offset_after(info, order, after), limit
 
 
 def order_from(sort_by, *, default: str) -> tuple[str, bool]:
@@ -165,8 +157,9 @@ class SearchQueries(graphene.ObjectType):
     def resolve_search(
         root, info, query, filter=None, price_bands=None, sort_by=None, first=None, after=None
     ):
-        offset, limit = checked_page(first, after)
         sort, descending = order_from(sort_by, default="RELEVANCE")
+        order = order_label(sort, descending)
+        offset, limit = checked_page(info, first, after, order)
         filters = search_filters(filter, price_bands)
         results = get_search_backend().search(
             SearchRequest(
@@ -182,7 +175,7 @@ class SearchQueries(graphene.ObjectType):
         edges = [
             ProductSearchEdge(
                 node=products[hit.product_id],
-                cursor=offset_to_cursor(offset + position),
+                cursor=offset_cursor(info, order, offset + position),
                 score=hit.score,
             )
             for position, hit in enumerate(results.hits)

@@ -7,9 +7,12 @@ uploads (product images) stay in MEDIA_ROOT.
 """
 
 import os
+from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
+from django.http import HttpRequest
+from django.utils.encoding import filepath_to_uri
 
 
 class PrivateStorage(FileSystemStorage):
@@ -38,3 +41,16 @@ def private_storage() -> PrivateStorage:
     """The storage of private FileFields, given as a callable so migrations name this function
     rather than a folder."""
     return _private_storage
+
+
+def public_url(request: HttpRequest, storage: Storage, name: str) -> str:
+    """The absolute URL of a public upload. The absolute base (scheme, host checked against
+    ALLOWED_HOSTS, MEDIA_URL) is built once per request rather than once per image: a listing
+    page of 50 products has hundreds of image and thumbnail URLs."""
+    base_url = getattr(storage, "base_url", None)
+    if base_url is None:  # a storage with its own URLs (a CDN, say)
+        return request.build_absolute_uri(storage.url(name))
+    bases = request.__dict__.setdefault("_media_bases", {})
+    if base_url not in bases:
+        bases[base_url] = request.build_absolute_uri(base_url)
+    return urljoin(bases[base_url], filepath_to_uri(name).lstrip("/"))

@@ -261,4 +261,6 @@ def test_checkout_statement_count_does_not_grow_with_lines_or_suppliers(db):
 
     small, large = statements(1, 1), statements(4, 3)
     assert small == large
-    assert large <= 13  # was 24 for three suppliers before the inserts were batched
+    # was 24 for three suppliers before the inserts were batched; +1 since the stock move
+    # bumps the catalog version (catalog/version.py) in its transaction
+    assert large <= 14

@@ -136,3 +136,21 @@ def test_mock_addresses_follow_the_site_url():
         "http://10.0.0.5:9000/stripe-mock",
         "http://10.0.0.5:9000/webhooks/stripe/",
     ], result.stderr
+
+
+def settings_value(expression: str, env: dict[str, str]) -> str:
+    result = run_manage(
+        "shell", "-c", f"from django.conf import settings; print({expression})", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.smoke
+def test_production_keeps_database_connections_with_health_checks():
+    value = settings_value(
+        "settings.DATABASES['default']['CONN_MAX_AGE'], "
+        "settings.DATABASES['default']['CONN_HEALTH_CHECKS']",
+        PRODUCTION_ENV,
+    )
+    assert value == "60 True"

@@ -29,4 +29,5 @@ class CountableConnection(graphene.relay.Connection):
     total_count = graphene.Int(required=True, description="Nodes matching, across all pages.")
 
     def resolve_total_count(self, _info) -> int:
-        return self.length
+        # A LazyCount: the COUNT runs only when a client selects totalCount.
+        return self.length()

@@ -6,23 +6,26 @@ before any GraphQL work (a malformed body, a wrong method, a bad token, a body o
 
 import json
 import logging
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.multipartparser import MultiPartParserError
 from graphene_file_upload.django import FileUploadGraphQLView
 from graphene_file_upload.utils import place_files_in_operations
 from graphql import (
     DocumentNode,
+    ExecutionContext,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     OperationType,
     ValidationRule,
     execute,
@@ -37,6 +40,7 @@ from graphql.language import (
 from graphql.utilities import get_operation_ast
 
 from shop.core.errors import AccessError, BadUserInput
+from shop.core.graphql import response_cache
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.graphql.mutations import non_atomic_mutation_fields
 from shop.core.middleware import current_request_id
@@ -112,21 +116,21 @@ def format_graphql_error(error: Exception) -> dict:
     return formatted
 
 
-def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
-    """The operation's top-level field names, one per selection (aliases count), looking
-    through fragments."""
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[FieldNode]:
+    """The operation's top-level fields, one per selection (aliases count), looking through
+    fragments."""
     fragments = {
         definition.name.value: definition
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    names: list[str] = []
+    names: list[FieldNode] = []
     pending = list(operation.selection_set.selections)
     seen: set[str] = set()
     while pending:
         selection = pending.pop()
         if isinstance(selection, FieldNode):
-            names.append(selection.name.value)
+            names.append(selection)
         elif isinstance(selection, InlineFragmentNode):
             pending.extend(selection.selection_set.selections)
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
@@ -184,6 +188,104 @@ def _one_operation(value: Any, what: str) -> dict:
     return value
 
 
+def _graphql_params(request: HttpRequest, data: Any) -> tuple:
+    query = request.GET.get("query") or data.get("query")
+    if query is not None and not isinstance(query, str):
+        raise RequestRefused("`query` must be a string.")
+    extensions = request.GET.get("extensions") or data.get("extensions")
+    if isinstance(extensions, str):
+        extensions = _json_value(extensions, "`extensions`") if extensions else None
+    try:
+        query = response_cache.persisted_query(query, extensions)
+    except ValueError as refusal:
+        code, message = refusal.args
+        status = 400 if code == "BAD_USER_INPUT" else 200  # a client retries with the text on 200
+        raise RequestRefused(message, code=code, status=status) from None
+    variables = request.GET.get("variables") or data.get("variables")
+    if isinstance(variables, str):
+        variables = _json_value(variables, "`variables`") if variables else None
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused("`variables` must be a JSON object.")
+    if _nesting_depth(variables) > MAX_NESTING:
+        raise RequestRefused(f"`variables` nest more than {MAX_NESTING} deep.")
+    operation_name = request.GET.get("operationName") or data.get("operationName")
+    if operation_name == "null":
+        operation_name = None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused("`operationName` must be a string.")
+    return query, variables, operation_name, None
+
+
+class SynchronousExecutionContext(ExecutionContext):
+    """Every resolver here returns a value, never an awaitable (the dataloaders batch without
+    promises), so graphql-core's per-field check for one is skipped."""
+
+    @staticmethod
+    def is_awaitable(_value: Any) -> bool:
+        return False
+
+
+def _validated(
+    schema: GraphQLSchema, query: str, _limits: tuple
+) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """(document, errors) of a query text: parsed under the token limit, then the shape limits,
+    then validation. What it returns depends only on the text, the schema and `_limits`."""
+    try:
+        document = parse_document(query)
+    except GraphQLError as error:
+        return None, (error,)
+    rules = list(specified_rules)
+    if not settings.GRAPHQL_INTROSPECTION:
+        rules.append(NoIntrospectionRule)
+    errors = check_shape(document) or validate(schema, document, rules, max_errors=20)
+    return document, tuple(errors)
+
+
+_cached_validation = lru_cache(maxsize=512)(_validated)
+
+
+def checked_document(
+    schema: GraphQLSchema, query: str
+) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """`_validated`, remembered per query text: a storefront sends the same few queries again
+    and again, and parsing plus validating them cost more than running them from a cache. The
+    key holds every setting the outcome depends on, so changing one is never answered from an
+    old entry. Texts over 16 KiB are not remembered (they would crowd the cache out); the
+    cost, which depends on the variables, is checked per request by the caller."""
+    limits = (
+        settings.GRAPHQL_INTROSPECTION,
+        settings.GRAPHQL_MAX_TOKENS,
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_ALIASES,
+    )
+    if len(query) > 16 * 1024:
+        return _validated(schema, query, limits)
+    return _cached_validation(schema, query, limits)
+
+
+def _with_cache_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A cacheable answer says so (`X-Response-Cache: hit|miss`); over GET it also carries an
+    ETag for revalidation. `Cache-Control: no-cache` lets a CDN or nginx keep it but ask each
+    time (answered 304 when unchanged), which is what keeps their copy never stale either."""
+    state = getattr(request, "graphql_response_cache", None)
+    if state is None:
+        if request.method == "GET" and response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            response["Cache-Control"] = "private, no-store"
+        return response
+    response["X-Response-Cache"] = state
+    if request.method != "GET":
+        return response
+    etag = request.graphql_etag
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, no-cache"
+    response["Vary"] = "Authorization"
+    return response
+
+
 class ShopGraphQLView(FileUploadGraphQLView):
     """Also accepts the GraphQL multipart request spec, for `Upload` arguments."""
 
@@ -202,9 +304,10 @@ class ShopGraphQLView(FileUploadGraphQLView):
             request.user = AnonymousUser()
         try:
             self._refuse_early(request)
-            return super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
         except RequestRefused as refusal:
             return refusal.response()
+        return _with_cache_headers(request, response)
 
     def _refuse_early(self, request: HttpRequest) -> None:
         if request.method not in ("GET", "POST"):
@@ -273,26 +376,50 @@ class ShopGraphQLView(FileUploadGraphQLView):
 
     @staticmethod
     def get_graphql_params(request: HttpRequest, data: Any) -> tuple:
-        query = request.GET.get("query") or data.get("query")
-        if query is not None and not isinstance(query, str):
-            raise RequestRefused("`query` must be a string.")
-        variables = request.GET.get("variables") or data.get("variables")
-        if isinstance(variables, str):
-            variables = _json_value(variables, "`variables`") if variables else None
-        if variables is not None and not isinstance(variables, dict):
-            raise RequestRefused("`variables` must be a JSON object.")
-        if _nesting_depth(variables) > MAX_NESTING:
-            raise RequestRefused(f"`variables` nest more than {MAX_NESTING} deep.")
-        operation_name = request.GET.get("operationName") or data.get("operationName")
-        if operation_name == "null":
-            operation_name = None
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise RequestRefused("`operationName` must be a string.")
-        return query, variables, operation_name, None
+        remembered = request.__dict__.get("_graphql_params")
+        if remembered is None:
+            remembered = request._graphql_params = _graphql_params(request, data)
+        return remembered
 
-    def execute_graphql_request(
+    def get_response(self, request: HttpRequest, data: Any, show_graphiql: bool = False):
+        key = None if show_graphiql else self._response_cache_key(request, data)
+        if key is not None:
+            hit = response_cache.get(key)
+            if hit is not None:
+                request.graphql_response_cache, request.graphql_etag = "hit", hit[1]
+                return hit[0], 200
+        body, status = super().get_response(request, data, show_graphiql)
+        succeeded = status == 200 and body and getattr(request, "graphql_errors", True) is False
+        if key is not None and succeeded:
+            request.graphql_response_cache = "miss"
+            request.graphql_etag = response_cache.put(key, body)
+        return body, status
+
+    def _response_cache_key(self, request: HttpRequest, data: Any) -> str | None:
+        """The response cache key of an anonymous query, or None when it is not to be cached."""
+        if request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
+            return None
+        query, variables, operation_name, _ = self.get_graphql_params(request, data)
+        if not query:
+            return None
+        document, errors = checked_document(self.schema.graphql_schema, query)
+        if document is None or errors:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation != OperationType.QUERY:
+            return None
+        fields = _root_fields(document, operation)
+        origin = request.build_absolute_uri("/")
+        return response_cache.cache_key(document, fields, variables, operation_name, origin)
+
+    def execute_graphql_request(self, request, data, query, variables, operation_name, *args):
+        result = self._execute(request, data, query, variables, operation_name, *args)
+        request.graphql_errors = bool(result and result.errors)
+        return result
+
+    def _execute(
         self, request, data, query, variables, operation_name, show_graphiql=False
-    ):
+    ) -> ExecutionResult | None:
         if not query:
             if show_graphiql:
                 return None
@@ -301,10 +428,9 @@ class ShopGraphQLView(FileUploadGraphQLView):
             )
             return ExecutionResult(errors=[missing])
         schema = self.schema.graphql_schema
-        try:
-            document = parse_document(query)
-        except GraphQLError as error:
-            return ExecutionResult(errors=[error])
+        document, errors = checked_document(schema, query)
+        if document is None:
+            return ExecutionResult(errors=list(errors))
 
         operation_ast = get_operation_ast(document, operation_name)
         is_mutation = (
@@ -317,11 +443,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
                 "Mutations must be sent by POST.", code=METHOD_NOT_ALLOWED, status=405, allow="POST"
             )
 
-        rules = list(specified_rules)
-        if not settings.GRAPHQL_INTROSPECTION:
-            rules.append(NoIntrospectionRule)
-        errors = check_shape(document) or validate(schema, document, rules, max_errors=20)
-        errors = errors or check_cost(document, operation_name, variables)
+        errors = list(errors) or check_cost(document, operation_name, variables)
         if errors:
             return ExecutionResult(data=None, errors=errors)
 
@@ -331,10 +453,13 @@ class ShopGraphQLView(FileUploadGraphQLView):
             "variable_values": variables,
             "operation_name": operation_name,
             "middleware": self.get_middleware(request),
+            "execution_context_class": SynchronousExecutionContext,
         }
         if is_mutation:
             fields = [
-                name for name in _root_fields(document, operation_ast) if name != "__typename"
+                field.name.value
+                for field in _root_fields(document, operation_ast)
+                if field.name.value != "__typename"
             ]
             alone = non_atomic_mutation_fields(self.schema) & set(fields)
             if alone:
