@@ -76,6 +76,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# A fixed test key, so that every test (and the fuzz run's live server) has a configured ledger
+# signing key whatever the checkout holds; tests of a missing key clear it.
+TEST_LEDGER_SIGNING_KEY = "c2hhbmhhaS10ZXN0LWxlZGdlci1zaWduaW5nLWtleSE="
+
+
+@pytest.fixture(autouse=True)
+def ledger_signing_key(settings):
+    settings.LEDGER_SIGNING_KEY = TEST_LEDGER_SIGNING_KEY
+
+
 @pytest.fixture(autouse=True)
 def media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

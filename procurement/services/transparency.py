@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 
 from procurement import ledger
@@ -12,7 +13,7 @@ from procurement.models import ContributionEntry, LedgerCheckpoint
 from procurement.selectors import own_rows
 from procurement.transparency import signing, store
 from shop.accounts.models import Role
-from shop.core.errors import BadUserInput
+from shop.core.errors import BadUserInput, Unavailable
 from shop.core.permissions import require_role
 
 # Whoever may see some of the ledger may check that the tree they see is the one signed.
@@ -42,7 +43,13 @@ def checkpoints(*, acting_user: Any):
 
 def public_key() -> str:
     """Public to anyone, signed in or not, as it is in the docs."""
-    return signing.public_key_text()
+    try:
+        return signing.public_key_text()
+    except ImproperlyConfigured as error:
+        # `check --deploy` reports the missing key; the API says so instead of failing.
+        raise Unavailable(
+            "This server has no ledger signing key configured yet (docs/ledger.md)."
+        ) from error
 
 
 def _signed_size(size: int | None, argument: str) -> int:

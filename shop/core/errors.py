@@ -60,6 +60,17 @@ class AccessError(Exception):
         super().__init__(message or self.default_message)
 
 
+class Unavailable(Exception):
+    """A capability this server is not configured for (e.g. no ledger signing key): a top-level
+    error with `extensions.code` SERVICE_UNAVAILABLE, never an internal error."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class NotAuthenticated(AccessError):
     code = "UNAUTHENTICATED"
     default_message = "You must be signed in to perform this action."

@@ -316,6 +316,22 @@ def test_the_public_key_is_published_to_anyone(gql):
     assert answer["publicKey"] == public_key_text()
 
 
+def test_a_server_without_a_signing_key_says_so_instead_of_failing(gql, settings):
+    settings.LEDGER_SIGNING_KEY, settings.LEDGER_SIGNING_KEY_FILE = "", ""
+    answer = gql("{ ledgerPublicKey { publicKey } }")
+    assert top_level_codes(answer) == ["SERVICE_UNAVAILABLE"]
+    assert "signing key" in answer["errors"][0]["message"]
+
+
+def test_verify_reports_a_checkpoint_it_cannot_check_without_the_key(operator, settings):
+    adjust(operator)
+    store.checkpoint()
+    settings.LEDGER_SIGNING_KEY, settings.LEDGER_SIGNING_KEY_FILE = "", ""
+    result = ledger.verify()
+    assert not result.ok
+    assert "no signing key" in result.problem
+
+
 # --- Signing key ---------------------------------------------------------------------------
 
 

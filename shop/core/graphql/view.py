@@ -39,7 +39,7 @@ from graphql.language import (
 )
 from graphql.utilities import get_operation_ast
 
-from shop.core.errors import AccessError, BadUserInput
+from shop.core.errors import AccessError, BadUserInput, Unavailable
 from shop.core.graphql import response_cache
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.graphql.mutations import non_atomic_mutation_fields
@@ -91,6 +91,8 @@ def format_graphql_error(error: Exception) -> dict:
         extensions["code"] = original.code
     elif isinstance(original, BadUserInput):
         extensions["code"] = "BAD_USER_INPUT"
+    elif isinstance(original, Unavailable):
+        extensions["code"] = original.code
     elif original is not None and not isinstance(original, GraphQLError) and not error.path:
         # Without a path the error was raised before any resolver ran: a scalar refused a
         # variable or literal of the request. That is the caller's input, not our fault.
