@@ -19,6 +19,7 @@ GUNICORN_TIMEOUT) or on the command line.
 
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Two processes per core, plus one: the usual starting point; threads add concurrency for I/O.
@@ -35,13 +36,25 @@ max_requests = 2000
 max_requests_jitter = 200
 # The control socket (gunicorn 27) would be created under ~/.gunicorn; not needed in production.
 control_socket_disable = True
-accesslog = "-"
+# The app logs one line per request itself (shanhai.requests: request id, operation, role,
+# duration, queries, outcome; docs/operations.md). Gunicorn's access log would repeat it with
+# the query string, where a GET's variables may hold personal data: off unless asked for.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+
+# Prometheus multiprocess mode (shop/core/metrics.py): every worker writes its samples to files
+# in this folder and a scrape of any worker sums them. It must be set before a worker imports
+# prometheus_client, so here, in the master; without one given, a fresh private folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shanhai-metrics-")
 
 
 def on_starting(server) -> None:
     """SITE_URL follows the address actually bound (config, environment or command line),
-    unless it is set. The master runs this before any worker loads the app."""
+    unless it is set. The master runs this before any worker loads the app.
+
+    The metrics folder is emptied: files of a previous run's workers would be summed in."""
+    _empty_metrics_folder(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     address = server.cfg.bind[0] if server.cfg.bind else ""
     if "SITE_URL" in os.environ or not address or address.startswith(("unix:", "fd://")):
         return
@@ -49,3 +62,19 @@ def on_starting(server) -> None:
     if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - reading the bind address, not binding
         host = "127.0.0.1"
     os.environ["SITE_URL"] = f"http://{host}:{port}"
+
+
+def _empty_metrics_folder(folder: str) -> None:
+    # only prometheus_client's own files (`<kind>_<pid>.db`): the folder may be shared
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exited (recycled after max_requests, or crashed): its live gauges are
+    dropped; its counters and histograms stay in the sums, as Prometheus expects."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -7,3 +7,6 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from search import synonyms  # noqa: F401  (connects the rule-change signals)
+        from search.health import register_search_checks
+
+        register_search_checks()

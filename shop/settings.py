@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shop.core.middleware.RequestIdMiddleware",
+    # /healthz, /readyz, /metrics (answered before the host check and the HTTPS redirect),
+    # and one log line plus metrics for every other request (docs/operations.md)
+    "shop.core.observability.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "shop.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -256,17 +259,41 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get(
 )
 STRIPE_MOCK_WEBHOOK_URL = os.environ.get("STRIPE_MOCK_WEBHOOK_URL", f"{SITE_URL}/webhooks/stripe/")
 
+# --- Operations (docs/operations.md) -------------------------------------------------------
+# Readiness (/readyz) answers 503 only when one of these checks fails; the others (cache,
+# search engine, queue lag) show as "degraded", because the app has fallbacks for them.
+READYZ_CRITICAL_CHECKS = env_list("READYZ_CRITICAL_CHECKS", "database,migrations")
+# An index update waiting longer than this makes the search_outbox check fail.
+SEARCH_OUTBOX_MAX_AGE_SECONDS = int(os.environ.get("SEARCH_OUTBOX_MAX_AGE_SECONDS", "600"))
+# /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without one, direct
+# (unproxied) connections from these networks only, plus loopback in DEBUG.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network."
+        ) from _error
+METRICS_MAX_OPERATION_NAMES = int(os.environ.get("METRICS_MAX_OPERATION_NAMES", "200"))
+# "json": one JSON object per line (production default, for log shippers); "text": readable.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "shop.core.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "shop.core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["request_id"],
         }
     },

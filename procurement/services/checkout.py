@@ -24,6 +24,7 @@ from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record_many
 from shop.core.errors import DomainError, DomainErrors
+from shop.core.metrics import count_checkout_conflicts
 from shop.core.money import quantize_cny
 from shop.core.permissions import require_role
 
@@ -185,6 +186,10 @@ def _reserve(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, Pro
                 )
             )
     if errors:
+        # Counted here, not from the rolled-back transaction: the refusal is the event.
+        count_checkout_conflicts(
+            [e.code for e in errors if e.code == ProcurementErrorCode.INSUFFICIENT_STOCK]
+        )
         raise DomainErrors(errors)
     for variant_id, quantity in wanted.items():
         variants[variant_id].stock -= quantity

@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from shop.core import checks  # noqa: F401 - registers the system checks
+        from shop.core.health import register_core_checks
         from shop.core.validation import check_columns_before_save
 
         pre_save.connect(check_columns_before_save, dispatch_uid="shop.core.check_columns")
+        register_core_checks()

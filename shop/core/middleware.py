@@ -1,6 +1,7 @@
 """Request id, Bearer-token authentication and the Content-Security-Policy of the pages."""
 
 import contextvars
+import ipaddress
 import logging
 import re
 import secrets
@@ -25,15 +26,30 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def _from_trusted_proxy(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(proxy, strict=False) for proxy in settings.TRUSTED_PROXIES
+    )
+
+
 class RequestIdMiddleware:
-    """Tags each request with an id (the caller's X-Request-ID if sane) for logs and audit."""
+    """Tags each request with an id for logs and audit, echoed in the X-Request-ID response
+    header. The incoming X-Request-ID (if sane) is kept only when the connection comes from
+    a TRUSTED_PROXIES address (the proxy that generated it, so its log and ours join up); a
+    client's own id is replaced, so nobody can make their requests' log lines pass for
+    another's."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        trusted = bool(incoming) and _from_trusted_proxy(request)
+        request_id = incoming if trusted and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = _request_id.set(request_id)
         try:

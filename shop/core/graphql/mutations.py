@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from graphql import GraphQLResolveInfo
 
 from shop.core.errors import AccessError, DomainError
+from shop.core.observability import note_error
 
 
 def camel_case(name: str | None) -> str | None:
@@ -43,7 +44,10 @@ class BaseMutation(graphene.Mutation):
         try:
             payload = cls.perform(info, **data)
         except DomainError as error:
-            return cls(errors=error_payloads(error))
+            payloads = error_payloads(error)
+            for payload in payloads:
+                note_error(payload.code)
+            return cls(errors=payloads)
         except AccessError:
             # A non-atomic mutation has no request transaction to roll back (its service
             # checks access before its first write).

@@ -43,7 +43,9 @@ from shop.core.errors import AccessError, BadUserInput, Unavailable
 from shop.core.graphql import response_cache
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.graphql.mutations import non_atomic_mutation_fields
+from shop.core.metrics import RESPONSE_CACHE
 from shop.core.middleware import current_request_id
+from shop.core.observability import note_error, note_operation
 
 logger = logging.getLogger("shop.graphql")
 
@@ -61,6 +63,7 @@ class RequestRefused(Exception):
         self.message, self.code, self.status, self.allow = message, code, status, allow
 
     def response(self) -> HttpResponse:
+        note_error(self.code)
         body = {
             "errors": [
                 {
@@ -115,6 +118,7 @@ def format_graphql_error(error: Exception) -> dict:
         )
     extensions["requestId"] = current_request_id()
     formatted["extensions"] = extensions
+    note_error(extensions.get("code"))
     return formatted
 
 
@@ -387,6 +391,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
         key = None if show_graphiql else self._response_cache_key(request, data)
         if key is not None:
             hit = response_cache.get(key)
+            RESPONSE_CACHE.labels("miss" if hit is None else "hit").inc()
             if hit is not None:
                 request.graphql_response_cache, request.graphql_etag = "hit", hit[1]
                 return hit[0], 200
@@ -410,6 +415,7 @@ class ShopGraphQLView(FileUploadGraphQLView):
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.QUERY:
             return None
+        note_operation(operation.name.value if operation.name else None, "query")
         fields = _root_fields(document, operation)
         origin = request.build_absolute_uri("/")
         return response_cache.cache_key(document, fields, variables, operation_name, origin)
@@ -435,6 +441,11 @@ class ShopGraphQLView(FileUploadGraphQLView):
             return ExecutionResult(errors=list(errors))
 
         operation_ast = get_operation_ast(document, operation_name)
+        if operation_ast is not None:
+            note_operation(
+                operation_ast.name.value if operation_ast.name else None,
+                operation_ast.operation.value,
+            )
         is_mutation = (
             operation_ast is not None and operation_ast.operation == OperationType.MUTATION
         )
