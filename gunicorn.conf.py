@@ -19,6 +19,7 @@ GUNICORN_TIMEOUT) or on the command line.
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -45,8 +46,10 @@ errorlog = "-"
 # Prometheus multiprocess mode (shop/core/metrics.py): every worker writes its samples to files
 # in this folder and a scrape of any worker sums them. It must be set before a worker imports
 # prometheus_client, so here, in the master; without one given, a fresh private folder.
+_OWN_METRICS_DIR = ""
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shanhai-metrics-")
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="shanhai-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
 
 
 def on_starting(server) -> None:
@@ -78,3 +81,9 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """The folder made above goes with the server; a folder that was given stays."""
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

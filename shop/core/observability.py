@@ -63,8 +63,16 @@ def healthz_response() -> HttpResponse:
     return _json({"status": "ok"}, 200)
 
 
-def readyz_response() -> HttpResponse:
+def readyz_response(request: HttpRequest) -> HttpResponse:
+    """Errors and details name hosts, ports and migrations: shown to whoever may read
+    /metrics (METRICS_TOKEN or METRICS_ALLOWED_NETWORKS); anyone else (a public load
+    balancer's health check, say) sees each check's name, outcome and latency only."""
     status, checks = health.run_checks()
+    if metrics.refusal(request) is not None:
+        checks = [
+            {key: value for key, value in check.items() if key not in ("detail", "error")}
+            for check in checks
+        ]
     return _json({"status": status, "checks": checks}, 503 if status == "unavailable" else 200)
 
 
@@ -94,7 +102,7 @@ class ObservabilityMiddleware:
         if path == HEALTHZ:
             return healthz_response()
         if path == READYZ:
-            return readyz_response()
+            return readyz_response(request)
         if path == METRICS:
             return metrics.metrics_response(request)
         return self._observed(request)

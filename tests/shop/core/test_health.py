@@ -24,6 +24,13 @@ def checks_of(response) -> dict[str, dict]:
 
 
 @pytest.fixture(autouse=True)
+def details_for_the_test_client(settings):
+    """The test client connects from 127.0.0.1: let it see the checks' details and errors."""
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_migration_state():
     health.forget_migrations_state()
     yield
@@ -166,3 +173,24 @@ def test_a_check_that_is_switched_off_is_not_listed(db):
         assert "only_sometimes" not in checks_of(Client().get("/readyz"))
     finally:
         health.unregister("only_sometimes")
+
+
+def test_outsiders_see_outcomes_and_latencies_but_no_details(settings, db):
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    SearchOutbox.objects.create(product_id=1, created_at=timezone.now() - timedelta(hours=1))
+    response = Client(REMOTE_ADDR="203.0.113.8").get("/readyz")
+    assert response.status_code == 200
+    checks = checks_of(response)
+    assert checks["search_outbox"] == {
+        "name": "search_outbox",
+        "critical": False,
+        "ok": False,
+        "latency_ms": checks["search_outbox"]["latency_ms"],
+    }
+    assert "detail" not in checks["database"]
+    # with the metrics token, the same caller sees everything
+    settings.METRICS_TOKEN = "t0ken-for-readyz-details"
+    full = Client(REMOTE_ADDR="203.0.113.8").get(
+        "/readyz", HTTP_AUTHORIZATION="Bearer t0ken-for-readyz-details"
+    )
+    assert "index updates waiting" in checks_of(full)["search_outbox"]["error"]
