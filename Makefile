@@ -44,11 +44,16 @@ schema: $(STAMP)
 
 ## On a deployed server, with its environment loaded (docs/deploy.md): Django's deployment
 ## checks with warnings as failures, then the readiness probe at READYZ_URL when it is set
-## (e.g. READYZ_URL=http://127.0.0.1:8000/readyz). Uses the installed .venv; installs nothing.
+## (e.g. READYZ_URL=https://shanhai.example.org/readyz): only a 200 passes, so a redirect (an
+## http:// URL meeting SECURE_SSL_REDIRECT) fails rather than passing unnoticed. Uses the
+## installed .venv; installs nothing.
 deploy-check:
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 	@if [ -n "$(READYZ_URL)" ]; then \
-		curl --fail --silent --show-error --max-time 10 "$(READYZ_URL)" && echo; \
+		status=$$(curl --silent --show-error --max-time 10 --output /dev/null \
+			--write-out '%{http_code}' "$(READYZ_URL)"); \
+		echo "deploy-check: $(READYZ_URL) answered $$status"; \
+		[ "$$status" = 200 ]; \
 	else \
 		echo "deploy-check: READYZ_URL is not set, so readiness was not probed"; \
 	fi
