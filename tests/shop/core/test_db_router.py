@@ -136,6 +136,16 @@ def test_signed_in_queries_read_the_primary(client, renamed_behind_replica):
     assert product_name(client, renamed_behind_replica, **bearer(consumer)) == "新名"
 
 
+def test_anonymous_queries_beyond_the_storefront_read_the_primary(client, renamed_behind_replica):
+    query = "query ($slug: String) { product(slug: $slug) { name } me { id } }"
+    body = client.post(
+        "/graphql/",
+        {"query": query, "variables": {"slug": renamed_behind_replica.slug}},
+        content_type="application/json",
+    ).json()
+    assert body["data"]["product"]["name"] == "新名"
+
+
 def test_a_lagging_replica_cannot_leave_old_answers_cached_under_a_new_version(
     client, renamed_behind_replica, replica
 ):
