@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-postgres test-sqlite system-deps lint format schema
+.PHONY: serve test test-postgres test-sqlite system-deps lint format schema deploy-check
 
 # Create the virtualenv and install pinned dependencies (again when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -41,3 +41,19 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python manage.py graphql_schema
+
+## On a deployed server, with its environment loaded (docs/deploy.md): Django's deployment
+## checks with warnings as failures, then the readiness probe at READYZ_URL when it is set
+## (e.g. READYZ_URL=https://shanhai.example.org/readyz): only a 200 passes, so a redirect (an
+## http:// URL meeting SECURE_SSL_REDIRECT) fails rather than passing unnoticed. Uses the
+## installed .venv; installs nothing.
+deploy-check:
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	@if [ -n "$(READYZ_URL)" ]; then \
+		status=$$(curl --silent --show-error --max-time 10 --output /dev/null \
+			--write-out '%{http_code}' "$(READYZ_URL)"); \
+		echo "deploy-check: $(READYZ_URL) answered $$status"; \
+		[ "$$status" = 200 ]; \
+	else \
+		echo "deploy-check: READYZ_URL is not set, so readiness was not probed"; \
+	fi

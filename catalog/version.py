@@ -82,8 +82,11 @@ def bump(using: str = "default") -> None:
         rows.update(value=F("value") + 1)
 
 
-def current(using: str = "default") -> int:
-    """The version now (one query). Read it before the data it is to describe."""
+def current(using: str | None = None) -> int:
+    """The version now (one query). Read it before the data it is to describe, and from the
+    database that data comes from: by default the router's choice for reads, which inside a
+    replica scope (shop/core/db_router.py) is the replica. A version read on the primary could
+    be newer than a lagging replica's data, and would stamp that old data as current."""
     from catalog.models import CatalogVersion
 
     total = CatalogVersion.objects.using(using).aggregate(total=Sum("value"))["total"]

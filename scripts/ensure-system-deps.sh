@@ -58,6 +58,11 @@ check() {
         "or set CACHE_URL to a running Redis"
   fi
   command -v chromium >/dev/null 2>&1 || need chromium "Chromium for the dashboard's browser test"
+  # Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] \
+    || need nginx "nginx for the test of the deployment's site file (deploy/nginx-shanhai.conf)"
+  command -v systemd-analyze >/dev/null 2>&1 \
+    || need systemd "systemd-analyze for the test of the deployment's units (deploy/*.service)"
   fc-list :lang=zh 2>/dev/null | grep -q . \
     || need fonts-wqy-microhei "a CJK font, so the dashboard's screenshot shows Chinese"
 }

@@ -96,6 +96,21 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
+# A streaming read replica (docs/deploy.md): only storefront reads and auditors' reports go
+# there, and only while it is reachable and within REPLICA_MAX_LAG_SECONDS (shop/core/db_router.py).
+# In a test run it mirrors the test database: no test database is created on it.
+if DATABASE_REPLICA_URL := os.environ.get("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    )
+    # An unreachable replica must cost a request a moment, not the whole timeout.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["shop.core.db_router.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "5"))
+REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Serialise writers instead of failing with "database is locked" under the dev server.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -172,6 +187,8 @@ GRAPHQL_MAX_PAGE_SIZE = 100
 GRAPHQL_RESPONSE_CACHE = env_bool("GRAPHQL_RESPONSE_CACHE", True)
 GRAPHQL_RESPONSE_CACHE_SECONDS = int(os.environ.get("GRAPHQL_RESPONSE_CACHE_SECONDS", "600"))
 GRAPHQL_RESPONSE_CACHE_SCOPE = "catalog.storefront_cache.scope"
+# Which queries may read from the read replica (DATABASE_REPLICA_URL), by caller and fields.
+GRAPHQL_REPLICA_POLICY = "shop.replica_policy.may_read_from_replica"
 # Local memory per process by default; a Redis URL shares one cache between app processes.
 CACHES = {
     "default": (

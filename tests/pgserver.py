@@ -131,6 +131,136 @@ def stop_postgres() -> None:
     _server.clear()
 
 
+class Replica:
+    """A streaming read replica of a running server: `pg_basebackup -R` (so it starts as a hot
+    standby following the primary) from the same binaries, on its own free port. The tests of
+    shop/core/db_router.py start one; it can be paused (replay only: WAL keeps arriving, which
+    is how a replica that lags looks), stopped and started again."""
+
+    def __init__(self, primary: dict) -> None:
+        self.primary = primary  # Django's settings dict of the primary
+        self.bin_dir = _bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="shanhai-pg-replica-"))
+        self.data, self.log = self.root / "data", self.root / "server.log"
+        self.port = _free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            self.root.chmod(0o700)
+
+    def create(self) -> None:
+        made = subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin_dir / "pg_basebackup"),
+                    "-h",
+                    self.primary["HOST"] or "127.0.0.1",
+                    "-p",
+                    str(self.primary["PORT"] or 5432),
+                    "-U",
+                    self.primary["USER"] or "postgres",
+                    "-D",
+                    str(self.data),
+                    "-R",  # standby.signal and primary_conninfo: follow the primary
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {made.stderr}")
+        self.start()
+
+    def start(self) -> None:
+        # A hot standby needs at least the primary's max_connections.
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=120 -c hot_standby=on"
+        )
+        started = subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if started.returncode != 0:
+            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"The replica did not start: {started.stderr}\n{tail}")
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_server_user(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]
+            ),
+            capture_output=True,
+        )
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def settings(self, name: str) -> dict:
+        """Settings for Django's `replica` database: the primary's, on the replica's port."""
+        return {**self.primary, "PORT": str(self.port), "NAME": name}
+
+    def _sql(self, sql: str, *, port: int | None = None, dbname: str = "postgres") -> str:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=port or self.port,
+            user=self.primary["USER"] or "postgres",
+            dbname=dbname,
+            autocommit=True,
+        ) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    def pause_replay(self) -> None:
+        self._sql("SELECT pg_wal_replay_pause()")
+        self._until("SELECT pg_get_wal_replay_pause_state() = 'paused'")
+
+    def resume_replay(self) -> None:
+        self._sql("SELECT pg_wal_replay_resume()")
+
+    def _primary_lsn(self) -> str:
+        # The insert position: with synchronous_commit off, a commit's record may not yet be
+        # flushed; the WAL writer flushes (and the primary sends) it within moments.
+        return self._sql("SELECT pg_current_wal_insert_lsn()::text", port=self.primary["PORT"])
+
+    def wait_for_receipt(self) -> None:
+        """Until the replica has received everything the primary wrote so far."""
+        target = self._primary_lsn()
+        self._until(f"SELECT pg_last_wal_receive_lsn() >= '{target}'::pg_lsn")
+
+    def wait_for_replay(self) -> None:
+        """Until the replica has applied everything the primary wrote so far."""
+        target = self._primary_lsn()
+        self._until(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")
+
+    def _until(self, sql: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._sql(sql):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"The replica never reached: {sql}")
+            time.sleep(0.02)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     if not os.environ.get("DATABASE_URL"):

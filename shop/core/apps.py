@@ -8,9 +8,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Core (audit trail)"
 
     def ready(self) -> None:
-        from shop.core import checks  # noqa: F401 - registers the system checks
+        from django.db.backends.signals import connection_created
+
+        from shop.core import checks, db_router  # noqa: F401 - checks registers system checks
         from shop.core.health import register_core_checks
         from shop.core.validation import check_columns_before_save
 
         pre_save.connect(check_columns_before_save, dispatch_uid="shop.core.check_columns")
+        connection_created.connect(db_router.install, dispatch_uid="shop.core.db_router")
         register_core_checks()

@@ -183,7 +183,24 @@ def forget_migrations_state() -> None:
     _migrations_applied = False
 
 
+def check_replica() -> str:
+    """The read replica answers and is within REPLICA_MAX_LAG_SECONDS (reads fall back to the
+    primary otherwise, so this is not critical by default)."""
+    from django.conf import settings
+
+    from shop.core import db_router
+
+    lag = db_router.replica_lag_seconds()
+    limit = float(settings.REPLICA_MAX_LAG_SECONDS)
+    if lag > limit:
+        raise CheckFailed(f"lag {lag:.1f} s over the {limit:g} s limit; reads use the primary")
+    return f"lag {lag:.1f} s"
+
+
 def register_core_checks() -> None:
+    from shop.core import db_router
+
     register("database", check_database)
+    register("replica", check_replica, enabled=db_router.replica_configured)
     register("cache", check_cache)
     register("migrations", check_migrations)

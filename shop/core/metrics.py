@@ -63,6 +63,12 @@ CHECKOUT_CONFLICTS = Counter(
     ["code"],
 )
 
+REPLICA_FALLBACKS = Counter(
+    "shanhai_replica_fallbacks",
+    "Reads meant for the read replica that went to the primary, by reason (down, lagging).",
+    ["reason"],
+)
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _seen_names: set[str] = set()
 _seen_lock = threading.Lock()

@@ -6,6 +6,7 @@ before any GraphQL work (a malformed body, a wrong method, a bad token, a body o
 
 import json
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.multipartparser import MultiPartParserError
+from django.utils.module_loading import import_string
 from graphene_file_upload.django import FileUploadGraphQLView
 from graphene_file_upload.utils import place_files_in_operations
 from graphql import (
@@ -39,6 +41,7 @@ from graphql.language import (
 )
 from graphql.utilities import get_operation_ast
 
+from shop.core import db_router
 from shop.core.errors import AccessError, BadUserInput, Unavailable
 from shop.core.graphql import response_cache
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
@@ -388,6 +391,33 @@ class ShopGraphQLView(FileUploadGraphQLView):
         return remembered
 
     def get_response(self, request: HttpRequest, data: Any, show_graphiql: bool = False):
+        # The scope covers the cache key too: the catalog version in it must come from the
+        # database the answer is read from (shop/core/db_router.py).
+        with self._read_scope(request, data, show_graphiql):
+            return self._cached_response(request, data, show_graphiql)
+
+    def _read_scope(
+        self, request: HttpRequest, data: Any, show_graphiql: bool
+    ) -> AbstractContextManager:
+        """Replica reads for a query the policy (GRAPHQL_REPLICA_POLICY) lets read there:
+        anonymous storefront queries and auditors' reports. Never a mutation."""
+        if show_graphiql or not db_router.replica_configured():
+            return nullcontext()
+        query, _, operation_name, _ = self.get_graphql_params(request, data)
+        if not query:
+            return nullcontext()
+        document, errors = checked_document(self.schema.graphql_schema, query)
+        if document is None or errors:
+            return nullcontext()
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation != OperationType.QUERY:
+            return nullcontext()
+        fields = frozenset(field.name.value for field in _root_fields(document, operation))
+        if not import_string(settings.GRAPHQL_REPLICA_POLICY)(request.user, fields):
+            return nullcontext()
+        return db_router.replica_reads()
+
+    def _cached_response(self, request: HttpRequest, data: Any, show_graphiql: bool):
         key = None if show_graphiql else self._response_cache_key(request, data)
         if key is not None:
             hit = response_cache.get(key)
