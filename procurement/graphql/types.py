@@ -188,6 +188,8 @@ class OrderType(DjangoObjectType):
             "paid_at",
             "completed_at",
             "cancelled_at",
+            "payment_due_date",
+            "paid_on_time",
         )
         convert_choices_to_enum = False
 
@@ -228,6 +230,45 @@ class OrderType(DjangoObjectType):
 class OrderConnection(CountableConnection):
     class Meta:
         node = OrderType
+
+
+class OverduePaymentType(graphene.ObjectType):
+    """An accepted order not paid by its due date (its root is the order)."""
+
+    class Meta:
+        name = "OverduePayment"
+
+    order = graphene.Field(OrderType, required=True)
+    agency = graphene.Field(AgencyType, required=True)
+    city = graphene.Field(CityType, required=True, description="The buying agency's city.")
+    amount_outstanding = graphene.Field(Money, required=True)
+    due_date = graphene.Date(required=True, description="Asia/Shanghai business date.")
+    days_overdue = graphene.Int(required=True, description="Days since the due date, today.")
+
+    def resolve_order(self, info):
+        return self
+
+    def resolve_agency(self, info):
+        return self.agency
+
+    def resolve_city(self, info):
+        return self.agency.city
+
+    def resolve_amount_outstanding(self, info):
+        return Money.of(self.accepted_value - self.paid_amount)
+
+    def resolve_due_date(self, info):
+        return self.payment_due_date
+
+    def resolve_days_overdue(self, info):
+        from procurement.services.payment_terms import days_overdue
+
+        return days_overdue(self.payment_due_date)
+
+
+class OverduePaymentConnection(CountableConnection):
+    class Meta:
+        node = OverduePaymentType
 
 
 class PaymentType(DjangoObjectType):

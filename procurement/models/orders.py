@@ -146,10 +146,15 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Payment terms (docs/decisions.md, "Payment within 30 days"): set at acceptance, in
+    # Asia/Shanghai business dates; whether the payment met it is fixed when it is paid.
+    payment_due_date = models.DateField(null=True, blank=True)
+    paid_on_time = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
         indexes = [
+            models.Index(fields=["payment_status", "payment_due_date"]),
             models.Index(fields=["agency", "-placed_at"]),
             models.Index(fields=["supplier", "-placed_at"]),
             models.Index(fields=["status", "latest_ship_date"]),
@@ -300,6 +305,34 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} -{self.amount}"
+
+
+class PaymentReminderKind(models.TextChoices):
+    BEFORE_DUE = "BEFORE_DUE", "即将到期"
+    ON_DUE = "ON_DUE", "已到期"
+
+
+class PaymentReminder(models.Model):
+    """A payment reminder that was sent: one per order, kind and due date, so running the
+    reminder job again sends nothing twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_reminders")
+    kind = models.CharField(max_length=16, choices=PaymentReminderKind.choices)
+    due_date = models.DateField()
+    sent_on = models.DateField(help_text="The business date (Asia/Shanghai) it was sent.")
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "due_date"], name="one_payment_reminder_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.due_date}"
 
 
 class ComplaintKind(models.TextChoices):

@@ -13,6 +13,7 @@ from catalog.services.suppliers import clean_credit_code
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from procurement.selectors import own_rows
+from procurement.services import payment_terms
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -187,6 +188,7 @@ def order_accept(*, acting_user: Any, order_id: int | None, lines: list[Accepted
     order.save(update_fields=["accepted_value"])
     partial = any(line.accepted_quantity < line.quantity for line in order_lines.values())
     move(order, S.ACCEPTED, actor=acting_user, note="partial" if partial else "")
+    payment_terms.set_due_date(order)
     _release_stock(order, accepted_only=True)
     return order
 
