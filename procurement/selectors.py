@@ -100,7 +100,13 @@ def is_late(order: Order, today: date | None = None) -> bool:
     today = today or timezone.localdate()
     if order.status in WAITING_TO_SHIP:
         return order.latest_ship_date < today
-    return bool(order.shipped_at and timezone.localdate(order.shipped_at) > order.latest_ship_date)
+    return shipped_late(order.shipped_at, order.latest_ship_date)
+
+
+def shipped_late(shipped_at: datetime | None, latest_ship_date: date) -> bool:
+    """Shipped after the latest ship date, in Asia/Shanghai dates: an order (when its last
+    unit shipped) or one of its parcels."""
+    return bool(shipped_at and timezone.localdate(shipped_at) > latest_ship_date)
 
 
 def complaints_visible_to(*, acting_user: Any) -> QuerySet[Complaint]:

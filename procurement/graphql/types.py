@@ -42,6 +42,24 @@ class OrderSupplierById(DataLoader[int, Supplier]):
         return Supplier.objects.in_bulk(keys)
 
 
+@batches("Order", key=lambda order: order.id)
+class ShipmentsByOrderId(DataLoader[int, list[models.Shipment]]):
+    def batch_load(self, keys):
+        grouped: dict[int, list] = {}
+        shipments = (
+            models.Shipment.objects.filter(order_id__in=keys)
+            .select_related("order")
+            .prefetch_related("lines__order_line")
+            .order_by("number")
+        )
+        for shipment in shipments:
+            grouped.setdefault(shipment.order_id, []).append(shipment)
+        return grouped
+
+    def default(self):
+        return []
+
+
 class ReservedShareType(graphene.ObjectType):
     year = graphene.Int(required=True)
     filed = graphene.Boolean(required=True, description="Whether a plan was filed for the year.")
@@ -132,6 +150,45 @@ class OrderLineType(DjangoObjectType):
         return self.category_name
 
 
+class ShipmentLineType(DjangoObjectType):
+    order_line = graphene.Field(OrderLineType, required=True)
+
+    class Meta:
+        model = models.ShipmentLine
+        name = "ShipmentLine"
+        description = "The units of one order line in one shipment."
+        fields = ("quantity", "accepted_quantity")
+
+
+class ShipmentType(DjangoObjectType):
+    lines = graphene.List(graphene.NonNull(ShipmentLineType), required=True)
+    is_late = graphene.Boolean(
+        required=True,
+        description="Shipped after the order's latest ship date (the order's own rule).",
+    )
+
+    class Meta:
+        model = models.Shipment
+        name = "Shipment"
+        description = "One parcel of an order."
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "number",
+            "carrier",
+            "tracking_number",
+            "shipped_at",
+            "delivered_at",
+            "accepted_at",
+        )
+
+    def resolve_lines(self, info):
+        return self.lines.all()
+
+    def resolve_is_late(self, info):
+        return selectors.shipped_late(self.shipped_at, self.order.latest_ship_date)
+
+
 class OrderEventType(DjangoObjectType):
     class Meta:
         model = models.OrderEvent
@@ -155,6 +212,9 @@ class OrderType(DjangoObjectType):
     supplier = graphene.Field(SupplierType, required=True)
     lines = graphene.List(graphene.NonNull(OrderLineType), required=True)
     events = graphene.List(graphene.NonNull(OrderEventType), required=True)
+    shipments = graphene.List(
+        graphene.NonNull(ShipmentType), required=True, description="Its parcels, in order."
+    )
     subtotal = graphene.Field(Money, required=True)
     accepted_value = graphene.Field(Money)
     paid_amount = graphene.Field(Money, required=True)
@@ -201,6 +261,9 @@ class OrderType(DjangoObjectType):
 
     def resolve_events(self, info):
         return self.events.all()
+
+    def resolve_shipments(self, info):
+        return ShipmentsByOrderId(info.context).load(self.pk)
 
     def resolve_subtotal(self, info):
         return Money.of(self.subtotal)

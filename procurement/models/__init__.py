@@ -33,6 +33,8 @@ from procurement.models.orders import (
     Refund,
     RefundState,
     ReservedSharePlan,
+    Shipment,
+    ShipmentLine,
 )
 
 __all__ = [
@@ -67,5 +69,7 @@ __all__ = [
     "Refund",
     "RefundState",
     "ReservedSharePlan",
+    "Shipment",
+    "ShipmentLine",
     "Target",
 ]

@@ -231,6 +231,62 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.kind}"
 
 
+class Shipment(models.Model):
+    """One parcel of an order: what it carries, how and when it travelled, and when the buyer
+    accepted it (docs/decisions.md, "Shipments (issue 17)")."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    number = models.PositiveSmallIntegerField(help_text="1, 2, … within the order.")
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=64)
+    shipped_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "number"], name="one_shipment_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}#{self.number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.CASCADE, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+    accepted_quantity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["shipment_id", "order_line_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "order_line"], name="one_shipment_line_per_order_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="shipment_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_quantity__isnull=True)
+                | Q(accepted_quantity__lte=models.F("quantity")),
+                name="shipment_accepted_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
+
+
 class PaymentMethod(models.TextChoices):
     CARD = "CARD", "银行卡"
     BANK_TRANSFER = "BANK_TRANSFER", "对公转账"

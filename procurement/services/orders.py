@@ -130,17 +130,12 @@ def order_cancel(*, acting_user: Any, order_id: int | None, reason: str = "") ->
 
 @transaction.atomic
 def order_ship(*, acting_user: Any, order_id: int | None, tracking_number: str) -> Order:
+    """Ship everything not shipped yet in one parcel (a shipment without a named carrier); the
+    order becomes SHIPPED. `shipmentCreate` ships in several parcels."""
+    from procurement.services import shipments
+
     order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
-    tracking_number = (tracking_number or "").strip()
-    if not tracking_number:
-        raise DomainError(
-            "A tracking number is required.",
-            code=ProcurementErrorCode.REQUIRED,
-            field="trackingNumber",
-        )
-    move(order, S.SHIPPED, actor=acting_user, note=tracking_number)
-    order.tracking_number = tracking_number
-    order.save(update_fields=["tracking_number"])
+    shipments.ship_the_rest(order, actor=acting_user, tracking_number=tracking_number)
     return order
 
 
@@ -179,15 +174,29 @@ def order_accept(*, acting_user: Any, order_id: int | None, lines: list[Accepted
                 field=f"{field}.acceptedQuantity",
             )
         given[line.pk] = item.accepted_quantity
-    for line in order_lines.values():
-        line.accepted_quantity = given.get(line.pk, line.quantity)
-    OrderLine.objects.bulk_update(order_lines.values(), ["accepted_quantity"])
+    accepted = {line.pk: given.get(line.pk, line.quantity) for line in order_lines.values()}
+    from procurement.services import shipments
+
+    # An order shipped in parcels: the parcels take the accepted units too (or, when some were
+    # already accepted one by one, the rest must be too: shipmentAccept).
+    shipments.accept_all_shipments(order, accepted, actor=acting_user)
+    return accept_lines(order, accepted, actor=acting_user)
+
+
+def accept_lines(order: Order, accepted: dict[int, int], *, actor: Any) -> Order:
+    """The order becomes ACCEPTED with `accepted` units per line (line id → units): its
+    accepted value is what will be paid, its payment term starts, and rejected units go back
+    to stock. The caller holds the order's lock and checked the quantities."""
+    order_lines = list(order.lines.all())
+    for line in order_lines:
+        line.accepted_quantity = accepted[line.pk]
+    OrderLine.objects.bulk_update(order_lines, ["accepted_quantity"])
     order.accepted_value = quantize_cny(
-        sum((line.unit_price * line.accepted_quantity for line in order_lines.values()), Decimal(0))
+        sum((line.unit_price * line.accepted_quantity for line in order_lines), Decimal(0))
     )
     order.save(update_fields=["accepted_value"])
-    partial = any(line.accepted_quantity < line.quantity for line in order_lines.values())
-    move(order, S.ACCEPTED, actor=acting_user, note="partial" if partial else "")
+    partial = any(line.accepted_quantity < line.quantity for line in order_lines)
+    move(order, S.ACCEPTED, actor=actor, note="partial" if partial else "")
     payment_terms.set_due_date(order)
     _release_stock(order, accepted_only=True)
     return order
