@@ -140,6 +140,42 @@ def order_ship(*, acting_user: Any, order_id: int | None, tracking_number: str) 
 
 
 @dataclass(frozen=True)
+class LineLimit:
+    most: int
+    name: str
+    note: str = ""
+
+
+def checked_quantities(
+    items: list[tuple[int | None, int]],
+    limits: dict[int, LineLimit],
+    *,
+    field: str,
+    verb: str,
+    least: int = 0,
+) -> dict[int, int]:
+    """Line id → units for the (line id, units) `items`, each line named once and its units
+    within `least`..its limit; the error names the input at fault (`lines.N.<field>`)."""
+    given: dict[int, int] = {}
+    for index, (line_id, units) in enumerate(items):
+        limit = limits.get(line_id)
+        if limit is None or line_id in given:
+            raise DomainError(
+                "No such line here (or it is named twice).",
+                code=ProcurementErrorCode.NOT_FOUND,
+                field=f"lines.{index}.lineId",
+            )
+        if not least <= units <= limit.most:
+            raise DomainError(
+                f"{verb} from {least} to {limit.most} of {limit.name}{limit.note}.",
+                code=ProcurementErrorCode.INVALID_QUANTITY,
+                field=f"lines.{index}.{field}",
+            )
+        given[line_id] = units
+    return given
+
+
+@dataclass(frozen=True)
 class AcceptedLine:
     line_id: int | None
     accepted_quantity: int
@@ -157,23 +193,12 @@ def order_accept(*, acting_user: Any, order_id: int | None, lines: list[Accepted
             field="id",
         )
     order_lines = {line.pk: line for line in order.lines.all()}
-    given: dict[int, int] = {}
-    for index, item in enumerate(lines):
-        line = order_lines.get(item.line_id)
-        field = f"lines.{index}"
-        if line is None or item.line_id in given:
-            raise DomainError(
-                "No such line in this order.",
-                code=ProcurementErrorCode.NOT_FOUND,
-                field=f"{field}.lineId",
-            )
-        if not 0 <= item.accepted_quantity <= line.quantity:
-            raise DomainError(
-                f"Accept from 0 to {line.quantity} of {line.product_name}.",
-                code=ProcurementErrorCode.INVALID_QUANTITY,
-                field=f"{field}.acceptedQuantity",
-            )
-        given[line.pk] = item.accepted_quantity
+    given = checked_quantities(
+        [(item.line_id, item.accepted_quantity) for item in lines],
+        {pk: LineLimit(line.quantity, line.product_name) for pk, line in order_lines.items()},
+        field="acceptedQuantity",
+        verb="Accept",
+    )
     accepted = {line.pk: given.get(line.pk, line.quantity) for line in order_lines.values()}
     from procurement.services import shipments
 

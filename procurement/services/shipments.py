@@ -17,7 +17,14 @@ from django.utils import timezone
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderStatus, Shipment, ShipmentLine
 from procurement.selectors import own_rows
-from procurement.services.orders import AcceptedLine, accept_lines, move, order_for
+from procurement.services.orders import (
+    AcceptedLine,
+    LineLimit,
+    accept_lines,
+    checked_quantities,
+    move,
+    order_for,
+)
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -138,26 +145,21 @@ def shipment_create(
         raise DomainError(
             "Name at least one line to ship.", code=ProcurementErrorCode.NO_LINES, field="lines"
         )
-    order_lines = {line.pk: line for line in order.lines.all()}
     shipped = shipped_quantities(order)
-    units: dict[int, int] = {}
-    for index, item in enumerate(lines):
-        line = order_lines.get(item.line_id)
-        if line is None or item.line_id in units:
-            raise DomainError(
-                "No such line in this order (or named twice).",
-                code=ProcurementErrorCode.NOT_FOUND,
-                field=f"lines.{index}.lineId",
+    units = checked_quantities(
+        [(item.line_id, item.quantity) for item in lines],
+        {
+            line.pk: LineLimit(
+                line.quantity - shipped.get(line.pk, 0),
+                line.product_name,
+                f" (ordered {line.quantity}, already shipped {shipped.get(line.pk, 0)})",
             )
-        left = line.quantity - shipped.get(line.pk, 0)
-        if not 0 < item.quantity <= left:
-            raise DomainError(
-                f"Ship from 1 to {left} of {line.product_name} (ordered {line.quantity}, "
-                f"already shipped {shipped.get(line.pk, 0)}).",
-                code=ProcurementErrorCode.INVALID_QUANTITY,
-                field=f"lines.{index}.quantity",
-            )
-        units[line.pk] = item.quantity
+            for line in order.lines.all()
+        },
+        field="quantity",
+        verb="Ship",
+        least=1,
+    )
     return _record(
         order, units, actor=acting_user, carrier=carrier, tracking_number=tracking_number
     )
@@ -218,23 +220,16 @@ def shipment_accept(
             code=ProcurementErrorCode.INVALID_TRANSITION,
             field="id",
         )
-    carried = {line.order_line_id: line for line in shipment.lines.all()}
-    given: dict[int, int] = {}
-    for index, item in enumerate(lines):
-        line = carried.get(item.line_id)
-        if line is None or item.line_id in given:
-            raise DomainError(
-                "This shipment carries no such line (or it is named twice).",
-                code=ProcurementErrorCode.NOT_FOUND,
-                field=f"lines.{index}.lineId",
-            )
-        if not 0 <= item.accepted_quantity <= line.quantity:
-            raise DomainError(
-                f"Accept from 0 to {line.quantity} (the units in this shipment).",
-                code=ProcurementErrorCode.INVALID_QUANTITY,
-                field=f"lines.{index}.acceptedQuantity",
-            )
-        given[item.line_id] = item.accepted_quantity
+    carried = {line.order_line_id: line for line in shipment.lines.select_related("order_line")}
+    given = checked_quantities(
+        [(item.line_id, item.accepted_quantity) for item in lines],
+        {
+            pk: LineLimit(line.quantity, line.order_line.product_name, " in this shipment")
+            for pk, line in carried.items()
+        },
+        field="acceptedQuantity",
+        verb="Accept",
+    )
     for order_line_id, line in carried.items():
         line.accepted_quantity = given.get(order_line_id, line.quantity)
     ShipmentLine.objects.bulk_update(carried.values(), ["accepted_quantity"])
