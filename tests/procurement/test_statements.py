@@ -206,3 +206,19 @@ def test_downloads_answer_like_the_query(client, month_mix):
     assert client.get(path.format(gid, "2026-03"), **other).status_code == 404
     own = bearer(staff_of(supplier))
     assert client.get(path.format(gid, "2026-3x"), **own).status_code == 400
+
+
+def test_a_statement_runs_a_fixed_number_of_queries(gql, month_mix, operator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    supplier, _orders = month_mix
+    with CaptureQueriesContext(connection) as queries:
+        statement(gql, supplier, "2026-03", operator)
+    fewer = len(queries)
+    user = buyer()
+    for day in ("2026-03-03", "2026-03-04", "2026-03-05"):
+        accepted_order(user, stocked_variant(supplier=supplier), 1, at(day))
+    with CaptureQueriesContext(connection) as queries:
+        assert statement(gql, supplier, "2026-03", operator)["acceptedCount"] == 6
+    assert len(queries) == fewer
