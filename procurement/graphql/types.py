@@ -120,6 +120,9 @@ class OrderLineType(DjangoObjectType):
     line_total = graphene.Field(Money, required=True)
     origin_county = graphene.String(required=True, description="Snapshot of the origin county.")
     category = graphene.String(required=True)
+    shipped_quantity = graphene.Int(
+        required=True, description="Units shipped so far, over all the order's shipments."
+    )
 
     class Meta:
         model = models.OrderLine
@@ -148,6 +151,15 @@ class OrderLineType(DjangoObjectType):
 
     def resolve_category(self, info):
         return self.category_name
+
+    def resolve_shipped_quantity(self, info):
+        shipments = ShipmentsByOrderId(info.context).load(self.order_id)
+        return sum(
+            line.quantity
+            for shipment in shipments
+            for line in shipment.lines.all()
+            if line.order_line_id == self.pk
+        )
 
 
 class ShipmentLineType(DjangoObjectType):

@@ -5,6 +5,33 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def backfill_shipments(apps, schema_editor):
+    """Orders shipped before parcels existed get one parcel with every unit (accepted with
+    the order when it was), so every shipped order's parcels add up to what it shipped."""
+    Order = apps.get_model("procurement", "Order")
+    Shipment = apps.get_model("procurement", "Shipment")
+    ShipmentLine = apps.get_model("procurement", "ShipmentLine")
+    shipped = Order.objects.filter(shipped_at__isnull=False).prefetch_related("lines")
+    for order in shipped.iterator(chunk_size=500):
+        shipment = Shipment.objects.create(
+            order=order,
+            number=1,
+            tracking_number=order.tracking_number,
+            shipped_at=order.shipped_at,
+            delivered_at=order.accepted_at,
+            accepted_at=order.accepted_at,
+        )
+        ShipmentLine.objects.bulk_create(
+            ShipmentLine(
+                shipment=shipment,
+                order_line=line,
+                quantity=line.quantity,
+                accepted_quantity=line.accepted_quantity,
+            )
+            for line in order.lines.all()
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -60,4 +87,5 @@ class Migration(migrations.Migration):
             model_name='shipmentline',
             constraint=models.CheckConstraint(condition=models.Q(('accepted_quantity__isnull', True), ('accepted_quantity__lte', models.F('quantity')), _connector='OR'), name='shipment_accepted_within_quantity'),
         ),
+        migrations.RunPython(backfill_shipments, migrations.RunPython.noop),
     ]

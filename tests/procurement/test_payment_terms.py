@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from graphql_relay import to_global_id
 
 from procurement.dashboard import charts
+from procurement.membership import agency_id_of
 from procurement.models import Order, PaymentReminder, PaymentReminderKind
 from procurement.services.payment_terms import send_payment_reminders
 from shop.accounts.models import Role
@@ -177,7 +178,7 @@ def test_overdue_payments_lists_unpaid_orders_past_their_due_date_oldest_first(
 
 def test_overdue_payments_filter_by_agency_city_days_and_amount(gql, overdue_world, operator):
     orders, fuzhou, _xiamen = overdue_world
-    agency = to_global_id("Agency", fuzhou.agency_id)
+    agency = to_global_id("Agency", agency_id_of(fuzhou))
     assert numbers(overdue(gql, operator, f={"agencies": [agency]})) == [
         orders["fuzhou_old"].number,
         orders["fuzhou_new"].number,

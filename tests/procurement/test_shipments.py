@@ -268,3 +268,28 @@ def test_a_partly_shipped_order_past_its_date_is_late(gql, confirmed):
     with time_machine.travel(timezone.now() + timedelta(days=order.ship_within_days + 2)):
         seen = gql(query, {"id": gid("Order", order.pk)}, user=staff_of(order.supplier))
     assert seen["data"]["order"] == {"isLate": True, "status": "CONFIRMED"}
+
+
+def test_an_orders_parcels_and_shipped_quantities_are_read_in_a_fixed_number_of_queries(
+    gql, confirmed
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, user, goji, wine = confirmed
+    query = """{ orders { edges { node { lines { shippedQuantity }
+      shipments { number isLate lines { quantity orderLine { sku } } } } } } }"""
+    ship(gql, order, (goji, 6))
+    with CaptureQueriesContext(connection) as queries:
+        gql(query, user=user)
+    fewer = len(queries)
+    for _ in range(3):
+        (more,) = place(user, (stocked_variant(supplier=order.supplier), 2))
+        flows.to_shipped(more)
+    ship(gql, order, (goji, 4), tracking="SF0002")
+    with CaptureQueriesContext(connection) as queries:
+        edges = gql(query, user=user)["data"]["orders"]["edges"]
+    assert len(queries) == fewer
+    lines = [node["node"]["lines"] for node in edges]
+    assert [10, 0] in [[line["shippedQuantity"] for line in group] for group in lines]
+    assert [2] in [[line["shippedQuantity"] for line in group] for group in lines]
