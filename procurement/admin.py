@@ -8,7 +8,16 @@ rules, the audit trail and, for the ledger, the hash chain. Gateway secrets are 
 
 from django.contrib import admin
 
-from procurement.models import ContributionEntry, Order, OrderLine, Payment, Refund, Target
+from procurement.models import (
+    ContributionEntry,
+    Order,
+    OrderLine,
+    Payment,
+    PaymentReminder,
+    Refund,
+    Shipment,
+    Target,
+)
 from shop.core.admin_access import ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -36,6 +45,23 @@ class PaymentInline(ReadOnlyInline):
     ]
 
 
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = readonly_fields = [
+        "number",
+        "carrier",
+        "tracking_number",
+        "shipped_at",
+        "delivered_at",
+        "accepted_at",
+    ]
+
+
+class PaymentReminderInline(ReadOnlyInline):
+    model = PaymentReminder
+    fields = readonly_fields = ["kind", "due_date", "sent_on", "recipients"]
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = [
@@ -49,13 +75,15 @@ class OrderAdmin(ReadOnlyAdmin):
         "invoice_number",
         "placed_at",
         "latest_ship_date",
+        "payment_due_date",
+        "paid_on_time",
     ]
-    list_filter = ["status", "payment_status", "agency_type", "agency_city"]
+    list_filter = ["status", "payment_status", "paid_on_time", "agency_type", "agency_city"]
     search_fields = ["number", "agency_name", "supplier__name", "invoice_number"]
     list_select_related = ["supplier"]
     date_hierarchy = "placed_at"
     exclude = ["checkout"]
-    inlines = [OrderLineInline, PaymentInline]
+    inlines = [OrderLineInline, ShipmentInline, PaymentInline, PaymentReminderInline]
 
 
 @admin.register(Payment)

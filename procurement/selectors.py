@@ -1,11 +1,11 @@
 """Procurement reads, scoped to the caller."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from procurement.models import (
@@ -18,7 +18,7 @@ from procurement.models import (
 )
 from shop.accounts.models import Role
 from shop.core import validation
-from shop.core.errors import PermissionDenied
+from shop.core.errors import BadUserInput, PermissionDenied
 from shop.core.permissions import require_authenticated, require_role
 
 WAITING_TO_SHIP = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
@@ -100,7 +100,13 @@ def is_late(order: Order, today: date | None = None) -> bool:
     today = today or timezone.localdate()
     if order.status in WAITING_TO_SHIP:
         return order.latest_ship_date < today
-    return bool(order.shipped_at and timezone.localdate(order.shipped_at) > order.latest_ship_date)
+    return shipped_late(order.shipped_at, order.latest_ship_date)
+
+
+def shipped_late(shipped_at: datetime | None, latest_ship_date: date) -> bool:
+    """Shipped after the latest ship date, in Asia/Shanghai dates: an order (when its last
+    unit shipped) or one of its parcels."""
+    return bool(shipped_at and timezone.localdate(shipped_at) > latest_ship_date)
 
 
 def complaints_visible_to(*, acting_user: Any) -> QuerySet[Complaint]:
@@ -145,3 +151,62 @@ def reserved_share(agency: Agency, year: int) -> ReservedShare:
     reserved = (plan.canteen_total * plan.ratio).quantize(Decimal("0.01"))
     percent = (achieved * 100 / reserved).quantize(Decimal("0.01")) if reserved else None
     return ReservedShare(year, reserved, achieved, percent, plan.no_canteen, True)
+
+
+@dataclass
+class OverdueFilter:
+    agency_ids: list[int] | None = None
+    city_codes: list[str] | None = None
+    days_overdue_min: int | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+
+
+def overdue_payments(
+    *, acting_user: Any, filters: OverdueFilter | None = None, today: date | None = None
+) -> QuerySet[Order]:
+    """Accepted orders not paid by their due date (operators and auditors), oldest due first.
+    What is outstanding is the accepted value: an order is paid in one payment."""
+    from procurement.services.payment_terms import unpaid_accepted_orders
+
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR)
+    today = today or timezone.localdate()
+    f = filters or OverdueFilter()
+    if f.days_overdue_min is not None and f.days_overdue_min < 0:
+        raise BadUserInput("`daysOverdueMin` must be 0 or more.")
+    at_least = max(f.days_overdue_min or 1, 1)  # overdue: the day after the due date
+    orders = unpaid_accepted_orders().filter(payment_due_date__lte=today - timedelta(days=at_least))
+    if f.agency_ids:
+        orders = orders.filter(agency_id__in=f.agency_ids)
+    if f.city_codes:
+        orders = orders.filter(agency__city__code__in=f.city_codes)
+    if f.amount_min is not None:
+        orders = orders.filter(accepted_value__gte=f.amount_min)
+    if f.amount_max is not None:
+        orders = orders.filter(accepted_value__lte=f.amount_max)
+    return orders.select_related("agency__city").order_by("payment_due_date", "id")
+
+
+@dataclass(frozen=True)
+class OverdueByCity:
+    city_code: str
+    city_name: str
+    total: Decimal
+    order_count: int
+
+
+def overdue_by_city(*, acting_user: Any, today: date | None = None) -> list[OverdueByCity]:
+    """Overdue amounts per buyer city (the dashboard), largest first."""
+    rows = (
+        overdue_payments(acting_user=acting_user, today=today)
+        .order_by()
+        .values("agency__city__code", "agency__city__name")
+        .annotate(total=Sum("accepted_value"), count=Count("id"))
+    )
+    return sorted(
+        (
+            OverdueByCity(r["agency__city__code"], r["agency__city__name"], r["total"], r["count"])
+            for r in rows
+        ),
+        key=lambda row: (-row.total, row.city_code),
+    )

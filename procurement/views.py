@@ -18,7 +18,7 @@ from procurement.reports.selectors import city_codes, contributions_visible_to
 from procurement.services import transparency
 from shop.accounts.models import Role
 from shop.core import db_router, validation
-from shop.core.errors import AccessError, BadUserInput
+from shop.core.errors import AccessError, BadUserInput, NotFound
 from shop.core.exports import csv_response, xlsx_response
 from shop.core.money import quantize_cny
 
@@ -150,6 +150,10 @@ def _answered(request: HttpRequest, respond):
         return JsonResponse(
             {"errors": [{"message": str(error), "code": "BAD_USER_INPUT"}]}, status=400
         )
+    except NotFound as error:
+        return JsonResponse(
+            {"errors": [{"message": error.message, "code": error.code}]}, status=404
+        )
 
 
 def _filename(extension: str) -> str:
@@ -182,5 +186,44 @@ def ledger_jsonl(request: HttpRequest):
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="{_filename("jsonl")}"'
         return response
+
+    return _answered(request, respond)
+
+
+def _statement(request: HttpRequest):
+    from procurement.reports import statements
+    from shop.core.graphql.ids import decode_id
+
+    statement = statements.supplier_statement(
+        acting_user=request.user,
+        supplier_id=decode_id(request.GET.get("supplier", ""), "Supplier"),
+        month=statements.parse_month(request.GET.get("month")),
+    )
+    if statement is None:
+        raise NotFound("No such supplier.", field="supplier")
+    return statement, f"statement-{statement.supplier.credit_code}-{statement.month:%Y%m}"
+
+
+@require_GET
+def supplier_statement_csv(request: HttpRequest):
+    """GET /exports/supplier-statement.csv?supplier=<Supplier ID>&month=YYYY-MM"""
+    from procurement.reports import statements
+
+    def respond():
+        statement, name = _statement(request)
+        return csv_response(f"{name}.csv", statements.HEADER, statements.rows(statement))
+
+    return _answered(request, respond)
+
+
+@require_GET
+def supplier_statement_xlsx(request: HttpRequest):
+    from procurement.reports import statements
+
+    def respond():
+        statement, name = _statement(request)
+        return xlsx_response(
+            f"{name}.xlsx", statements.HEADER, statements.rows(statement), sheet="对账单"
+        )
 
     return _answered(request, respond)

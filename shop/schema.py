@@ -7,6 +7,7 @@ from catalog.graphql.queries import CatalogQueries
 from procurement.graphql.ledger import LedgerMutations, LedgerQueries
 from procurement.graphql.mutations import ProcurementMutations
 from procurement.graphql.queries import ProcurementQueries
+from procurement.graphql.statements import StatementQueries
 from search.graphql.queries import SearchQueries
 from shop.accounts.graphql.mutations import AccountMutations
 from shop.accounts.graphql.queries import AccountQueries
@@ -18,6 +19,7 @@ class Query(
     CatalogQueries,
     SearchQueries,
     ProcurementQueries,
+    StatementQueries,
     LedgerQueries,
     AccountQueries,
     CoreQueries,

@@ -330,3 +330,10 @@ SUPPLIER_EXIT_COMPLAINT_WINDOW_DAYS = int(
     os.environ.get("SUPPLIER_EXIT_COMPLAINT_WINDOW_DAYS", "365")
 )
 PRODUCT_CERTIFICATION_DEFAULT_DAYS = 365
+
+# --- Payment terms (docs/decisions.md, "Payment within 30 days (issue 17)") ---------------
+# 保障中小企业款项支付条例: pay within 30 days of acceptance. Day 1 is the business day after
+# the acceptance date (Asia/Shanghai), so the due date is the acceptance date + this many days.
+PAYMENT_TERM_DAYS = int(os.environ.get("PAYMENT_TERM_DAYS", "30"))
+# `send_payment_reminders` reminds the buyer this many days before the due date, and on it.
+PAYMENT_REMINDER_DAYS_BEFORE = int(os.environ.get("PAYMENT_REMINDER_DAYS_BEFORE", "5"))

@@ -3,6 +3,7 @@ and the dashboard itself. Thin: the figures come from the reports selectors, cal
 signed-in user; the charts are drawn by charts.py."""
 
 from datetime import date
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
@@ -26,6 +27,7 @@ from procurement.reports.selectors import (
     target_progress,
     targets_visible_to,
 )
+from procurement.selectors import overdue_by_city
 from shop.accounts.forms import SignInForm
 from shop.accounts.models import Role
 from shop.core import validation
@@ -178,6 +180,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request, {"CITY": cities, "COUNTY": counties, "CATEGORY": categories, "KIND": kinds}
     )
     coverage = target_coverage(acting_user=user)
+    overdue = overdue_by_city(acting_user=user)
     year_links = {int(row.keys[0].value) for row in years.rows}
     if year:
         year_links.add(year)
@@ -194,6 +197,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "charts": [
             {"title": title, "svg": charts.bar_chart(bars, title=title)} for title, bars in sections
         ],
+        "overdue": {
+            "total": charts.format_cny(sum((row.total for row in overdue), Decimal(0))),
+            "count": sum(row.order_count for row in overdue),
+            "chart": charts.bar_chart(
+                [
+                    charts.Bar(row.city_name, row.total, f"（{row.order_count}笔）")
+                    for row in overdue
+                ],
+                title="逾期未付款（按福建城市）",
+            ),
+        },
         "filters": active,
         "clear_url": _query(request, **dict.fromkeys(exports.LIST_PARAMETERS, "")),
         "csv_url": reverse(exports.contributions_csv) + export_query,

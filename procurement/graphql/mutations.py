@@ -14,8 +14,9 @@ from procurement.graphql.types import (
     ProcurementError,
     RefundType,
     ReservedShareType,
+    ShipmentType,
 )
-from procurement.services import agencies, checkout, complaints, orders, payments
+from procurement.services import agencies, checkout, complaints, orders, payments, shipments
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation, error_payloads
@@ -209,6 +210,80 @@ class OrderAccept(OrderMutation):
         return cls(order=order)
 
 
+class ShipmentLineInput(graphene.InputObjectType):
+    line_id = graphene.ID(required=True, description="An OrderLine of the order.")
+    quantity = graphene.Int(required=True)
+
+
+class ShipmentMutation(BaseMutation):
+    class Meta:
+        abstract = True
+
+    shipment = graphene.Field(ShipmentType)
+    order = graphene.Field(OrderType)
+    errors = errors_field(ProcurementError)
+
+
+class ShipmentCreate(ShipmentMutation):
+    """Ship some units of a confirmed order in one parcel (supplier). At most what was ordered
+    less what already shipped; the order becomes SHIPPED with its last unit."""
+
+    class Arguments:
+        order_id = graphene.ID(required=True)
+        carrier = graphene.String(required=True)
+        tracking_number = graphene.String(required=True)
+        lines = graphene.List(graphene.NonNull(ShipmentLineInput), required=True)
+
+    @classmethod
+    def perform(cls, info, order_id, carrier, tracking_number, lines):
+        shipment = shipments.shipment_create(
+            acting_user=info.context.user,
+            order_id=decode_id(order_id, "Order"),
+            carrier=carrier,
+            tracking_number=tracking_number,
+            lines=[
+                shipments.ShippedLine(decode_id(line.line_id, "OrderLine"), line.quantity)
+                for line in lines
+            ],
+        )
+        return cls(shipment=shipment, order=shipment.order)
+
+
+class ShipmentMarkDelivered(ShipmentMutation):
+    """Record that a parcel arrived (supplier)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    @classmethod
+    def perform(cls, info, id):
+        shipment = shipments.shipment_mark_delivered(
+            acting_user=info.context.user, shipment_id=decode_id(id, "Shipment")
+        )
+        return cls(shipment=shipment, order=shipment.order)
+
+
+class ShipmentAccept(ShipmentMutation):
+    """验收 of one parcel (agency): lines not listed are accepted in full. Accepting the last
+    parcel of a fully shipped order accepts the order."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        lines = graphene.List(graphene.NonNull(OrderAcceptLineInput))
+
+    @classmethod
+    def perform(cls, info, id, lines=None):
+        shipment = shipments.shipment_accept(
+            acting_user=info.context.user,
+            shipment_id=decode_id(id, "Shipment"),
+            lines=[
+                orders.AcceptedLine(decode_id(line.line_id, "OrderLine"), line.accepted_quantity)
+                for line in lines or []
+            ],
+        )
+        return cls(shipment=shipment, order=shipment.order)
+
+
 class OrderCancel(OrderMutation):
     """Cancel an order the supplier has not confirmed (agency)."""
 
@@ -392,6 +467,9 @@ class ProcurementMutations(graphene.ObjectType):
     order_reject = OrderReject.Field()
     order_ship = OrderShip.Field()
     order_accept = OrderAccept.Field()
+    shipment_create = ShipmentCreate.Field()
+    shipment_mark_delivered = ShipmentMarkDelivered.Field()
+    shipment_accept = ShipmentAccept.Field()
     order_cancel = OrderCancel.Field()
     order_invoice_attach = OrderInvoiceAttach.Field()
     order_complete = OrderComplete.Field()

@@ -8,8 +8,11 @@ from procurement.graphql.types import (
     OrderConnection,
     OrderStatusEnum,
     OrderType,
+    OverduePaymentConnection,
     PaymentStatusEnum,
 )
+from procurement.models import Order
+from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.graphql.connection import PaginatedField
 from shop.core.graphql.ids import decode_id
@@ -36,6 +39,24 @@ def _ids(global_ids, type_name: str) -> list[int]:
 
 def _values(items) -> list[str]:
     return [getattr(item, "value", item) for item in items or []]
+
+
+class OverduePaymentFilterInput(graphene.InputObjectType):
+    agencies = graphene.List(graphene.NonNull(graphene.ID))
+    city_codes = graphene.List(
+        graphene.NonNull(graphene.String), description="Buyer cities' division codes."
+    )
+    days_overdue_min = graphene.Int(description="At least this many days past the due date.")
+    amount_min = graphene.Decimal(description="Outstanding at least this much (CNY).")
+    amount_max = graphene.Decimal(description="Outstanding at most this much (CNY).")
+
+
+def _amount(value, field: str):
+    if value is None:
+        return None
+    return validation.money(
+        value, column=validation.column(Order, "accepted_value"), field=field, sign="nonnegative"
+    )
 
 
 class PaymentConfigType(graphene.ObjectType):
@@ -69,6 +90,12 @@ class ProcurementQueries(graphene.ObjectType):
     )
     order = graphene.Field(OrderType, id=graphene.ID(required=True))
     complaints = PaginatedField(ComplaintConnection)
+    overdue_payments = PaginatedField(
+        OverduePaymentConnection,
+        filter=OverduePaymentFilterInput(),
+        description="Accepted orders unpaid after their due date, oldest due first "
+        "(operators and auditors).",
+    )
 
     def resolve_payment_config(root, info):
         return gateway.payment_config()
@@ -102,3 +129,16 @@ class ProcurementQueries(graphene.ObjectType):
 
     def resolve_complaints(root, info):
         return selectors.complaints_visible_to(acting_user=info.context.user)
+
+    def resolve_overdue_payments(root, info, filter=None):
+        filter = filter or {}
+        return selectors.overdue_payments(
+            acting_user=info.context.user,
+            filters=selectors.OverdueFilter(
+                agency_ids=_ids(filter.get("agencies"), "Agency"),
+                city_codes=list(filter.get("city_codes") or []),
+                days_overdue_min=filter.get("days_overdue_min"),
+                amount_min=_amount(filter.get("amount_min"), "amountMin"),
+                amount_max=_amount(filter.get("amount_max"), "amountMax"),
+            ),
+        )

@@ -42,6 +42,24 @@ class OrderSupplierById(DataLoader[int, Supplier]):
         return Supplier.objects.in_bulk(keys)
 
 
+@batches("Order", key=lambda order: order.id)
+class ShipmentsByOrderId(DataLoader[int, list[models.Shipment]]):
+    def batch_load(self, keys):
+        grouped: dict[int, list] = {}
+        shipments = (
+            models.Shipment.objects.filter(order_id__in=keys)
+            .select_related("order")
+            .prefetch_related("lines__order_line")
+            .order_by("number")
+        )
+        for shipment in shipments:
+            grouped.setdefault(shipment.order_id, []).append(shipment)
+        return grouped
+
+    def default(self):
+        return []
+
+
 class ReservedShareType(graphene.ObjectType):
     year = graphene.Int(required=True)
     filed = graphene.Boolean(required=True, description="Whether a plan was filed for the year.")
@@ -102,6 +120,9 @@ class OrderLineType(DjangoObjectType):
     line_total = graphene.Field(Money, required=True)
     origin_county = graphene.String(required=True, description="Snapshot of the origin county.")
     category = graphene.String(required=True)
+    shipped_quantity = graphene.Int(
+        required=True, description="Units shipped so far, over all the order's shipments."
+    )
 
     class Meta:
         model = models.OrderLine
@@ -131,6 +152,54 @@ class OrderLineType(DjangoObjectType):
     def resolve_category(self, info):
         return self.category_name
 
+    def resolve_shipped_quantity(self, info):
+        shipments = ShipmentsByOrderId(info.context).load(self.order_id)
+        return sum(
+            line.quantity
+            for shipment in shipments
+            for line in shipment.lines.all()
+            if line.order_line_id == self.pk
+        )
+
+
+class ShipmentLineType(DjangoObjectType):
+    order_line = graphene.Field(OrderLineType, required=True)
+
+    class Meta:
+        model = models.ShipmentLine
+        name = "ShipmentLine"
+        description = "The units of one order line in one shipment."
+        fields = ("quantity", "accepted_quantity")
+
+
+class ShipmentType(DjangoObjectType):
+    lines = graphene.List(graphene.NonNull(ShipmentLineType), required=True)
+    is_late = graphene.Boolean(
+        required=True,
+        description="Shipped after the order's latest ship date (the order's own rule).",
+    )
+
+    class Meta:
+        model = models.Shipment
+        name = "Shipment"
+        description = "One parcel of an order."
+        interfaces = (graphene.relay.Node,)
+        fields = (
+            "id",
+            "number",
+            "carrier",
+            "tracking_number",
+            "shipped_at",
+            "delivered_at",
+            "accepted_at",
+        )
+
+    def resolve_lines(self, info):
+        return self.lines.all()
+
+    def resolve_is_late(self, info):
+        return selectors.shipped_late(self.shipped_at, self.order.latest_ship_date)
+
 
 class OrderEventType(DjangoObjectType):
     class Meta:
@@ -155,6 +224,9 @@ class OrderType(DjangoObjectType):
     supplier = graphene.Field(SupplierType, required=True)
     lines = graphene.List(graphene.NonNull(OrderLineType), required=True)
     events = graphene.List(graphene.NonNull(OrderEventType), required=True)
+    shipments = graphene.List(
+        graphene.NonNull(ShipmentType), required=True, description="Its parcels, in order."
+    )
     subtotal = graphene.Field(Money, required=True)
     accepted_value = graphene.Field(Money)
     paid_amount = graphene.Field(Money, required=True)
@@ -188,6 +260,8 @@ class OrderType(DjangoObjectType):
             "paid_at",
             "completed_at",
             "cancelled_at",
+            "payment_due_date",
+            "paid_on_time",
         )
         convert_choices_to_enum = False
 
@@ -199,6 +273,9 @@ class OrderType(DjangoObjectType):
 
     def resolve_events(self, info):
         return self.events.all()
+
+    def resolve_shipments(self, info):
+        return ShipmentsByOrderId(info.context).load(self.pk)
 
     def resolve_subtotal(self, info):
         return Money.of(self.subtotal)
@@ -228,6 +305,45 @@ class OrderType(DjangoObjectType):
 class OrderConnection(CountableConnection):
     class Meta:
         node = OrderType
+
+
+class OverduePaymentType(graphene.ObjectType):
+    """An accepted order not paid by its due date (its root is the order)."""
+
+    class Meta:
+        name = "OverduePayment"
+
+    order = graphene.Field(OrderType, required=True)
+    agency = graphene.Field(AgencyType, required=True)
+    city = graphene.Field(CityType, required=True, description="The buying agency's city.")
+    amount_outstanding = graphene.Field(Money, required=True)
+    due_date = graphene.Date(required=True, description="Asia/Shanghai business date.")
+    days_overdue = graphene.Int(required=True, description="Days since the due date, today.")
+
+    def resolve_order(self, info):
+        return self
+
+    def resolve_agency(self, info):
+        return self.agency
+
+    def resolve_city(self, info):
+        return self.agency.city
+
+    def resolve_amount_outstanding(self, info):
+        return Money.of(self.accepted_value - self.paid_amount)
+
+    def resolve_due_date(self, info):
+        return self.payment_due_date
+
+    def resolve_days_overdue(self, info):
+        from procurement.services.payment_terms import days_overdue
+
+        return days_overdue(self.payment_due_date)
+
+
+class OverduePaymentConnection(CountableConnection):
+    class Meta:
+        node = OverduePaymentType
 
 
 class PaymentType(DjangoObjectType):

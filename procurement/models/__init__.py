@@ -26,11 +26,15 @@ from procurement.models.orders import (
     OrderStatus,
     Payment,
     PaymentMethod,
+    PaymentReminder,
+    PaymentReminderKind,
     PaymentState,
     PaymentStatus,
     Refund,
     RefundState,
     ReservedSharePlan,
+    Shipment,
+    ShipmentLine,
 )
 
 __all__ = [
@@ -58,10 +62,14 @@ __all__ = [
     "OrderStatus",
     "Payment",
     "PaymentMethod",
+    "PaymentReminder",
+    "PaymentReminderKind",
     "PaymentState",
     "PaymentStatus",
     "Refund",
     "RefundState",
     "ReservedSharePlan",
+    "Shipment",
+    "ShipmentLine",
     "Target",
 ]

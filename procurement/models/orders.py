@@ -146,10 +146,15 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Payment terms (docs/decisions.md, "Payment within 30 days"): set at acceptance, in
+    # Asia/Shanghai business dates; whether the payment met it is fixed when it is paid.
+    payment_due_date = models.DateField(null=True, blank=True)
+    paid_on_time = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
         indexes = [
+            models.Index(fields=["payment_status", "payment_due_date"]),
             models.Index(fields=["agency", "-placed_at"]),
             models.Index(fields=["supplier", "-placed_at"]),
             models.Index(fields=["status", "latest_ship_date"]),
@@ -226,6 +231,62 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.kind}"
 
 
+class Shipment(models.Model):
+    """One parcel of an order: what it carries, how and when it travelled, and when the buyer
+    accepted it (docs/decisions.md, "Shipments (issue 17)")."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    number = models.PositiveSmallIntegerField(help_text="1, 2, … within the order.")
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=64)
+    shipped_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "number"], name="one_shipment_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}#{self.number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.CASCADE, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+    accepted_quantity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["shipment_id", "order_line_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "order_line"], name="one_shipment_line_per_order_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="shipment_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_quantity__isnull=True)
+                | Q(accepted_quantity__lte=models.F("quantity")),
+                name="shipment_accepted_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
+
+
 class PaymentMethod(models.TextChoices):
     CARD = "CARD", "银行卡"
     BANK_TRANSFER = "BANK_TRANSFER", "对公转账"
@@ -300,6 +361,34 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} -{self.amount}"
+
+
+class PaymentReminderKind(models.TextChoices):
+    BEFORE_DUE = "BEFORE_DUE", "即将到期"
+    ON_DUE = "ON_DUE", "已到期"
+
+
+class PaymentReminder(models.Model):
+    """A payment reminder that was sent: one per order, kind and due date, so running the
+    reminder job again sends nothing twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_reminders")
+    kind = models.CharField(max_length=16, choices=PaymentReminderKind.choices)
+    due_date = models.DateField()
+    sent_on = models.DateField(help_text="The business date (Asia/Shanghai) it was sent.")
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "due_date"], name="one_payment_reminder_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.due_date}"
 
 
 class ComplaintKind(models.TextChoices):

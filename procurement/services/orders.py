@@ -13,6 +13,7 @@ from catalog.services.suppliers import clean_credit_code
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from procurement.selectors import own_rows
+from procurement.services import payment_terms
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -129,18 +130,49 @@ def order_cancel(*, acting_user: Any, order_id: int | None, reason: str = "") ->
 
 @transaction.atomic
 def order_ship(*, acting_user: Any, order_id: int | None, tracking_number: str) -> Order:
+    """Ship everything not shipped yet in one parcel (a shipment without a named carrier); the
+    order becomes SHIPPED. `shipmentCreate` ships in several parcels."""
+    from procurement.services import shipments
+
     order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
-    tracking_number = (tracking_number or "").strip()
-    if not tracking_number:
-        raise DomainError(
-            "A tracking number is required.",
-            code=ProcurementErrorCode.REQUIRED,
-            field="trackingNumber",
-        )
-    move(order, S.SHIPPED, actor=acting_user, note=tracking_number)
-    order.tracking_number = tracking_number
-    order.save(update_fields=["tracking_number"])
+    shipments.ship_the_rest(order, actor=acting_user, tracking_number=tracking_number)
     return order
+
+
+@dataclass(frozen=True)
+class LineLimit:
+    most: int
+    name: str
+    note: str = ""
+
+
+def checked_quantities(
+    items: list[tuple[int | None, int]],
+    limits: dict[int, LineLimit],
+    *,
+    field: str,
+    verb: str,
+    least: int = 0,
+) -> dict[int, int]:
+    """Line id → units for the (line id, units) `items`, each line named once and its units
+    within `least`..its limit; the error names the input at fault (`lines.N.<field>`)."""
+    given: dict[int, int] = {}
+    for index, (line_id, units) in enumerate(items):
+        limit = limits.get(line_id)
+        if limit is None or line_id in given:
+            raise DomainError(
+                "No such line here (or it is named twice).",
+                code=ProcurementErrorCode.NOT_FOUND,
+                field=f"lines.{index}.lineId",
+            )
+        if not least <= units <= limit.most:
+            raise DomainError(
+                f"{verb} from {least} to {limit.most} of {limit.name}{limit.note}.",
+                code=ProcurementErrorCode.INVALID_QUANTITY,
+                field=f"lines.{index}.{field}",
+            )
+        given[line_id] = units
+    return given
 
 
 @dataclass(frozen=True)
@@ -161,32 +193,36 @@ def order_accept(*, acting_user: Any, order_id: int | None, lines: list[Accepted
             field="id",
         )
     order_lines = {line.pk: line for line in order.lines.all()}
-    given: dict[int, int] = {}
-    for index, item in enumerate(lines):
-        line = order_lines.get(item.line_id)
-        field = f"lines.{index}"
-        if line is None or item.line_id in given:
-            raise DomainError(
-                "No such line in this order.",
-                code=ProcurementErrorCode.NOT_FOUND,
-                field=f"{field}.lineId",
-            )
-        if not 0 <= item.accepted_quantity <= line.quantity:
-            raise DomainError(
-                f"Accept from 0 to {line.quantity} of {line.product_name}.",
-                code=ProcurementErrorCode.INVALID_QUANTITY,
-                field=f"{field}.acceptedQuantity",
-            )
-        given[line.pk] = item.accepted_quantity
-    for line in order_lines.values():
-        line.accepted_quantity = given.get(line.pk, line.quantity)
-    OrderLine.objects.bulk_update(order_lines.values(), ["accepted_quantity"])
+    given = checked_quantities(
+        [(item.line_id, item.accepted_quantity) for item in lines],
+        {pk: LineLimit(line.quantity, line.product_name) for pk, line in order_lines.items()},
+        field="acceptedQuantity",
+        verb="Accept",
+    )
+    accepted = {line.pk: given.get(line.pk, line.quantity) for line in order_lines.values()}
+    from procurement.services import shipments
+
+    # An order shipped in parcels: the parcels take the accepted units too (or, when some were
+    # already accepted one by one, the rest must be too: shipmentAccept).
+    shipments.accept_all_shipments(order, accepted, actor=acting_user)
+    return accept_lines(order, accepted, actor=acting_user)
+
+
+def accept_lines(order: Order, accepted: dict[int, int], *, actor: Any) -> Order:
+    """The order becomes ACCEPTED with `accepted` units per line (line id → units): its
+    accepted value is what will be paid, its payment term starts, and rejected units go back
+    to stock. The caller holds the order's lock and checked the quantities."""
+    order_lines = list(order.lines.all())
+    for line in order_lines:
+        line.accepted_quantity = accepted[line.pk]
+    OrderLine.objects.bulk_update(order_lines, ["accepted_quantity"])
     order.accepted_value = quantize_cny(
-        sum((line.unit_price * line.accepted_quantity for line in order_lines.values()), Decimal(0))
+        sum((line.unit_price * line.accepted_quantity for line in order_lines), Decimal(0))
     )
     order.save(update_fields=["accepted_value"])
-    partial = any(line.accepted_quantity < line.quantity for line in order_lines.values())
-    move(order, S.ACCEPTED, actor=acting_user, note="partial" if partial else "")
+    partial = any(line.accepted_quantity < line.quantity for line in order_lines)
+    move(order, S.ACCEPTED, actor=actor, note="partial" if partial else "")
+    payment_terms.set_due_date(order)
     _release_stock(order, accepted_only=True)
     return order
 

@@ -37,6 +37,7 @@ from procurement.models import (
     Refund,
     RefundState,
 )
+from procurement.services import payment_terms
 from procurement.services.orders import order_for
 from shop.accounts.models import Role
 from shop.core import validation
@@ -108,7 +109,8 @@ def _mark_paid(order: Order, payment: Payment, *, actor: Any, note: str) -> None
     order.payment_status = PaymentStatus.PAID
     order.paid_amount = payment.amount
     order.paid_at = payment.succeeded_at
-    order.save(update_fields=["payment_status", "paid_amount", "paid_at"])
+    order.paid_on_time = payment_terms.paid_on_time(order, order.paid_at)
+    order.save(update_fields=["payment_status", "paid_amount", "paid_at", "paid_on_time"])
     OrderEvent.objects.create(
         order=order,
         kind="paid",
