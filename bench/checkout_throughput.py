@@ -241,7 +241,7 @@ def buyer(user_id, baskets, quantities, key_prefix, barrier, results, impl) -> N
 
 
 def run_scenario(
-    name, users, baskets_per_user, quantities_per_user, key_prefix, impl, database_url
+    name, users, baskets_per_user, quantities_per_user, key_prefix, impl, database_url, pg_cpu
 ) -> dict:
     from django.db import connections
 
@@ -266,6 +266,7 @@ def run_scenario(
         for i, user in enumerate(users)
     ]
     cpu_before = os.times()
+    pg_before = pg_cpu()
     for process in processes:
         process.start()
     sampler = LockSampler(database_url)
@@ -286,6 +287,7 @@ def run_scenario(
                 process.terminate()
                 process.join(5)
     cpu_after = os.times()
+    pg_used = pg_cpu() - pg_before
     client_cpu = (cpu_after.children_user - cpu_before.children_user) + (
         cpu_after.children_system - cpu_before.children_system
     )
@@ -302,6 +304,7 @@ def run_scenario(
         "latency_ok": [r[0] for r in ok],
         "latency_all": [r[0] for r in rows],
         "client_cpu": client_cpu,
+        "pg_cpu": pg_used,
         "locks": sampler,
         "load": (load_before, os.getloadavg()[0]),
     }
@@ -417,6 +420,14 @@ def run(args) -> int:
             max_connections = cursor.fetchone()[0]
 
         impls = load_implementations(args.baseline)
+        postmaster = postgres.postmaster_pid() if postgres is not None else None
+
+        def pg_cpu() -> float:
+            """CPU seconds of the throw-away server's processes so far (nan for another)."""
+            if postmaster is None:
+                return float("nan")
+            return common.process_tree_cpu_seconds(postmaster)
+
         rng = random.Random(args.seed)
         run_id = uuid.uuid4().hex[:6]
         total = args.agencies * args.checkouts
@@ -455,6 +466,7 @@ def run(args) -> int:
                     prefix,
                     impl,
                     database_url,
+                    pg_cpu,
                 )
                 result["oversell"] = oversell_check(hot_stock, prefix)
                 result["note"] = f"variant {hot[0]} had stock for {scarce} of {total} checkouts"
@@ -483,6 +495,7 @@ def run(args) -> int:
                 prefix,
                 impl,
                 database_url,
+                pg_cpu,
             )
             result["oversell"] = oversell_check(spread_stock, prefix)
             result["note"] = f"{len(spread_stock):,} distinct variants"
@@ -535,10 +548,11 @@ def report(args, dataset, pg_version, max_connections, results, counted):
             f"p95 {common.percentile(all_ms, 95):.1f} ms"
         )
         print(f"    outcomes    {outcomes} (expected ok: {r['expected_ok']})")
+        attempts = max(r["attempted"], 1)
         print(
-            f"    CPU         {r['client_cpu'] * 1000 / max(r['attempted'], 1):.1f} ms of Python "
-            f"(user+sys of the agency processes) per checkout attempt; PostgreSQL and other "
-            f"work share the same {os.cpu_count()} CPUs"
+            f"    CPU         {r['client_cpu'] * 1000 / attempts:.1f} ms of Python "
+            f"(user+sys of the agency processes) + {r['pg_cpu'] * 1000 / attempts:.1f} ms of "
+            f"PostgreSQL per checkout attempt; other work shares the same {os.cpu_count()} CPUs"
         )
         print(f"    locking     deadlocks {r['deadlocks']}, retries {r['retries']}")
         locks = r["locks"]
