@@ -529,7 +529,8 @@ def report(args, dataset, pg_version, max_connections, results, counted):
     for label, (n_queries, sql_ms, _texts) in counted.items():
         print(
             f"  per call   {label}: {n_queries} SQL queries per checkout (one checkout, "
-            f"in-process, CaptureQueriesContext), {sql_ms:.1f} ms in SQL on an idle server"
+            f"in-process, CaptureQueriesContext), {sql_ms:.1f} ms in SQL with no other "
+            f"checkout running"
         )
     for r in results:
         ok_ms = r["latency_ok"] or [float("nan")]
