@@ -201,25 +201,25 @@ def test_sixteen_agencies_on_the_same_hot_stock_never_oversell_nor_deadlock():
     assert Order.objects.count() == 3 * len(placed) == 3 * Checkout.objects.count()
 
 
-def test_stock_taken_while_the_checkout_was_being_built_refuses_it_and_places_nothing():
-    """The stock is read without locks and taken by the last statement: a sale that commits in
-    between makes that statement fail, and the whole checkout rolls back with the same error a
-    sold-out variant gets before any lock."""
+def place_behind_a_rival_write(rival_sql, params, user, *basket):
+    """Hold `rival_sql` uncommitted on another connection, start the checkout, wait until it
+    queues behind the rival's lock, commit the rival. Returns (the statement the checkout
+    waited in, what the checkout returned or raised)."""
     import psycopg
     from django.db import connections
 
-    plenty, contested = stocked_variant(stock=50), stocked_variant(stock=5, supplier=new_supplier())
-    user = buyer()
-    url = connections["default"].get_connection_params()
-    rival = psycopg.connect(**{k: v for k, v in url.items() if k != "cursor_factory"})
-    rival.execute(
-        "UPDATE catalog_productvariant SET stock = 1 WHERE id = %s", [contested.pk]
-    )  # uncommitted: the checkout reads 5, then waits for this row at its last statement
+    params_of = {
+        k: v
+        for k, v in connections["default"].get_connection_params().items()
+        if k != "cursor_factory"
+    }
+    rival = psycopg.connect(**params_of)
+    rival.execute(rival_sql, params)  # uncommitted: the checkout reads the old row
     outcome: list = []
 
     def checkout_in_thread():
         try:
-            outcome.append(place(user, (plenty, 10), (contested, 3)))
+            outcome.append(place(user, *basket))
         except DomainErrors as error:
             outcome.append(error)
         finally:
@@ -228,11 +228,9 @@ def test_stock_taken_while_the_checkout_was_being_built_refuses_it_and_places_no
     thread = threading.Thread(target=checkout_in_thread)
     thread.start()
     # autocommit: inside a transaction pg_stat_activity would show its first snapshot forever
-    watcher = psycopg.connect(
-        **{k: v for k, v in url.items() if k != "cursor_factory"}, autocommit=True
-    )
+    watcher = psycopg.connect(**params_of, autocommit=True)
     waiting = ""
-    for _ in range(600):  # up to 30 s for the checkout to queue behind the rival's row lock
+    for _ in range(600):  # up to 30 s for the checkout to queue behind the rival's lock
         row = watcher.execute(
             "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND datname = current_database()"
@@ -246,14 +244,49 @@ def test_stock_taken_while_the_checkout_was_being_built_refuses_it_and_places_no
     rival.close()
     watcher.close()
     close_old_connections()
+    (result,) = outcome
+    return waiting, result
 
+
+def test_stock_taken_while_the_checkout_was_being_built_refuses_it_and_places_nothing():
+    """The stock is read without locks and taken by the last statement: a sale that commits in
+    between makes that statement fail, and the whole checkout rolls back with the same error a
+    sold-out variant gets before any lock."""
+    plenty, contested = stocked_variant(stock=50), stocked_variant(stock=5, supplier=new_supplier())
+    waiting, error = place_behind_a_rival_write(
+        "UPDATE catalog_productvariant SET stock = 1 WHERE id = %s",
+        [contested.pk],
+        buyer(),
+        (plenty, 10),
+        (contested, 3),
+    )
     assert "UPDATE catalog_productvariant AS v" in waiting
-    (error,) = outcome
     assert isinstance(error, DomainErrors)
     assert [(e.field, e.code, e.message.endswith("only 1 箱 left.")) for e in error.errors] == [
         ("lines.1.quantity", "INSUFFICIENT_STOCK", True)
     ]
     assert [ProductVariant.objects.get(pk=v.pk).stock for v in (plenty, contested)] == [50, 1]
+    assert not Checkout.objects.exists()
+    assert not OrderLine.objects.exists()
+
+
+def test_a_supplier_suspended_while_the_checkout_was_being_built_refuses_it():
+    """The suppliers' status is read again under the share lock: a suspension that commits after
+    the basket was read (and so cancelled the orders that existed then) is not missed."""
+    from catalog.models import SupplierStatus
+
+    kept, withdrawn = stocked_variant(stock=50), stocked_variant(stock=50, supplier=new_supplier())
+    waiting, error = place_behind_a_rival_write(
+        "UPDATE catalog_supplier SET status = %s WHERE id = %s",
+        [SupplierStatus.SUSPENDED, withdrawn.product.supplier_id],
+        buyer(),
+        (kept, 1),
+        (withdrawn, 1),
+    )
+    assert "FROM catalog_supplier" in waiting
+    assert isinstance(error, DomainErrors)
+    assert [(e.field, e.code) for e in error.errors] == [("lines.1.variantId", "NOT_SELLABLE")]
+    assert [ProductVariant.objects.get(pk=v.pk).stock for v in (kept, withdrawn)] == [50, 50]
     assert not Checkout.objects.exists()
     assert not OrderLine.objects.exists()
 
