@@ -28,10 +28,12 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import common
 
 GOAL_ORDERS_PER_SECOND = 200
+GOAL_P95_MS = 250
 AGENCY_EMAIL_DOMAIN = "agency.bench.shanhai.example"
 LINES = 10
 SUPPLIERS_PER_CHECKOUT = 3
@@ -124,6 +126,63 @@ def spread_baskets(pool: dict[int, list[int]], count: int, seed: int) -> list[li
     return baskets
 
 
+# --- Lock waits -------------------------------------------------------------------------------
+
+
+class LockSampler:
+    """Samples pg_stat_activity every `interval` seconds from its own connection (a thread of
+    the parent process, which otherwise only waits) and integrates how many backends wait on a
+    heavyweight lock (`wait_event_type = 'Lock'`): the sum over samples of waiters × the time
+    since the previous sample estimates the total lock wait of the run. Each waiter is also
+    counted by its wait event (transactionid: waiting for another transaction's row lock to
+    end; tuple: queued behind another waiter for the same row) and by the statement it waits
+    in, so the report says *which* statement queues. Sampling, not tracing: waits shorter than
+    the interval are seen in proportion to their share of the time."""
+
+    def __init__(self, database_url: str, interval: float = 0.01):
+        import threading
+
+        self.database_url = database_url
+        self.interval = interval
+        self.waiting_seconds = 0.0
+        self.by_event: Counter = Counter()
+        self.by_statement: Counter = Counter()
+        self.samples = 0
+        self.active_seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            last = time.perf_counter()
+            while not self._stop.wait(self.interval):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'"
+                ).fetchall()
+                now = time.perf_counter()
+                dt, last = now - last, now
+                self.samples += 1
+                for state, wait_type, event, query in rows:
+                    if state == "active":
+                        self.active_seconds += dt
+                    if wait_type == "Lock":
+                        self.waiting_seconds += dt
+                        self.by_event[event] += dt
+                        self.by_statement[" ".join((query or "").split())[:60]] += dt
+
+
 # --- Workers ----------------------------------------------------------------------------------
 
 
@@ -132,11 +191,15 @@ def _cause_name(error: BaseException) -> str:
     return type(cause).__name__
 
 
-def buyer(user_id, baskets, quantities, key_prefix, barrier, results) -> None:
+def buyer(user_id, baskets, quantities, key_prefix, barrier, results, impl) -> None:
     """One agency: its own process and connection, checkouts one after another."""
     from django.db import OperationalError, connection
 
-    from procurement.services.checkout import CheckoutLine, ShippingAddress, checkout_create
+    CheckoutLine, ShippingAddress, checkout_create = (  # noqa: N806 - classes of the module
+        impl.CheckoutLine,
+        impl.ShippingAddress,
+        impl.checkout_create,
+    )
     from shop.accounts.models import User
     from shop.core.errors import DomainError, DomainErrors
 
@@ -177,7 +240,9 @@ def buyer(user_id, baskets, quantities, key_prefix, barrier, results) -> None:
     results.put(out)
 
 
-def run_scenario(name, users, baskets_per_user, quantities_per_user, key_prefix) -> dict:
+def run_scenario(
+    name, users, baskets_per_user, quantities_per_user, key_prefix, impl, database_url, pg_cpu
+) -> dict:
     from django.db import connections
 
     connections.close_all()  # children open their own
@@ -187,28 +252,42 @@ def run_scenario(name, users, baskets_per_user, quantities_per_user, key_prefix)
     processes = [
         context.Process(
             target=buyer,
-            args=(user, baskets_per_user[i], quantities_per_user[i], key_prefix, barrier, results),
+            args=(
+                user,
+                baskets_per_user[i],
+                quantities_per_user[i],
+                key_prefix,
+                barrier,
+                results,
+                impl,
+            ),
             daemon=True,
         )
         for i, user in enumerate(users)
     ]
     cpu_before = os.times()
+    pg_before = pg_cpu()
     for process in processes:
         process.start()
+    sampler = LockSampler(database_url)
     try:
         barrier.wait(timeout=120)
         started = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        sampler.start()
         rows = []
         for _ in processes:
             rows += results.get(timeout=900)
         wall = time.perf_counter() - started
     finally:
+        sampler.stop()
         for process in processes:
             process.join(10)
             if process.is_alive():
                 process.terminate()
                 process.join(5)
     cpu_after = os.times()
+    pg_used = pg_cpu() - pg_before
     client_cpu = (cpu_after.children_user - cpu_before.children_user) + (
         cpu_after.children_system - cpu_before.children_system
     )
@@ -225,6 +304,9 @@ def run_scenario(name, users, baskets_per_user, quantities_per_user, key_prefix)
         "latency_ok": [r[0] for r in ok],
         "latency_all": [r[0] for r in rows],
         "client_cpu": client_cpu,
+        "pg_cpu": pg_used,
+        "locks": sampler,
+        "load": (load_before, os.getloadavg()[0]),
     }
 
 
@@ -253,13 +335,18 @@ def oversell_check(initial: dict[int, int], key_prefix: str) -> tuple[bool, str]
     return ok, text
 
 
-def count_queries(user_id: int, basket: list[int]) -> tuple[int, float, list[str]]:
+def count_queries(user_id: int, basket: list[int], impl) -> tuple[int, float, list[str]]:
     """One checkout in this process inside CaptureQueriesContext, each query timed."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from procurement.services.checkout import CheckoutLine, ShippingAddress, checkout_create
     from shop.accounts.models import User
+
+    CheckoutLine, ShippingAddress, checkout_create = (  # noqa: N806 - classes of the module
+        impl.CheckoutLine,
+        impl.ShippingAddress,
+        impl.checkout_create,
+    )
 
     user = User.objects.select_related("agency__city").get(pk=user_id)
     timings: list[float] = []
@@ -283,6 +370,22 @@ def count_queries(user_id: int, basket: list[int]) -> tuple[int, float, list[str
 
 
 # --- The run ----------------------------------------------------------------------------------
+
+
+def load_implementations(baselines: list[str]) -> list[tuple[str, Any]]:
+    """Each --baseline FILE (e.g. `git show <commit>:procurement/services/checkout.py`) loaded
+    as a module and named after its file, then ("current", procurement.services.checkout)."""
+    import importlib
+    import importlib.util
+
+    impls = []
+    for path in baselines:
+        label = Path(path).stem
+        spec = importlib.util.spec_from_file_location(f"checkout_{len(impls)}_{label}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        impls.append((label, module))
+    return [*impls, ("current", importlib.import_module("procurement.services.checkout"))]
 
 
 def run(args) -> int:
@@ -316,60 +419,90 @@ def run(args) -> int:
             cursor.execute("SHOW max_connections")
             max_connections = cursor.fetchone()[0]
 
+        impls = load_implementations(args.baseline)
+        postmaster = postgres.postmaster_pid() if postgres is not None else None
+
+        def pg_cpu() -> float:
+            """CPU seconds of the throw-away server's processes so far (nan for another)."""
+            if postmaster is None:
+                return float("nan")
+            return common.process_tree_cpu_seconds(postmaster)
+
         rng = random.Random(args.seed)
         run_id = uuid.uuid4().hex[:6]
         total = args.agencies * args.checkouts
         results = []
 
-        # Query count of one checkout (not timed with the others).
+        # Query count of one checkout per implementation (not timed with the others).
         count_basket = hot_basket(pool, random.Random(args.seed + 1))
         set_stock(dict.fromkeys(count_basket, 1_000_000))
-        n_queries, sql_ms, texts = count_queries(counting_user, count_basket)
+        counted = {label: count_queries(counting_user, count_basket, impl) for label, impl in impls}
 
         # Hot stock: the same 10 variants for everybody; the first one runs out near the end.
+        # With --baseline the implementations take turns, round after round, so that both see
+        # the same machine load (the machine is shared).
         hot = hot_basket(pool, rng)
         scarce = int(total * args.scarce_share)
-        hot_stock = dict.fromkeys(hot, 1_000_000)
-        hot_stock[hot[0]] = scarce
-        set_stock(hot_stock)
         quantities = [
             [[1] + [rng.randint(1, 3) for _ in hot[1:]] for _ in range(args.checkouts)]
             for _ in users
         ]
-        prefix = f"bench-{run_id}-hot"
-        print(
-            f"Hot stock: {len(users)} agencies × {args.checkouts} checkouts on the same "
-            f"{len(hot)} variants …",
-            flush=True,
-        )
-        result = run_scenario(
-            "hot stock", users, [[hot] * args.checkouts for _ in users], quantities, prefix
-        )
-        result["oversell"] = oversell_check(hot_stock, prefix)
-        result["note"] = f"variant {hot[0]} had stock for {scarce} of {total} checkouts"
-        result["expected_ok"] = scarce
-        results.append(result)
+        for round_no in range(1, args.rounds + 1 if args.scenario != "spread" else 1):
+            for label, impl in impls:
+                hot_stock = dict.fromkeys(hot, 1_000_000)
+                hot_stock[hot[0]] = scarce
+                set_stock(hot_stock)
+                prefix = f"bench-{run_id}-hot-{label}-{round_no}"
+                print(
+                    f"Hot stock ({label}, round {round_no}): {len(users)} agencies × "
+                    f"{args.checkouts} checkouts on the same {len(hot)} variants …",
+                    flush=True,
+                )
+                result = run_scenario(
+                    f"hot stock, {label}, round {round_no}",
+                    users,
+                    [[hot] * args.checkouts for _ in users],
+                    quantities,
+                    prefix,
+                    impl,
+                    database_url,
+                    pg_cpu,
+                )
+                result["oversell"] = oversell_check(hot_stock, prefix)
+                result["note"] = f"variant {hot[0]} had stock for {scarce} of {total} checkouts"
+                result["expected_ok"] = scarce
+                results.append(result)
 
         # Spread-out stock: every checkout its own 10 variants of 3 random suppliers.
         baskets = spread_baskets(pool, total, args.seed + 2)
-        spread_stock = {v: 100_000 for basket in baskets for v in basket}
-        set_stock(spread_stock)
         quantities = [[rng.randint(1, 3) for _ in range(LINES)] for _ in range(total)]
-        prefix = f"bench-{run_id}-spread"
         per_user = [baskets[i :: len(users)] for i in range(len(users))]
         per_user_q = [quantities[i :: len(users)] for i in range(len(users))]
-        print(
-            f"Spread-out stock: {len(users)} agencies × {args.checkouts} checkouts over "
-            f"{len(spread_stock):,} variants of {len(pool)} suppliers …",
-            flush=True,
-        )
-        result = run_scenario("spread-out stock", users, per_user, per_user_q, prefix)
-        result["oversell"] = oversell_check(spread_stock, prefix)
-        result["note"] = f"{len(spread_stock):,} distinct variants"
-        result["expected_ok"] = total
-        results.append(result)
+        for label, impl in impls if args.scenario != "hot" else ():
+            spread_stock = {v: 100_000 for basket in baskets for v in basket}
+            set_stock(spread_stock)
+            prefix = f"bench-{run_id}-spread-{label}"
+            print(
+                f"Spread-out stock ({label}): {len(users)} agencies × {args.checkouts} "
+                f"checkouts over {len(spread_stock):,} variants of {len(pool)} suppliers …",
+                flush=True,
+            )
+            result = run_scenario(
+                f"spread-out stock, {label}",
+                users,
+                per_user,
+                per_user_q,
+                prefix,
+                impl,
+                database_url,
+                pg_cpu,
+            )
+            result["oversell"] = oversell_check(spread_stock, prefix)
+            result["note"] = f"{len(spread_stock):,} distinct variants"
+            result["expected_ok"] = total
+            results.append(result)
 
-        report(args, dataset, pg_version, max_connections, results, n_queries, sql_ms, texts)
+        report(args, dataset, pg_version, max_connections, results, counted)
         return 0
     finally:
         if postgres is not None:
@@ -377,7 +510,7 @@ def run(args) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(args, dataset, pg_version, max_connections, results, n_queries, sql_ms, texts):
+def report(args, dataset, pg_version, max_connections, results, counted):
     import django
 
     print()
@@ -393,10 +526,12 @@ def report(args, dataset, pg_version, max_connections, results, n_queries, sql_m
         f"{SUPPLIERS_PER_CHECKOUT} suppliers ({'/'.join(map(str, LINES_PER_SUPPLIER))}) → "
         f"3 orders per checkout; up to {MAX_ATTEMPTS} attempts on lock errors"
     )
-    print(
-        f"  per call   {n_queries} SQL queries per checkout (one checkout, in-process, "
-        f"CaptureQueriesContext), {sql_ms:.1f} ms in SQL on an idle server"
-    )
+    for label, (n_queries, sql_ms, _texts) in counted.items():
+        print(
+            f"  per call   {label}: {n_queries} SQL queries per checkout (one checkout, "
+            f"in-process, CaptureQueriesContext), {sql_ms:.1f} ms in SQL with no other "
+            f"checkout running"
+        )
     for r in results:
         ok_ms = r["latency_ok"] or [float("nan")]
         summary = common.LatencySummary.of(ok_ms, r["wall"])
@@ -414,24 +549,47 @@ def report(args, dataset, pg_version, max_connections, results, n_queries, sql_m
             f"p95 {common.percentile(all_ms, 95):.1f} ms"
         )
         print(f"    outcomes    {outcomes} (expected ok: {r['expected_ok']})")
+        attempts = max(r["attempted"], 1)
         print(
-            f"    CPU         {r['client_cpu'] * 1000 / max(r['attempted'], 1):.1f} ms of Python "
-            f"(user+sys of the agency processes) per checkout attempt; PostgreSQL and other "
-            f"work share the same {os.cpu_count()} CPUs"
+            f"    CPU         {r['client_cpu'] * 1000 / attempts:.1f} ms of Python "
+            f"(user+sys of the agency processes) + {r['pg_cpu'] * 1000 / attempts:.1f} ms of "
+            f"PostgreSQL per checkout attempt; other work shares the same {os.cpu_count()} CPUs"
         )
         print(f"    locking     deadlocks {r['deadlocks']}, retries {r['retries']}")
+        locks = r["locks"]
+        per_attempt = locks.waiting_seconds * 1000 / max(r["attempted"], 1)
+        events = ", ".join(f"{k} {v:.1f} s" for k, v in locks.by_event.most_common())
+        print(
+            f"    lock wait   {per_attempt:.1f} ms per checkout attempt "
+            f"({locks.waiting_seconds:.1f} s in all, {locks.samples} samples of "
+            f"pg_stat_activity; {events or 'none'}); "
+            f"backends active {locks.active_seconds / r['wall']:.1f} on average"
+        )
+        for statement, seconds in locks.by_statement.most_common(3):
+            print(f"                {seconds:.1f} s waiting in: {statement}")
+        print(f"    load avg    {r['load'][0]:.2f} at the start, {r['load'][1]:.2f} at the end")
         ok, text = r["oversell"]
         print(f"    oversell    {'none' if ok else 'FOUND'}: {text}")
-    hot = results[0]
-    rate = hot["orders"] / hot["wall"]
-    print(
-        f"\n  goal       ≥ {GOAL_ORDERS_PER_SECOND} orders/s on hot stock with zero oversell: "
-        f"{'met' if rate >= GOAL_ORDERS_PER_SECOND and hot['oversell'][0] else 'missed'} "
-        f"({rate:.1f} orders/s)"
-    )
-    print("\n  the queries of one checkout:")
-    for text in texts:
-        print(f"    {text}")
+    for hot in (r for r in results if r["name"].startswith("hot stock")):
+        rate = hot["orders"] / hot["wall"]
+        p95 = common.percentile([s * 1000 for s in hot["latency_ok"]] or [float("nan")], 95)
+        met = (
+            rate >= GOAL_ORDERS_PER_SECOND
+            and p95 <= GOAL_P95_MS
+            and hot["oversell"][0]
+            and not hot["deadlocks"]
+        )
+        print(
+            f"\n  goal       ≥ {GOAL_ORDERS_PER_SECOND} orders/s, p95 ≤ {GOAL_P95_MS} ms on hot "
+            f"stock, zero oversell and deadlocks: {'met' if met else 'missed'} by {hot['name']} "
+            f"({rate:.1f} orders/s, p95 {p95:.0f} ms, load {hot['load'][0]:.2f})",
+            end="",
+        )
+    print()
+    for label, (_n, _ms, texts) in counted.items():
+        print(f"\n  the queries of one checkout ({label}):")
+        for text in texts:
+            print(f"    {text}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,9 +606,23 @@ def main(argv: list[str] | None = None) -> int:
         help="hot stock: share of the checkouts the scarce variant has stock for",
     )
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--scenario", choices=("both", "hot", "spread"), default="both", help="which to run"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="hot-stock rounds per implementation")
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="another checkout.py (e.g. `git show <commit>:procurement/services/checkout.py`) "
+        "to run in turns with the current one on the same database (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.agencies <= 64) or not (1 <= args.checkouts <= 1000):
         parser.error("need 1 ≤ --agencies ≤ 64 and 1 ≤ --checkouts ≤ 1000")
+    if not 1 <= args.rounds <= 10:
+        parser.error("need 1 ≤ --rounds ≤ 10")
     if args.database_url and not args.database_url.startswith("postgres"):
         parser.error("--database-url must be a postgres:// URL")
     common.exit_on_sigterm()

@@ -109,6 +109,11 @@ class CheckoutCreate(BaseMutation):
         idempotency_key = graphene.String(required=True)
         ship_within_days = graphene.Int(default_value=7, description="7, 15 or 30.")
 
+    # Commits on its own: the service's transaction is all or nothing (and idempotent), and it
+    # ends with the stock of possibly everybody's favourite products locked. In the request's
+    # transaction those locks would be held until the whole response had been resolved.
+    atomic_request = False
+
     orders = graphene.List(graphene.NonNull(OrderType))
     errors = errors_field(ProcurementError)
 

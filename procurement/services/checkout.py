@@ -1,9 +1,14 @@
 """Checkout: an agency's basket becomes one order per supplier, all or nothing.
 
-Stock is reserved by decrementing it under row locks taken in variant-id order (so two
-checkouts never deadlock on each other), and the suppliers involved are share-locked so that a
-concurrent suspension waits for this checkout and then cancels its orders. A retry with the same
-idempotency key returns the orders of the first request and creates nothing.
+The basket is read, checked and priced before the transaction, without locks. The transaction
+inserts the checkout (its idempotency key), share-locks the suppliers (a concurrent suspension
+waits for this checkout and then cancels its orders), inserts the orders, lines, events and audit
+events, and only then takes the stock: one UPDATE that locks the variant rows in id order (so two
+checkouts never deadlock) and decrements each where enough is left. A row it could not decrement
+means another checkout got there first: the whole checkout rolls back with INSUFFICIENT_STOCK.
+So the hot rows (everybody's favourite products) are locked from that statement to COMMIT only,
+not while the rest is built. A retry with the same idempotency key returns the orders of the
+first request and creates nothing.
 """
 
 import hashlib
@@ -15,9 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from catalog.models import Product, ProductVariant, TierPrice
+from catalog import version as catalog_version
+from catalog.models import Product, ProductVariant, SupplierStatus, TierPrice
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Checkout, Order, OrderEvent, OrderLine
 from shop.accounts.models import Role
@@ -123,50 +130,52 @@ def _field_of(lines: list[CheckoutLine], variant_id: int, name: str) -> str:
     return f"lines.{index}.{name}"
 
 
-def _share_lock_suppliers(supplier_ids: set[int]) -> None:
-    if connection.vendor == "postgresql" and supplier_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id FROM catalog_supplier WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-                [sorted(supplier_ids)],
-            )
+def _not_found(lines: list[CheckoutLine], variant_id: int) -> DomainError:
+    return DomainError(
+        "No such product variant.",
+        code=ProcurementErrorCode.VARIANT_NOT_FOUND,
+        field=_field_of(lines, variant_id, "variantId"),
+    )
 
 
-def _reserve(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, ProductVariant]:
-    """Lock the variants, check they can be sold in these quantities, decrement stock."""
+def _not_sellable(lines: list[CheckoutLine], variant: ProductVariant) -> DomainError:
+    return DomainError(
+        f"{variant.product.name} is not on sale.",
+        code=ProcurementErrorCode.NOT_SELLABLE,
+        field=_field_of(lines, variant.pk, "variantId"),
+    )
+
+
+def _insufficient(lines: list[CheckoutLine], variant: ProductVariant, stock: int) -> DomainError:
+    return DomainError(
+        f"{variant.product.name} {variant.spec}: only {stock} {variant.unit} left.",
+        code=ProcurementErrorCode.INSUFFICIENT_STOCK,
+        field=_field_of(lines, variant.pk, "quantity"),
+    )
+
+
+def _read_variants(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, ProductVariant]:
+    """Read the variants without locking them and check everything that can be checked before
+    the transaction: they exist, can be sold, in at least the minimum quantity, and there was
+    enough stock when read. Stock and the suppliers' status are checked again under locks."""
+    today = timezone.localdate()
     variants = {
         v.pk: v
-        for v in ProductVariant.objects.select_for_update(of=("self",))
-        .select_related("product__supplier", "product__origin_county", "product__category")
+        for v in ProductVariant.objects.select_related(
+            "product__supplier", "product__origin_county", "product__category"
+        )
+        .annotate(
+            sellable=Exists(Product.objects.sellable(today).filter(pk=OuterRef("product_id")))
+        )
         .filter(pk__in=wanted)
-        .order_by("pk")
     }
-    today = timezone.localdate()
-    sellable = set(
-        Product.objects.sellable(today)
-        .filter(pk__in={v.product_id for v in variants.values()})
-        .values_list("pk", flat=True)
-    )
-    _share_lock_suppliers({v.product.supplier_id for v in variants.values()})
     errors: list[DomainError] = []
     for variant_id, quantity in wanted.items():
         variant = variants.get(variant_id)
         if variant is None:
-            errors.append(
-                DomainError(
-                    "No such product variant.",
-                    code=ProcurementErrorCode.VARIANT_NOT_FOUND,
-                    field=_field_of(lines, variant_id, "variantId"),
-                )
-            )
-        elif variant.product_id not in sellable:
-            errors.append(
-                DomainError(
-                    f"{variant.product.name} is not on sale.",
-                    code=ProcurementErrorCode.NOT_SELLABLE,
-                    field=_field_of(lines, variant_id, "variantId"),
-                )
-            )
+            errors.append(_not_found(lines, variant_id))
+        elif not variant.sellable:
+            errors.append(_not_sellable(lines, variant))
         elif quantity < variant.minimum_order_quantity:
             errors.append(
                 DomainError(
@@ -177,73 +186,159 @@ def _reserve(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, Pro
                 )
             )
         elif quantity > variant.stock:
-            errors.append(
-                DomainError(
-                    f"{variant.product.name} {variant.spec}: only {variant.stock} "
-                    f"{variant.unit} left.",
-                    code=ProcurementErrorCode.INSUFFICIENT_STOCK,
-                    field=_field_of(lines, variant_id, "quantity"),
-                )
-            )
+            errors.append(_insufficient(lines, variant, variant.stock))
     if errors:
-        # Counted here, not from the rolled-back transaction: the refusal is the event.
-        count_checkout_conflicts(
-            [e.code for e in errors if e.code == ProcurementErrorCode.INSUFFICIENT_STOCK]
-        )
-        raise DomainErrors(errors)
-    for variant_id, quantity in wanted.items():
-        variants[variant_id].stock -= quantity
-    ProductVariant.objects.bulk_update(variants.values(), ["stock"])
+        _refuse(errors)
     return variants
 
 
-def _place_orders(
-    checkout: Checkout,
+def _refuse(errors: list[DomainError]) -> None:
+    """Raise the checkout's refusals, counting the stock conflicts among them for /metrics
+    (the counter is the process's, not the transaction's: the refusal is the event, whether
+    seen before the transaction or under the stock locks)."""
+    count_checkout_conflicts(
+        [e.code for e in errors if e.code == ProcurementErrorCode.INSUFFICIENT_STOCK]
+    )
+    raise DomainErrors(errors)
+
+
+def _share_lock_suppliers(
+    lines: list[CheckoutLine], wanted: dict[int, int], variants: dict[int, ProductVariant]
+) -> None:
+    """Share-lock the suppliers and check they are still admitted. A suspension takes the
+    supplier FOR UPDATE and then cancels its open orders: it waits for this checkout to commit
+    (and cancels its orders too), or it committed first and this reads its new status."""
+    if connection.vendor != "postgresql":
+        return  # SQLite runs one writer at a time: the read before the transaction holds
+    supplier_ids = sorted({v.product.supplier_id for v in variants.values()})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, status FROM catalog_supplier WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+            [supplier_ids],
+        )
+        withdrawn = {pk for pk, status in cursor.fetchall() if status != SupplierStatus.ADMITTED}
+    if withdrawn:
+        raise DomainErrors(
+            [
+                _not_sellable(lines, variant)
+                for variant in (variants[variant_id] for variant_id in wanted)
+                if variant.product.supplier_id in withdrawn
+            ]
+        )
+
+
+# Take the stock of every line in one statement: lock the rows in id order first (the FROM
+# subquery: ORDER BY + FOR NO KEY UPDATE, so two checkouts never deadlock), then decrement where
+# enough is left. NO KEY UPDATE, not UPDATE: the order lines' foreign keys key-share-lock the same
+# rows in other checkouts, and FOR UPDATE would queue behind each of those until it commits.
+_TAKE_STOCK = """
+UPDATE catalog_productvariant AS v
+   SET stock = v.stock - w.quantity
+  FROM (SELECT id FROM catalog_productvariant WHERE id = ANY(%s)
+        ORDER BY id FOR NO KEY UPDATE) AS locked,
+       unnest(%s::bigint[], %s::integer[]) AS w(id, quantity)
+ WHERE v.id = locked.id AND w.id = locked.id AND v.stock >= w.quantity
+RETURNING v.id
+"""
+
+
+def _take_stock(
+    lines: list[CheckoutLine],
+    wanted: dict[int, int],
+    variants: dict[int, ProductVariant],
+    *,
+    commits_next: bool,
+) -> None:
+    """Decrement the stock of every line, or raise (and so roll back) if any is short now.
+
+    The last statement of the checkout's transaction, so the hot rows' locks are held only
+    from here to COMMIT (`commits_next`: the checkout's transaction is not nested in another)."""
+    ids = sorted(wanted)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if commits_next:
+                # Django's foreign keys are checked at COMMIT (DEFERRABLE INITIALLY DEFERRED):
+                # some fifty checks for a 10-line checkout, run while the stock rows would be
+                # locked. Check them now, before. (Not in a caller's transaction: the mode
+                # would last to its end.)
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(
+                *catalog_version.with_bump(_TAKE_STOCK, [ids, ids, [wanted[i] for i in ids]])
+            )
+            taken = {row[0] for row in cursor.fetchall()}
+    else:
+        taken = set()
+        for variant_id in ids:
+            if ProductVariant.objects.filter(pk=variant_id, stock__gte=wanted[variant_id]).update(
+                stock=F("stock") - wanted[variant_id]
+            ):
+                taken.add(variant_id)
+    if len(taken) == len(ids):
+        return
+    # Another checkout took the stock since it was read (or the variant is gone). Every row
+    # that exists is locked by this transaction now, so these are the figures it lost to.
+    stock_now = dict(ProductVariant.objects.filter(pk__in=ids).values_list("pk", "stock"))
+    errors = []
+    for variant_id in wanted:
+        if variant_id not in stock_now:
+            errors.append(_not_found(lines, variant_id))
+        elif variant_id not in taken:
+            errors.append(_insufficient(lines, variants[variant_id], stock_now[variant_id]))
+    _refuse(errors)
+
+
+def _build_orders(
+    agency: Any,
     wanted: dict[int, int],
     variants: dict[int, ProductVariant],
     shipping: ShippingAddress,
     ship_within_days: int,
-    actor: Any,
-) -> list[Order]:
+) -> list[tuple[Order, list[OrderLine]]]:
+    """The orders (one per supplier) and their priced lines, before any lock is taken."""
     tiers: dict[int, list[TierPrice]] = defaultdict(list)
     for tier in TierPrice.objects.filter(variant_id__in=wanted):
         tiers[tier.variant_id].append(tier)
     by_supplier: dict[int, list[ProductVariant]] = defaultdict(list)
     for variant_id in sorted(wanted):
         by_supplier[variants[variant_id].product.supplier_id].append(variants[variant_id])
-    agency = checkout.agency
     today = timezone.localdate()
-    orders, lines_of = [], []
-    for n, (supplier_id, supplier_variants) in enumerate(sorted(by_supplier.items()), start=1):
+    built = []
+    for supplier_id, supplier_variants in sorted(by_supplier.items()):
         lines = [
             _line(variant, wanted[variant.pk], tiers[variant.pk]) for variant in supplier_variants
         ]
-        orders.append(
-            Order(
-                number=f"SH{today:%Y%m%d}-{checkout.pk:07d}-{n}",
-                checkout=checkout,
-                agency=agency,
-                supplier_id=supplier_id,
-                agency_name=agency.name,
-                agency_type=agency.type,
-                agency_city=agency.city.name,
-                recipient=shipping.recipient.strip(),
-                phone=shipping.phone.strip(),
-                address=shipping.address.strip(),
-                ship_within_days=ship_within_days,
-                latest_ship_date=today + timedelta(days=ship_within_days),
-                subtotal=sum((line.line_total for line in lines), Decimal("0.00")),
-            )
+        order = Order(
+            agency=agency,
+            supplier_id=supplier_id,
+            agency_name=agency.name,
+            agency_type=agency.type,
+            agency_city=agency.city.name,
+            recipient=shipping.recipient.strip(),
+            phone=shipping.phone.strip(),
+            address=shipping.address.strip(),
+            ship_within_days=ship_within_days,
+            latest_ship_date=today + timedelta(days=ship_within_days),
+            subtotal=sum((line.line_total for line in lines), Decimal("0.00")),
         )
-        lines_of.append(lines)
-    # One INSERT per table for the whole checkout: the variant locks are held until commit,
-    # so every statement saved here shortens the queue on hot stock.
+        built.append((order, lines))
+    return built
+
+
+def _place_orders(
+    checkout: Checkout, built: list[tuple[Order, list[OrderLine]]], actor: Any
+) -> list[Order]:
+    """Insert the orders, their lines and events: one INSERT per table for the whole checkout."""
+    today = timezone.localdate()
+    orders = [order for order, _lines in built]
+    for n, order in enumerate(orders, start=1):
+        order.number = f"SH{today:%Y%m%d}-{checkout.pk:07d}-{n}"
+        order.checkout = checkout
     Order.objects.bulk_create(validation.checked_rows(orders))
-    for order, lines in zip(orders, lines_of, strict=True):
+    for order, lines in built:
         for line in lines:
             line.order = order
     OrderLine.objects.bulk_create(
-        validation.checked_rows(line for lines in lines_of for line in lines)
+        validation.checked_rows(line for _o, lines in built for line in lines)
     )
     OrderEvent.objects.bulk_create(
         [
@@ -313,6 +408,10 @@ def checkout_create(
     existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
     if existing is not None:
         return _replay(existing, payload_hash)
+    # Everything that needs no lock first: read, check and price the basket.
+    variants = _read_variants(lines, wanted)
+    built = _build_orders(agency, wanted, variants, shipping, ship_within_days)
+    outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
             # A concurrent request with the same key waits here on the unique index until
@@ -320,16 +419,16 @@ def checkout_create(
             checkout = Checkout.objects.create(
                 agency=agency, placed_by=acting_user, idempotency_key=key, payload_hash=payload_hash
             )
-            variants = _reserve(lines, wanted)
-            orders = _place_orders(
-                checkout, wanted, variants, shipping, ship_within_days, acting_user
-            )
+            _share_lock_suppliers(lines, wanted, variants)
+            orders = _place_orders(checkout, built, acting_user)
             audit_record_many(
                 actor=acting_user,
                 action="order.place",
                 targets=orders,
                 data_of=lambda order: {"subtotal": str(order.subtotal)},
             )
+            # Last: the hot rows are locked from here to COMMIT only.
+            _take_stock(lines, wanted, variants, commits_next=outermost)
     except IntegrityError:
         existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
         if existing is None:
