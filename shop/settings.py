@@ -43,6 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "graphene_django",
+    # background work: the Django Tasks API (django.tasks from Django 6.0) and its database
+    # backend; shop/core/jobs.py adds retries, schedules and dead-worker recovery
+    "django_tasks",
+    "django_tasks_db",
     "shop.core",
     "shop.accounts",
     "shop.payments",
@@ -255,6 +259,29 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get(
     "STRIPE_PUBLISHABLE_KEY", MOCK_PUBLISHABLE_KEY if STRIPE_MOCK_ENABLED else ""
 )
 STRIPE_MOCK_WEBHOOK_URL = os.environ.get("STRIPE_MOCK_WEBHOOK_URL", f"{SITE_URL}/webhooks/stripe/")
+
+# --- Background work (shop/core/jobs.py, docs/operations.md "Background work") ---------------
+# "database": jobs are rows run by `manage.py worker` processes (the default, SQLite included);
+# "immediate": a job runs in the process that enqueues it, when its transaction commits (the
+# test suite's default, so a test sees search up to date after a mutation, as before).
+JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "database")
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[JOBS_BACKEND]
+    }
+}
+# A worker refreshes its heartbeat this often; a job RUNNING under a worker not seen for the
+# lease is run again by another worker.
+JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "5"))
+JOBS_LEASE_SECONDS = float(os.environ.get("JOBS_LEASE_SECONDS", "60"))
+# Periodic jobs off (e.g. a worker dedicated to one queue on another machine): `worker
+# --no-schedules` does the same per process.
+JOBS_SCHEDULES_ENABLED = env_bool("JOBS_SCHEDULES_ENABLED", default=True)
+# The periodic jobs (what cron used to run): a list of shop.core.jobs.Schedule.
+JOBS_SCHEDULES = os.environ.get("JOBS_SCHEDULES", "shop.schedules.SCHEDULES")
 
 LOGGING = {
     "version": 1,
