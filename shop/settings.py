@@ -265,14 +265,15 @@ STRIPE_MOCK_WEBHOOK_URL = os.environ.get("STRIPE_MOCK_WEBHOOK_URL", f"{SITE_URL}
 # "immediate": a job runs in the process that enqueues it, when its transaction commits (the
 # test suite's default, so a test sees search up to date after a mutation, as before).
 JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "database")
-TASKS = {
-    "default": {
-        "BACKEND": {
-            "database": "django_tasks_db.DatabaseBackend",
-            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
-        }[JOBS_BACKEND]
-    }
+_JOB_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }
+if JOBS_BACKEND not in _JOB_BACKENDS:
+    raise ImproperlyConfigured(
+        f"JOBS_BACKEND must be 'database' or 'immediate', not {JOBS_BACKEND!r}."
+    )
+TASKS = {"default": {"BACKEND": _JOB_BACKENDS[JOBS_BACKEND]}}
 # A worker refreshes its heartbeat this often; a job RUNNING under a worker not seen for the
 # lease is run again by another worker.
 JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "5"))

@@ -35,8 +35,9 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_tasks import TaskResultStatus, task
+from django_tasks import TaskResultStatus, task, task_backends
 from django_tasks.base import Task
+from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
@@ -85,14 +86,19 @@ def options_for(task_path: str) -> JobOptions:
     return _OPTIONS.get(task_path, JobOptions())
 
 
+def uses_worker(job_task: Task | None = None) -> bool:
+    """True when jobs are rows for workers (the database backend), not run on the spot."""
+    backend = job_task.get_backend() if job_task is not None else task_backends["default"]
+    return isinstance(backend, DatabaseBackend)
+
+
 def enqueue_on_commit(job_task: Task) -> None:
     """Queue `job_task` (no arguments) once the current transaction commits. With the database
     backend, a job of the same kind still waiting (READY, due) is enough: it has not started,
     so it will see what this transaction committed; that keeps a burst of commits to one job."""
 
     def enqueue() -> None:
-        backend = job_task.get_backend()
-        if backend.__class__.__name__ == "DatabaseBackend":
+        if uses_worker(job_task):
             waiting = DBTaskResult.objects.ready().filter(
                 task_path=job_task.module_path, args_kwargs={"args": [], "kwargs": {}}
             )

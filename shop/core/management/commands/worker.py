@@ -8,9 +8,8 @@ from types import FrameType
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.crypto import get_random_string
-from django_tasks import task_backends
 
-from shop.core.jobs import Worker
+from shop.core.jobs import Worker, uses_worker
 
 
 class Command(BaseCommand):
@@ -40,11 +39,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        backend = task_backends["default"]
-        if backend.__class__.__name__ != "DatabaseBackend":
+        if not uses_worker():
             raise CommandError(
-                f"JOBS_BACKEND is not 'database' ({backend.__class__.__name__}): jobs run where "
-                "they are enqueued and there is nothing for a worker to do."
+                "JOBS_BACKEND is not 'database': jobs run where they are enqueued and there is "
+                "nothing for a worker to do."
             )
         worker_id = options["worker_id"] or get_random_string(32)
         if len(worker_id) > 64:
