@@ -154,7 +154,7 @@ def test_a_worker_process_runs_a_queued_job(workers):
 def test_two_workers_never_run_one_job_twice(workers):
     first, second = workers.start("w1"), workers.start("w2")
     workers.wait_alive("w1", "w2")
-    queued = [job_samples.count_run.enqueue(f"job-{n}") for n in range(40)]
+    queued = [job_samples.count_run.enqueue(f"job-{n}") for n in range(20)]
     workers.wait_for("every job", lambda: all(finished(q) for q in queued))
 
     for q in queued:
@@ -162,7 +162,7 @@ def test_two_workers_never_run_one_job_twice(workers):
         assert row.status == TaskResultStatus.SUCCESSFUL
         assert len(row.worker_ids) == 1
     runs = marks("test.run")
-    assert sorted(runs.values_list("object_id", flat=True)) == sorted(f"job-{n}" for n in range(40))
+    assert sorted(runs.values_list("object_id", flat=True)) == sorted(f"job-{n}" for n in range(20))
     assert {run.data["pid"] for run in runs} == {first.pid, second.pid}
 
 
