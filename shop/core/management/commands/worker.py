@@ -61,6 +61,9 @@ class Command(BaseCommand):
                 sys.exit(1)
             worker.stop()
 
-        signal.signal(signal.SIGTERM, graceful)
-        signal.signal(signal.SIGINT, graceful)
-        worker.run()
+        previous = {sig: signal.signal(sig, graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            worker.run()
+        finally:  # called in-process (tests, scripts): give the caller its handlers back
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
