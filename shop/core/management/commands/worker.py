@@ -47,6 +47,10 @@ class Command(BaseCommand):
         worker_id = options["worker_id"] or get_random_string(32)
         if len(worker_id) > 64:
             raise CommandError("--worker-id is at most 64 characters.")
+        if not 0 <= options["interval"] <= 3600:
+            raise CommandError("--interval is 0 to 3600 seconds.")
+        if options["max_jobs"] is not None and options["max_jobs"] < 1:
+            raise CommandError("--max-jobs is at least 1.")
         worker = Worker(
             worker_id=worker_id,
             queue_names=options["queue"].split(","),
