@@ -353,8 +353,17 @@ class Worker:
         try:
             while self.running:
                 close_old_connections()
-                self.housekeeping()
-                row = self.claim()
+                try:
+                    self.housekeeping()
+                    row = self.claim()
+                except DatabaseError:
+                    # the database restarting or unreachable: nothing was claimed, so wait
+                    # and try again rather than die (a job's own outcome is not caught
+                    # here: if that cannot be recorded the worker stops, and the job is run
+                    # again once its lease ends)
+                    logger.warning("worker %s cannot reach the database", self.worker_id)
+                    time.sleep(max(self.interval, 1.0) * 5)
+                    continue
                 if row is not None:
                     run_claimed(row)
                     self.ran += 1
@@ -367,5 +376,8 @@ class Worker:
         finally:
             heartbeat.stopping.set()
             heartbeat.join(5)
-            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+            try:
+                WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+            except DatabaseError:  # the lease ends it instead
+                pass
             logger.info("worker %s stopped", self.worker_id, extra={"worker_id": self.worker_id})
