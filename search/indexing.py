@@ -4,11 +4,13 @@ Catalog services call `products_changed(ids)` inside their transaction whenever 
 search can see changes (name, text, category, origin, price, stock, GI, certification, the
 supplier's status). That writes `SearchOutbox` rows in the same transaction, so an update is
 never lost: not when the search engine is down, not when the process dies after the commit.
-After the commit the rows are drained (`drain`): each product's `ProductSearchEntry` is
-rewritten (the database backend's index, also the engine backend's fallback), then the engine,
-if one is configured, is sent the new documents. Rows whose engine update failed stay, with a
-growing back-off (`attempts`, `next_attempt_at`), until `manage.py search_sync` (run it every
-minute from cron, like `catalog_rules`) or a later commit delivers them.
+When the transaction commits, the job `search.jobs.drain_outbox` is enqueued and a worker
+(`manage.py worker`) drains the rows (`drain`), never the web request: each product's
+`ProductSearchEntry` is rewritten (the database backend's index, also the engine backend's
+fallback), then the engine, if one is configured, is sent the new documents. Rows whose engine
+update failed stay, with a growing back-off (`attempts`, `next_attempt_at`), until the periodic
+job `search.jobs.search_sync` (every minute) or a later drain delivers them. With
+`JOBS_BACKEND=immediate` (the test suite) the job runs in the committing process instead.
 
 Some changes need no write: a certification or GI authorisation expires with the date, and
 checkout moves stock. `reconcile()` (part of `search_sync`) finds entries whose recorded
@@ -31,12 +33,11 @@ from search import conf, metrics
 from search.backends import EngineUnavailable, get_search_backend
 from search.entries import sync_entries
 from search.models import ProductSearchEntry, SearchOutbox
+from shop.core.jobs import enqueue_on_commit
 
 logger = logging.getLogger("search")
 
 BATCH = 500
-# A drain after a commit handles at most this many rows; `search_sync` handles the rest.
-ON_COMMIT_LIMIT = 2000
 # How long claimed outbox rows are left to the drain sending them to the engine.
 OUTBOX_LEASE = timedelta(seconds=60)
 
@@ -50,15 +51,10 @@ def products_changed(product_ids: Iterable[int]) -> int:
     if not rows:
         return 0
     SearchOutbox.objects.bulk_create(rows, batch_size=BATCH)
-    transaction.on_commit(drain_after_commit, robust=True)
+    from search.jobs import drain_outbox  # the job module imports this one
+
+    enqueue_on_commit(drain_outbox)
     return len(rows)
-
-
-def drain_after_commit() -> None:
-    try:
-        drain(limit=ON_COMMIT_LIMIT)
-    except Exception:  # never fail the request that committed the change
-        logger.exception("search index update after commit failed; search_sync will retry")
 
 
 @dataclass

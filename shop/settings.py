@@ -43,6 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "graphene_django",
+    # background work: the Django Tasks API (django.tasks from Django 6.0) and its database
+    # backend; shop/core/jobs.py adds retries, schedules and dead-worker recovery
+    "django_tasks",
+    "django_tasks_db",
     "shop.core",
     "shop.accounts",
     "shop.payments",
@@ -298,6 +302,31 @@ METRICS_MAX_OPERATION_NAMES = int(os.environ.get("METRICS_MAX_OPERATION_NAMES", 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+# --- Background work (shop/core/jobs.py, docs/operations.md "Background work") ---------------
+# "database": jobs are rows run by `manage.py worker` processes (the default, SQLite included);
+# "immediate": a job runs in the process that enqueues it, when its transaction commits (the
+# test suite's default, so a test sees search up to date after a mutation, as before).
+JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "database")
+_JOB_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+if JOBS_BACKEND not in _JOB_BACKENDS:
+    raise ImproperlyConfigured(
+        f"JOBS_BACKEND must be 'database' or 'immediate', not {JOBS_BACKEND!r}."
+    )
+TASKS = {"default": {"BACKEND": _JOB_BACKENDS[JOBS_BACKEND]}}
+# A worker refreshes its heartbeat this often; a job RUNNING under a worker not seen for the
+# lease is run again by another worker.
+JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "5"))
+JOBS_LEASE_SECONDS = float(os.environ.get("JOBS_LEASE_SECONDS", "60"))
+# /readyz shows the task queue as lagging (and /metrics its age) past this wait of a due job.
+JOBS_MAX_LAG_SECONDS = float(os.environ.get("JOBS_MAX_LAG_SECONDS", "300"))
+# Periodic jobs off (e.g. a worker dedicated to one queue on another machine): `worker
+# --no-schedules` does the same per process.
+JOBS_SCHEDULES_ENABLED = env_bool("JOBS_SCHEDULES_ENABLED", default=True)
+# The periodic jobs (what cron used to run): a list of shop.core.jobs.Schedule.
+JOBS_SCHEDULES = os.environ.get("JOBS_SCHEDULES", "shop.schedules.SCHEDULES")
 
 LOGGING = {
     "version": 1,

@@ -86,6 +86,18 @@ def ledger_signing_key(settings):
     settings.LEDGER_SIGNING_KEY = TEST_LEDGER_SIGNING_KEY
 
 
+IMMEDIATE_JOBS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_immediately(settings):
+    """Jobs run in the process that enqueues them, when its transaction commits: the suite
+    expects search to be up to date after a mutation. The worker tests (tests/shop/core/
+    test_jobs.py) switch to the database backend and real worker processes."""
+    settings.TASKS = IMMEDIATE_JOBS
+    settings.JOBS_BACKEND = "immediate"
+
+
 @pytest.fixture(autouse=True)
 def media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

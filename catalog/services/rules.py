@@ -1,4 +1,5 @@
-"""The automatic admission-and-exit rules, run by `manage.py catalog_rules` from cron.
+"""The automatic admission-and-exit rules, run by the worker's periodic job
+`catalog.jobs.catalog_rules` (or `manage.py catalog_rules` by hand).
 
 Every rule is idempotent: a reminder is sent once per qualification and threshold (a unique
 row records it), and a supplier already suspended or exited is left alone, so running the

@@ -530,7 +530,8 @@ def payments_reconcile(
     abandon_after: timedelta = timedelta(hours=24),
     refunds_within: timedelta = timedelta(days=90),
 ) -> ReconcileReport:
-    """Settle whatever is left PENDING (run from cron; the webhook normally gets there first):
+    """Settle whatever is left PENDING (the worker's periodic job; the webhook
+    normally gets there first):
 
     - card payments: the intent is created under the attempt's own key if the crash came
       before it was, then its state is applied; an intent nobody confirmed within

@@ -197,10 +197,35 @@ def check_replica() -> str:
     return f"lag {lag:.1f} s"
 
 
+def check_task_queue() -> dict[str, Any]:
+    """Jobs wait no longer than JOBS_MAX_LAG_SECONDS and, when jobs are due, some worker is
+    alive (with the database backend; the immediate backend has no queue)."""
+    from shop.core import jobs
+
+    state = jobs.queue_state()
+    detail = {
+        "due": state.due,
+        "oldest_due_age_seconds": round(state.oldest_due_age_seconds, 1),
+        "running": state.running,
+        "failed": state.failed,
+        "live_workers": state.live_workers,
+    }
+    if state.due and not state.live_workers:
+        raise CheckFailed(f"{state.due} jobs due and no live worker (run `manage.py worker`)")
+    limit = float(settings.JOBS_MAX_LAG_SECONDS)
+    if state.oldest_due_age_seconds > limit:
+        raise CheckFailed(
+            f"the oldest due job has waited {state.oldest_due_age_seconds:.0f} s "
+            f"(limit {limit:g} s); {state.live_workers} live workers"
+        )
+    return detail
+
+
 def register_core_checks() -> None:
-    from shop.core import db_router
+    from shop.core import db_router, jobs
 
     register("database", check_database)
     register("replica", check_replica, enabled=db_router.replica_configured)
     register("cache", check_cache)
     register("migrations", check_migrations)
+    register("task_queue_lag", check_task_queue, enabled=jobs.uses_worker)

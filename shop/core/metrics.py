@@ -136,6 +136,7 @@ class DatabaseCollector:
         from search import metrics as search_metrics
         from search.health import outbox_state
         from search.models import SearchOutbox
+        from shop.core import jobs
 
         counters = search_metrics.snapshot()
         for name, help_text in (
@@ -164,6 +165,21 @@ class DatabaseCollector:
             "How long the oldest waiting index update has waited (0 when none).",
             value=age,
         )
+
+        if jobs.uses_worker():
+            queue = jobs.queue_state()
+            for name, help_text, value in (
+                ("task_queue_due", "Background jobs due and not yet started.", queue.due),
+                (
+                    "task_queue_oldest_due_age_seconds",
+                    "How long the oldest due job has waited (0 when none).",
+                    queue.oldest_due_age_seconds,
+                ),
+                ("task_queue_running", "Background jobs running now.", queue.running),
+                ("task_queue_failed", "Jobs that failed their last attempt.", queue.failed),
+                ("task_workers_alive", "Workers whose heartbeat is fresh.", queue.live_workers),
+            ):
+                yield GaugeMetricFamily(f"shanhai_{name}", help_text, value=value)
 
         pending = Payment.objects.filter(state=PaymentState.PENDING)
         yield GaugeMetricFamily(

@@ -47,3 +47,33 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.subject}"
+
+
+class JobSchedule(models.Model):
+    """When a periodic job (shop/schedules.py) is next due. A worker claims a due row with
+    SELECT ... FOR UPDATE SKIP LOCKED (SQLite: an exclusive transaction), enqueues the job and
+    moves `next_run_at` on in the same transaction, so one due time fires exactly one job
+    however many workers look at it."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_job_id = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} next {self.next_run_at:%Y-%m-%d %H:%M}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A live worker process: `seen_at` is refreshed by a thread of its own every few seconds.
+    A job left RUNNING by a worker whose heartbeat is older than the lease (the process was
+    killed, its machine died) is put back to run again by another worker."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} on {self.host} pid {self.pid}"

@@ -1,4 +1,5 @@
-"""Run the automatic admission-and-exit rules (safe to run from cron every few minutes)."""
+"""Run the automatic admission-and-exit rules once, by hand
+(the worker runs them every 5 minutes)."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,6 +1,6 @@
 """Sequence the newly booked entries into the ledger's Merkle tree and sign a checkpoint.
 
-Run it from the scheduler hourly and just after each midnight Asia/Shanghai (docs/ledger.md)."""
+The worker runs it on the hour, Asia/Shanghai (docs/operations.md); this runs it once."""
 
 from django.core.management.base import BaseCommand
 

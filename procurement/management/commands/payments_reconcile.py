@@ -1,6 +1,6 @@
 """Settle card payments and refunds left PENDING, and book refunds made at the gateway.
 
-Run it from cron every few minutes (the signed webhook normally settles everything first);
+The worker runs it every 5 minutes (the signed webhook normally settles everything first);
 exit status 1 when the gateway could not be read for some of them (they stay PENDING and the
 next run tries again)."""
 

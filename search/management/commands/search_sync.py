@@ -1,4 +1,5 @@
-"""Deliver pending search index updates (the outbox), with retries; run it from cron."""
+"""Deliver pending search index updates (the outbox), with retries; the worker runs it every minute
+(`search.jobs.search_sync`); this runs it once by hand."""
 
 from django.core.management.base import BaseCommand
 

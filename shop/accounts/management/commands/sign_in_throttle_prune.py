@@ -1,4 +1,5 @@
-"""Delete sign-in throttle rows that no longer throttle anything (cron, daily)."""
+"""Delete sign-in throttle rows that no longer throttle anything
+(the worker does it daily; this, once by hand)."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,5 +1,5 @@
 """Migrate, load demo data, print the demo accounts and serve the API, with the Stripe mock in a
-process of its own."""
+process of its own and a background worker (`manage.py worker`) beside it."""
 
 import os
 import signal
@@ -45,14 +45,25 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role.value:<16} {email}")
         self.stdout.write(f"\nGraphQL API and GraphiQL: http://{host}:{port}/graphql/\n")
         mock = self._start_mock(host, port, mock_port or port + 1)
-        # Stopped by SIGTERM as by Ctrl-C: unwind, so the mock's process is stopped too.
+        worker = self._start_worker()
+        # Stopped by SIGTERM as by Ctrl-C: unwind, so the other processes are stopped too.
         signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
-            if mock is not None:
-                mock.terminate()
-                mock.wait(10)
+            for process in (worker, mock):
+                if process is not None:
+                    process.terminate()  # the worker finishes its job first
+                    process.wait(30)
+
+    def _start_worker(self) -> subprocess.Popen:
+        """Jobs (the search outbox, webhook deliveries, rules, ledger checks, the periodic
+        schedules) run in a worker process, never in a request (docs/operations.md)."""
+        self.stdout.write("Background worker: manage.py worker (its own process)\n")
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        return subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+            [sys.executable, str(manage), "worker"], env=os.environ.copy()
+        )
 
     def _start_mock(self, host: str, port: int, mock_port: int) -> subprocess.Popen | None:
         """The gateway and webhook addresses follow where the API is served. The mock runs in

@@ -1,5 +1,5 @@
-"""Re-send the mock's undelivered webhook events (Stripe retries failed deliveries; run this
-from cron, or by hand after the receiver was down)."""
+"""Re-send the mock's undelivered webhook events (Stripe retries failed deliveries; the worker
+runs this every minute; by hand after the receiver was down)."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,0 +1,34 @@
+"""The periodic jobs, which cron used to run: fired by `manage.py worker` processes (one due
+time fires one job however many workers run; docs/operations.md "Background work"). Times are
+Asia/Shanghai (TIME_ZONE): `at` is past local midnight, then every `every`."""
+
+from datetime import timedelta
+
+from shop.core.jobs import Schedule
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+SCHEDULES = [
+    Schedule("search_sync", "search.jobs.search_sync", every=MINUTE),
+    Schedule("catalog_rules", "catalog.jobs.catalog_rules", every=5 * MINUTE),
+    Schedule("payments_reconcile", "procurement.jobs.payments_reconcile", every=5 * MINUTE),
+    Schedule(
+        "stripe_mock_deliver_events",
+        "shop.payments.mock.jobs.stripe_mock_deliver_events",
+        every=MINUTE,
+        only_if_setting="STRIPE_MOCK_ENABLED",
+    ),
+    # On the hour, so 00:00 Asia/Shanghai is the day's closing checkpoint (docs/ledger.md).
+    Schedule("ledger_checkpoint", "procurement.jobs.ledger_checkpoint", every=HOUR),
+    # Nightly, after the day's closing checkpoint.
+    Schedule("ledger_verify", "procurement.jobs.ledger_verify", every=DAY, at=20 * MINUTE),
+    Schedule("ledger_reconcile", "procurement.jobs.ledger_reconcile", every=DAY, at=40 * MINUTE),
+    Schedule(
+        "sign_in_throttle_prune",
+        "shop.accounts.jobs.sign_in_throttle_prune",
+        every=DAY,
+        at=3 * HOUR,
+    ),
+]
