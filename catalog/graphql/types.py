@@ -8,6 +8,7 @@ from catalog.errors import CatalogErrorCode
 from catalog.graphql import dataloaders as loaders
 from catalog.selectors import can_read_qualifications, can_see_supplier_records
 from shop.core.graphql.errors import error_type
+from shop.core.graphql.response_cache import record_live
 from shop.core.graphql.types import CountableConnection, Money
 from shop.core.storage import public_url
 
@@ -194,10 +195,14 @@ class ProductVariantType(DjangoObjectType):
     def resolve_tiers(self, info):
         return loaders.TiersByVariantId(info.context).load(self.pk)
 
+    # Stock is a live value of the response cache (catalog/storefront_cache.py): a cached
+    # answer has it read again when the stock version moved, so say where it goes.
     def resolve_quantity_available(self, info):
+        record_live(info, self.pk, None)
         return self.stock
 
     def resolve_in_stock(self, info):
+        record_live(info, self.pk, self.minimum_order_quantity)
         return self.stock >= self.minimum_order_quantity
 
 
