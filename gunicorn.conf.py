@@ -15,8 +15,14 @@ GUNICORN_TIMEOUT) or on the command line.
   benchmark) and point STRIPE_API_BASE at it.
 - SITE_URL (where the gateway mock and its webhooks find the app) follows the bind address
   unless it is set.
+- The app is loaded once in the master (`preload_app`), the search dictionaries (jieba, pypinyin:
+  ~130 MB once built) are loaded there too and the collector is told to leave them alone
+  (`gc.freeze()`), so the forked workers share those pages instead of each building its own copy
+  on its first search (bench/worker_memory.py; figures in bench/RESULTS-read-path.md). A code
+  change then needs a restart, not a HUP. GUNICORN_PRELOAD=false turns it off.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -33,6 +39,7 @@ keepalive = 5
 # Recycle workers now and then so that a slow leak cannot grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no")
 # The control socket (gunicorn 27) would be created under ~/.gunicorn; not needed in production.
 control_socket_disable = True
 accesslog = "-"
@@ -49,3 +56,17 @@ def on_starting(server) -> None:
     if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - reading the bind address, not binding
         host = "127.0.0.1"
     os.environ["SITE_URL"] = f"http://{host}:{port}"
+
+
+def when_ready(server) -> None:
+    """With the app preloaded: build the search dictionaries in the master, before any fork,
+    and freeze what exists so no worker's collector writes to (and so copies) those pages."""
+    if not server.cfg.preload_app:
+        return
+    from django.db import connections
+
+    from search.text import warm_up
+
+    warm_up()
+    connections.close_all()  # a connection opened here must not be shared by the workers
+    gc.freeze()
