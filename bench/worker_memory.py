@@ -20,71 +20,20 @@ Figures are printed, never asserted; the load average is printed with them (a sh
 """
 
 import argparse
-import json
 import os
 import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from bench import common
+from bench.read_path import concurrent
 
 SEARCH = """query ($q: String!) {
   search(query: $q, first: 20) { totalCount edges { node { name } } } }"""
 WORKERS = 4
-
-
-def smaps_rollup_kib(pid: int) -> dict[str, int]:
-    fields: dict[str, int] = {}
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return fields
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[2] == "kB":
-            fields[parts[0].rstrip(":")] = int(parts[1])
-    return fields
-
-
-def memory_of(pid: int) -> dict[str, float]:
-    rollup = smaps_rollup_kib(pid)
-    mib = 1024
-    return {
-        "rss": rollup.get("Rss", 0) / mib,
-        "pss": rollup.get("Pss", 0) / mib,
-        "uss": (rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)) / mib,
-        "hwm": (common.proc_status_kib(pid, "VmHWM") or 0) / mib,
-    }
-
-
-def load_searches(port: int, texts: list[str], clients: int) -> tuple[common.LatencySummary, int]:
-    """`texts` split over `clients` threads, each POSTing one after another."""
-    seconds: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def client(share: list[str]) -> None:
-        for text in share:
-            took, status, payload = common.post_graphql(port, SEARCH, {"q": text})
-            with lock:
-                seconds.append(took)
-                if status != 200 or payload.get("errors"):
-                    failures.append(f"{text}: HTTP {status} {json.dumps(payload)[:200]}")
-
-    threads = [threading.Thread(target=client, args=(texts[i::clients],)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    if failures:
-        raise SystemExit("search failed:\n" + "\n".join(failures[:5]))
-    return common.LatencySummary.of(seconds, wall), len(seconds)
 
 
 def measure(env: dict, workdir: Path, preload: bool, texts: list[str], clients: int) -> dict:
@@ -99,18 +48,20 @@ def measure(env: dict, workdir: Path, preload: bool, texts: list[str], clients: 
         time.sleep(1)
         master = server.process.pid
         workers = sorted(server.worker_pids())
-        idle = {pid: memory_of(pid) for pid in workers}
+        idle = {pid: common.proc_memory_mib(pid) for pid in workers}
         cpu_before = {pid: common.proc_cpu_seconds(pid) or 0.0 for pid in workers}
         load = os.getloadavg()[0]
-        summary, count = load_searches(server.port, texts, clients)
-        busy = {pid: memory_of(pid) for pid in workers}
+        requests = [(SEARCH, {"q": text}) for text in texts]
+        summary = concurrent(server.port, "search", requests, clients)
+        count = summary.count
+        busy = {pid: common.proc_memory_mib(pid) for pid in workers}
         cpu = {pid: (common.proc_cpu_seconds(pid) or 0.0) - cpu_before[pid] for pid in workers}
         return {
             "preload": preload,
             "load": load,
             "summary": summary,
             "count": count,
-            "master": memory_of(master),
+            "master": common.proc_memory_mib(master),
             "idle": idle,
             "busy": busy,
             "cpu": cpu,
