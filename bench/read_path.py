@@ -16,8 +16,9 @@ response cache off, then on. Each server gets, per workload:
 `--requests` sequential requests (p50/p95), then the same requests from 4 concurrent clients
 (requests per second; with one sync worker they queue, so this is its capacity). With the cache
 on, every request is made once before the timed runs, so those measure hits. Every answer is
-checked for errors. After each server: the worker's peak RSS (VmHWM) and RSS/PSS/USS from
-/proc/<pid>/smaps_rollup. SQL statements per request are counted in-process (django.test.Client
+checked for errors; the worker's CPU time per request of the sequential run is printed too
+(less sensitive to other work on the machine than latency). After each server: the worker's
+peak RSS (VmHWM) and RSS/PSS/USS from /proc/<pid>/smaps_rollup. SQL statements per request are counted in-process (django.test.Client
 with CaptureQueriesContext, cache off). The load average is printed with each line: the machine
 is shared, so figures are upper bounds. Figures are printed, never asserted.
 """
@@ -147,11 +148,14 @@ def serve(env: dict, workdir: Path, cached: bool, loads: dict, clients: int) -> 
             for query, variables in requests[:20] if not cached else requests:
                 _check(name, *common.post_graphql(server.port, query, variables)[1:])
             load = os.getloadavg()[0]
+            cpu = common.proc_cpu_seconds(worker) or 0.0
             one = sequential(server.port, name, requests)
+            cpu = ((common.proc_cpu_seconds(worker) or 0.0) - cpu) * 1000 / len(requests)
             four = concurrent(server.port, name, requests, clients)
             lines.append(
                 f"{name:8} {label} load {load:5.2f}  1 client: p50 {one.p50:6.1f} ms "
-                f"p95 {one.p95:6.1f} ms {one.per_second:6.1f} req/s   {clients} clients: "
+                f"p95 {one.p95:6.1f} ms {one.per_second:6.1f} req/s worker CPU {cpu:5.1f} ms"
+                f"   {clients} clients: "
                 f"p50 {four.p50:6.1f} ms p95 {four.p95:6.1f} ms {four.per_second:6.1f} req/s"
             )
             print(lines[-1], flush=True)
