@@ -18,8 +18,8 @@ response cache off, then on. Each server gets, per workload:
 on, every request is made once before the timed runs, so those measure hits. Every answer is
 checked for errors; the worker's CPU time per request of the sequential run is printed too
 (less sensitive to other work on the machine than latency). After each server: the worker's
-peak RSS (VmHWM) and RSS/PSS/USS from /proc/<pid>/smaps_rollup. SQL statements per request are counted in-process (django.test.Client
-with CaptureQueriesContext, cache off). The load average is printed with each line: the machine
+peak RSS (VmHWM) and RSS/PSS/USS from /proc/<pid>/smaps_rollup. SQL statements per request
+are counted in-process (django.test.Client with CaptureQueriesContext, cache off). The load average is printed with each line: the machine
 is shared, so figures are upper bounds. Figures are printed, never asserted.
 """
 
