@@ -4,22 +4,22 @@ and cached, one client after another and 4 at once, with the worker's memory.
     .venv/bin/python -m bench.read_path [--products 10000] [--requests 200] [--database-url URL]
 
 A throw-away PostgreSQL (or `--database-url`) with the catalog dataset (bench/catalog_dataset.py)
-and the database search table, then `gunicorn shop.wsgi --workers 1` (one sync worker, as
-bench/catalog_listing.py) with production settings, `DATABASE_CONN_MAX_AGE=60`, first with the
-response cache off, then on. Each server gets, per workload:
+and the database search table, then `gunicorn shop.wsgi --workers 1` with production settings and
+`DATABASE_CONN_MAX_AGE=60` (gunicorn reads ./gunicorn.conf.py by default: one gthread worker, the
+app preloaded), first with the response cache off, then on. Each server gets, per workload:
 
 - `listing`: bench.catalog_listing's `products(first: 50)` shape over pages spread over the
   whole listing (keyset cursors);
 - `detail`: `product(slug:)` with variants, tiers, images, authorisations, supplier, counties;
 - `search`: `search(query:, first: 20)` over the texts of the relevance set;
 
-`--requests` sequential requests (p50/p95), then the same requests from 4 concurrent clients
-(requests per second; with one sync worker they queue, so this is its capacity). With the cache
-on, every request is made once before the timed runs, so those measure hits. Every answer is
-checked for errors; the worker's CPU time per request of the sequential run is printed too
-(less sensitive to other work on the machine than latency). After each server: the worker's
-peak RSS (VmHWM) and RSS/PSS/USS from /proc/<pid>/smaps_rollup. SQL statements per request
-are counted in-process (django.test.Client with CaptureQueriesContext, cache off). The load average is printed with each line: the machine
+`--requests` sequential requests (p50/p95, and the worker's CPU time per request, which other
+work on the machine inflates less than latency), then the same requests from 4 concurrent
+clients (requests per second: the worker's capacity on what CPU the machine leaves it). With the
+cache on, every request is made once before the timed runs, so those measure hits. Every answer
+is checked for errors. After each server: the worker's peak RSS (VmHWM) and RSS/PSS/USS from
+/proc/<pid>/smaps_rollup. SQL statements per request are counted in-process (django.test.Client
+with CaptureQueriesContext, cache off). The load average is printed with each line: the machine
 is shared, so figures are upper bounds. Figures are printed, never asserted.
 """
 
