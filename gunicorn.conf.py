@@ -64,9 +64,13 @@ def when_ready(server) -> None:
     if not server.cfg.preload_app:
         return
     from django.db import connections
+    from django.urls import get_resolver
 
     from search.text import warm_up
 
     warm_up()
+    # The URLconf (and with it the GraphQL schema) is otherwise imported by each worker on its
+    # first request, into its private memory.
+    get_resolver().url_patterns  # noqa: B018 - importing them is the point
     connections.close_all()  # a connection opened here must not be shared by the workers
     gc.freeze()
