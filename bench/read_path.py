@@ -6,7 +6,8 @@ and cached, one client after another and 4 at once, with the worker's memory.
 A throw-away PostgreSQL (or `--database-url`) with the catalog dataset (bench/catalog_dataset.py)
 and the database search table, then `gunicorn shop.wsgi --workers 1` with production settings and
 `DATABASE_CONN_MAX_AGE=60` (gunicorn reads ./gunicorn.conf.py by default: one gthread worker, the
-app preloaded), first with the response cache off, then on. Each server gets, per workload:
+dictionaries and schema loaded in the master), first with the response cache off, then on.
+Each server gets, per workload:
 
 - `listing`: bench.catalog_listing's `products(first: 50)` shape over pages spread over the
   whole listing (keyset cursors);

@@ -1,4 +1,4 @@
-"""Worker memory with and without the preloaded search dictionaries (issue 12).
+"""Worker memory with and without the master's warm-up of the search dictionaries (issue 12).
 
     .venv/bin/python -m bench.worker_memory [--products 2000] [--rounds 2] [--requests 400]
 
@@ -15,7 +15,7 @@ cache off. Each server gets `--requests` `search` queries (the judged set's text
   the real total);
 - USS: Private_Clean + Private_Dirty, what the worker alone holds (freed if it exits);
 
-and the peak RSS (VmHWM). The master is listed too: with preload it holds the shared copy.
+and the peak RSS (VmHWM). The master is listed too: with the warm-up it holds the shared copy.
 Figures are printed, never asserted; the load average is printed with them (a shared machine).
 """
 
