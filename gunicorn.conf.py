@@ -15,8 +15,16 @@ GUNICORN_TIMEOUT) or on the command line.
   benchmark) and point STRIPE_API_BASE at it.
 - SITE_URL (where the gateway mock and its webhooks find the app) follows the bind address
   unless it is set.
+- The master sets Django up, builds the search dictionaries (jieba, pypinyin: ~130 MB once
+  built) and imports the URLconf and GraphQL schema before it forks the workers (`when_ready`,
+  which runs after `on_starting` has settled SITE_URL: gunicorn's `preload_app` would load the
+  settings before that), then tells the collector to leave those objects alone (`gc.freeze()`).
+  The workers inherit them and share the pages instead of each building its own copy on its
+  first request (bench/worker_memory.py; figures in bench/RESULTS-read-path.md). As with
+  preloading, a code change then needs a restart, not a HUP. GUNICORN_PRELOAD=false turns it off.
 """
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -35,6 +43,7 @@ keepalive = 5
 # Recycle workers now and then so that a slow leak cannot grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
+_warm_master = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no")
 # The control socket (gunicorn 27) would be created under ~/.gunicorn; not needed in production.
 control_socket_disable = True
 # The app logs one line per request itself (shanhai.requests: request id, operation, role,
@@ -87,3 +96,22 @@ def on_exit(server) -> None:
     """The folder made above goes with the server; a folder that was given stays."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+def when_ready(server) -> None:
+    """Before the first fork, after on_starting: load in the master what every worker needs,
+    and freeze it so no worker's collector writes to (and so copies) those pages. The workers'
+    own `shop.wsgi` import then finds Django set up and these modules loaded."""
+    if not _warm_master:
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+    import django
+
+    django.setup()
+    from django.db import connections
+    from django.urls import get_resolver
+
+    from search.text import warm_up
+
+    warm_up()
+    get_resolver().url_patterns  # noqa: B018 - importing the URLconf and schema is the point
+    connections.close_all()  # a connection opened here must not be shared by the workers
+    gc.freeze()

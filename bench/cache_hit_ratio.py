@@ -7,8 +7,9 @@ A throw-away PostgreSQL with the catalog dataset (as bench.catalog_listing), gun
 production settings and the response cache on. One reader loops over the first `--pages` pages
 of the listing (a storefront's popular pages) for `--quiet-seconds` with no writes, then again
 while the agencies check out through the service (bench.checkout_throughput's spread-out
-scenario, one process per agency). Every checkout moves stock, so it changes the catalog version
-and every cached answer is left behind: the figure says how much a cache that is never stale
+scenario, one process per agency). Every checkout moves stock; stock has its own version
+(catalog/version.py), so a cached page survives and only its variants' stock is read again (one
+query) on the next hit after a checkout: the figure says how much a cache that is never stale
 still saves under that load. Figures are printed, never asserted.
 """
 

@@ -112,6 +112,31 @@ def proc_status_kib(pid: int, field: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def smaps_rollup_kib(pid: int) -> dict[str, int]:
+    fields: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return fields
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            fields[parts[0].rstrip(":")] = int(parts[1])
+    return fields
+
+
+def proc_memory_mib(pid: int) -> dict[str, float]:
+    """RSS, PSS, USS (private clean + dirty) and peak RSS (VmHWM) of a process, in MiB."""
+    rollup = smaps_rollup_kib(pid)
+    mib = 1024
+    return {
+        "rss": rollup.get("Rss", 0) / mib,
+        "pss": rollup.get("Pss", 0) / mib,
+        "uss": (rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)) / mib,
+        "hwm": (proc_status_kib(pid, "VmHWM") or 0) / mib,
+    }
+
+
 def proc_cpu_seconds(pid: int, *, children: bool = False) -> float | None:
     """User + system CPU time of a process from /proc/<pid>/stat; with `children`, also that of
     its children that have exited and were waited for (how a PostgreSQL postmaster accounts for

@@ -475,10 +475,12 @@ class FarmerSupply(models.Model):
 class CatalogVersion(models.Model):
     """Counters whose sum changes with every committed change the storefront can show (see
     catalog/version.py). Several rows ("stripes") so that concurrent writers rarely wait for
-    one another; each database connection always bumps the same one."""
+    one another; each database connection always bumps the same one. `value` counts every
+    change but stock-only ones, `stock` those: a checkout moves stock, not names or prices."""
 
     stripe = models.PositiveSmallIntegerField(primary_key=True)
     value = models.BigIntegerField(default=0)
+    stock = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = "catalog version stripe"

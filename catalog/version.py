@@ -20,6 +20,13 @@ a later commit exists.
 The cost is a row lock on one counter until commit; writers are spread over `STRIPES` rows (each
 connection always uses the same one, so a transaction holds at most one and two counters never
 deadlock) and the version is their sum, which every commit increases.
+
+Stock apart: an UPDATE of `catalog_productvariant` that sets only `stock` (a checkout, a
+cancellation, a supplier's stock count) bumps the *stock* counter of the same stripe row instead
+(so still one row lock per transaction). Names, prices and images do not change with it, so a
+cached listing keyed on the catalog version survives checkouts and has its stock values read
+fresh when the stock version moved (catalog/storefront_cache.py). Anything the parser below is
+not sure of is a catalog change: a wrong guess that way costs hit ratio, never freshness.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import os
 import re
 import threading
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.db import transaction
@@ -43,6 +50,13 @@ _OTHER_STOREFRONT_TABLES = (
     "search_searchoutbox",
     "search_synonymrule",
 )
+_UPDATE_SET = re.compile(
+    r'\s*UPDATE\s+(?:ONLY\s+)?"?(\w+)"?(?:\s+(?:AS\s+)?"?(\w+)"?)?\s+SET\s', re.IGNORECASE
+)
+_ASSIGNED = re.compile(r'\s*"?(\w+)"?\s*=(?!=)')
+_SET_ENDS = re.compile(r"(?:FROM|WHERE|RETURNING)\b", re.IGNORECASE)
+# Columns whose change only the stock version records: nothing else on the storefront reads them.
+STOCK_COLUMNS = {"catalog_productvariant": frozenset({"stock"})}
 _paused = threading.local()  # migrations run before the version table exists
 
 
@@ -66,48 +80,90 @@ def _stripe(connection: Any) -> int:
     return stripe
 
 
-def bump(using: str = "default") -> None:
-    """Change the version, in the caller's transaction."""
+def _assigned_columns(sql: str, start: int) -> list[str] | None:
+    """The columns an UPDATE's SET list (from `start`) assigns, or None when unsure: the list
+    ends at FROM/WHERE/RETURNING outside parentheses and quotes, items are `column = ...`."""
+    items, depth, quote, item_start, i = [], 0, None, start, start
+    while i < len(sql):
+        char = sql[i]
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and char == ",":
+            items.append(sql[item_start:i])
+            item_start = i + 1
+        elif depth == 0 and sql[i - 1] in " \n\t)" and _SET_ENDS.match(sql, i):
+            break
+        i += 1
+    items.append(sql[item_start:i])
+    columns = [_ASSIGNED.match(item) for item in items]
+    return None if quote or depth or None in columns else [m[1] for m in columns]
+
+
+def is_stock_only(sql: str) -> bool:
+    """Whether this statement is an UPDATE that sets nothing but stock columns."""
+    match = _UPDATE_SET.match(sql)
+    if match is None or match[2] and match[2].upper() == "SET":
+        return False
+    stock = STOCK_COLUMNS.get(match[1])
+    columns = _assigned_columns(sql, match.end()) if stock else None
+    return bool(columns) and stock.issuperset(columns)
+
+
+def bump(using: str = "default", *, stock: bool = False) -> None:
+    """Change the version (the stock version when `stock`), in the caller's transaction."""
     from django.db import connections
 
     from catalog.models import CatalogVersion
 
     stripe = _stripe(connections[using])
+    counter = "stock" if stock else "value"
     rows = CatalogVersion.objects.using(using).filter(stripe=stripe)
-    if not rows.update(value=F("value") + 1):
+    if not rows.update(**{counter: F(counter) + 1}):
         # First bump of this stripe (or after a flush): create it, racing others harmlessly.
         CatalogVersion.objects.using(using).bulk_create(
             [CatalogVersion(stripe=stripe, value=0)], ignore_conflicts=True
         )
-        rows.update(value=F("value") + 1)
+        rows.update(**{counter: F(counter) + 1})
 
 
 def with_bump(sql: str, params: list[Any], using: str = "default") -> tuple[str, list[Any]]:
-    """`sql`, one write of storefront tables, with the bump in the same statement (a
-    data-modifying WITH, run after the write): for a hot write that is its transaction's last
-    statement (checkout's stock), where the separate bump would keep the written rows locked
+    """`sql`, a stock-only write (checkout's stock take), with the stock version's bump in the
+    same statement (a data-modifying WITH, run after the write): for a hot write that is its
+    transaction's last statement, where the separate bump would keep the written rows locked
     one more round trip. The hook leaves statements that start with WITH alone, so the version
     moves once. PostgreSQL only (SQLite's WITH cannot hold an INSERT)."""
     from django.db import connections
 
     stripe = _stripe(connections[using])
     return (
-        "WITH catalog_version_bump AS (INSERT INTO catalog_catalogversion (stripe, value) "
-        "VALUES (%s, 1) ON CONFLICT (stripe) DO UPDATE "
-        "SET value = catalog_catalogversion.value + 1) " + sql,
+        "WITH catalog_version_bump AS (INSERT INTO catalog_catalogversion (stripe, value, stock) "
+        "VALUES (%s, 0, 1) ON CONFLICT (stripe) DO UPDATE "
+        "SET stock = catalog_catalogversion.stock + 1) " + sql,
         [stripe, *params],
     )
 
 
-def current(using: str | None = None) -> int:
-    """The version now (one query). Read it before the data it is to describe, and from the
-    database that data comes from: by default the router's choice for reads, which inside a
+class Versions(NamedTuple):
+    catalog: int  # every storefront change but stock-only ones
+    stock: int
+
+
+def current(using: str | None = None) -> Versions:
+    """Both versions now (one query). Read them before the data they are to describe, and from
+    the database that data comes from: by default the router's choice for reads, which inside a
     replica scope (shop/core/db_router.py) is the replica. A version read on the primary could
     be newer than a lagging replica's data, and would stamp that old data as current."""
     from catalog.models import CatalogVersion
 
-    total = CatalogVersion.objects.using(using).aggregate(total=Sum("value"))["total"]
-    return total or 0
+    totals = CatalogVersion.objects.using(using).aggregate(catalog=Sum("value"), stock=Sum("stock"))
+    return Versions(totals["catalog"] or 0, totals["stock"] or 0)
 
 
 def bump_after_storefront_writes(execute, sql, params, many, context):
@@ -116,22 +172,23 @@ def bump_after_storefront_writes(execute, sql, params, many, context):
     if match is None or getattr(_paused, "on", False) or match[1] not in storefront_tables():
         return execute(sql, params, many, context)
     connection = context["connection"]
+    stock = is_stock_only(sql)
     if connection.in_atomic_block:
         result = execute(sql, params, many, context)
-        bump(connection.alias)
+        bump(connection.alias, stock=stock)
         return result
     if connection.vendor == "sqlite" and _RETURNING.search(sql):
         # SQLite cannot commit while the caller has yet to read the RETURNING rows, so this
         # write cannot share a transaction with its bump: bump on both sides instead. Only
         # writes outside any transaction get here (a shell, test factories); every service,
         # mutation, admin change and command writes inside one.
-        bump(connection.alias)
+        bump(connection.alias, stock=stock)
         result = execute(sql, params, many, context)
-        bump(connection.alias)
+        bump(connection.alias, stock=stock)
         return result
     with transaction.atomic(using=connection.alias):  # autocommit: the write and its bump
         result = execute(sql, params, many, context)
-        bump(connection.alias)
+        bump(connection.alias, stock=stock)
     return result
 
 

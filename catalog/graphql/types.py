@@ -8,6 +8,7 @@ from catalog.errors import CatalogErrorCode
 from catalog.graphql import dataloaders as loaders
 from catalog.selectors import can_read_qualifications, can_see_supplier_records
 from shop.core.graphql.errors import error_type
+from shop.core.graphql.response_cache import record_live
 from shop.core.graphql.types import CountableConnection, Money
 from shop.core.storage import public_url
 
@@ -194,10 +195,14 @@ class ProductVariantType(DjangoObjectType):
     def resolve_tiers(self, info):
         return loaders.TiersByVariantId(info.context).load(self.pk)
 
+    # Stock is a live value of the response cache (catalog/storefront_cache.py): a cached
+    # answer has it read again when the stock version moved, so say where it goes.
     def resolve_quantity_available(self, info):
+        record_live(info, self.pk, None)
         return self.stock
 
     def resolve_in_stock(self, info):
+        record_live(info, self.pk, self.minimum_order_quantity)
         return self.stock >= self.minimum_order_quantity
 
 
@@ -224,8 +229,9 @@ class ProductImageType(DjangoObjectType):
 
     def resolve_thumbnails(self, info):
         storage = self.image.storage
+        # Dicts, not ThumbnailType instances: cheaper, and the default resolver reads both.
         return [
-            ThumbnailType(size=int(size), url=public_url(info.context, storage, path))
+            {"size": int(size), "url": public_url(info.context, storage, path)}
             for size, path in sorted(self.thumbnails.items(), key=lambda item: int(item[0]))
         ]
 
@@ -326,7 +332,7 @@ class ProductType(DjangoObjectType):
         prices = [v.unit_price for v in loaders.VariantsByProductId(info.context).load(self.pk)]
         if not prices:
             return None
-        return PriceRange(start=Money.of(min(prices)), stop=Money.of(max(prices)))
+        return {"start": Money.of(min(prices)), "stop": Money.of(max(prices))}
 
     def resolve_has_gi(self, info):
         if hasattr(self, "has_gi"):

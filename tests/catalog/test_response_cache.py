@@ -148,6 +148,59 @@ def test_stock_taken_by_a_checkout_and_given_back_by_a_cancel_shows_at_once(clie
     assert shown["quantityAvailable"] == 100
 
 
+STOCK_LISTING = """query ($f: ProductFilterInput) { products(first: 20, filter: $f) { edges {
+  node { name variants { sku mine: quantityAvailable inStock } } } } }"""
+
+
+def read_with(client: Client, query: str, variables: dict) -> tuple[dict, str | None]:
+    response = client.post(
+        "/graphql/",
+        json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json(), response.get("X-Response-Cache")
+
+
+def test_a_checkout_keeps_the_listing_cached_and_its_stock_is_read_fresh(client, variant):
+    cached_read(client)
+    place(buyer(), (variant, 30))
+    with CaptureQueriesContext(connection) as queries:
+        data, state = read(client)
+    assert state == "hit"
+    (shown,) = only_product(data)["variants"]
+    assert shown["quantityAvailable"] == 70
+    assert len(queries.captured_queries) == 2  # the versions, the page's stock
+
+
+def test_stock_below_the_minimum_order_shows_out_of_stock_at_once_under_an_alias(
+    client, transactional_db
+):
+    variant = stocked_variant(stock=10, moq=5, name="盐池滩羊")
+    first, _state = read_with(client, STOCK_LISTING, {})
+    place(buyer(), (variant, 6))
+    data, state = read_with(client, STOCK_LISTING, {})
+    assert state == "hit"
+    (before,) = only_product(first)["variants"]
+    (after,) = only_product(data)["variants"]
+    assert before == {"sku": variant.sku, "mine": 10, "inStock": True}
+    assert after == {"sku": variant.sku, "mine": 4, "inStock": False}
+
+
+@pytest.mark.parametrize("literal", [True, False])
+def test_an_in_stock_filter_drops_a_product_sold_out_at_once(client, variant, literal):
+    if literal:
+        query, variables = LISTING.replace("first: 20", "first: 20, filter: {inStock: true}"), {}
+    else:
+        query, variables = STOCK_LISTING, {"f": {"inStock": True}}
+    first, _state = read_with(client, query, variables)
+    assert len(first["data"]["products"]["edges"]) == 1
+    place(buyer(), (variant, 100))
+    data, state = read_with(client, query, variables)
+    assert state == "miss"
+    assert data["data"]["products"]["edges"] == []
+
+
 def test_a_new_image_shows_at_once(client, variant, staff, media_in_tmp):
     cached_read(client)
     add_image(staff, variant.product_id)

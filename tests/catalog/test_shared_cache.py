@@ -3,12 +3,14 @@ Redis that fails costs the cache, never the answer."""
 
 import pytest
 import redis
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import SupplierStatus
-from tests.catalog.test_response_cache import names, read
+from tests.catalog.test_response_cache import names, only_product, read
 from tests.pgserver import _free_port
-from tests.procurement.flows import stocked_variant
+from tests.procurement.flows import buyer, place, stocked_variant
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -40,6 +42,20 @@ def test_an_answer_stored_by_one_process_is_served_to_another(shared_cache):
     variant.product.supplier.__class__.objects.update(status=SupplierStatus.SUSPENDED)
     data, state = read(Client())
     assert (state, names(data)) == ("miss", [])
+
+
+def test_an_answer_with_its_stock_read_again_is_stored_for_the_next_process(shared_cache):
+    variant = stocked_variant(stock=100, name="中宁枸杞")
+    read(Client())
+    place(buyer(), (variant, 30))
+    refreshed, state = read(Client())
+    assert state == "hit"
+    with CaptureQueriesContext(connection) as queries:
+        data, state = read(Client())
+    assert state == "hit"
+    assert data == refreshed
+    assert only_product(data)["variants"][0]["quantityAvailable"] == 70
+    assert len(queries.captured_queries) == 1  # the versions: the stock came with the entry
 
 
 def test_a_redis_that_is_down_costs_the_cache_not_the_answer(settings, transactional_db):

@@ -9,6 +9,14 @@ and expire after `GRAPHQL_RESPONSE_CACHE_SECONDS` only to free their memory.
 
 The cache is Django's default cache: local memory per process unless `CACHE_URL` points at a
 Redis that all app processes share. A cache that fails is logged and skipped, never an error.
+
+*Live values* (the storefront's stock): a scope may leave a fast-changing kind of value out of
+the key and give its version instead (`Scope.live`). While the answer is computed, the resolvers
+of those values record where they put them (`record_live`: the response path and what to read);
+the entry keeps those slots and the live version it was computed under. A hit under the same
+live version is served as stored; under another, `Scope.refresh` reads the slots' values now
+(one small query) and writes them into the answer, which is stored again under the new live
+version. So a checkout costs a listing one query for its page's stock instead of all of it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -37,8 +47,31 @@ def _normalised(document: DocumentNode) -> str:
     return print_ast(document)
 
 
+# A slot: [response path, *what the scope's refresh needs to read and write the value].
+Slot = list
+Refresh = Callable[[dict, list[Slot]], None]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a scope function returns: `key` goes into the cache key; `live`, when not None, is
+    the version of the live values, which the entry is refreshed with by `refresh`."""
+
+    key: str
+    live: Any = None
+    refresh: Refresh | None = None
+
+
 def _scope_function():
     return import_string(settings.GRAPHQL_RESPONSE_CACHE_SCOPE)
+
+
+def record_live(info: Any, *slot: Any) -> None:
+    """Called by a live value's resolver: remember where it goes, if the answer is to be
+    stored with live values (the view sets the list up only then)."""
+    slots = getattr(info.context, "graphql_live_slots", None)
+    if slots is not None:
+        slots.append([info.path.as_list(), *slot])
 
 
 def cache_key(
@@ -47,24 +80,27 @@ def cache_key(
     variables: dict[str, Any] | None,
     operation_name: str | None,
     origin: str,
-) -> str | None:
-    """The key of an anonymous query's answer, or None when it must not be cached. `origin`
-    (scheme and host of the request) is part of it: answers hold absolute media URLs."""
+) -> tuple[str, Scope] | None:
+    """The key of an anonymous query's answer and its scope, or None when it must not be
+    cached. `origin` (scheme and host of the request) is part of the key: answers hold absolute
+    media URLs."""
     if not settings.GRAPHQL_RESPONSE_CACHE or connection.in_atomic_block:
         # Inside a transaction a read may see its own uncommitted writes (and a version that
         # may yet roll back): never the source of a shared answer.
         return None
-    scope = _scope_function()(root_fields)
+    scope = _scope_function()(root_fields, variables)
     if scope is None:
         return None
+    if isinstance(scope, str):
+        scope = Scope(scope)
     material = json.dumps(
-        [_normalised(document), variables or {}, operation_name, origin, scope],
+        [_normalised(document), variables or {}, operation_name, origin, scope.key],
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
         default=str,
     )
-    return "graphql:response:" + hashlib.sha256(material.encode()).hexdigest()
+    return "graphql:response:" + hashlib.sha256(material.encode()).hexdigest(), scope
 
 
 def etag_of(body: str | bytes) -> str:
@@ -72,19 +108,29 @@ def etag_of(body: str | bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def get(key: str) -> tuple[str, str] | None:
+def get(key: str, scope: Scope, encode: Callable[[dict], str]) -> tuple[str, str] | None:
+    """The stored answer and its ETag, its live values brought up to date, or None."""
     try:
-        return cache.get(key)
+        entry = cache.get(key)
     except Exception:  # a cache that is down must not take the storefront with it
         logger.exception("response cache read failed; answering without it")
         return None
+    if entry is None:
+        return None
+    body, etag, live, slots = entry
+    if live == scope.live or not slots:
+        return body, etag
+    data = json.loads(body)
+    scope.refresh(data, slots)
+    body = encode(data)
+    return body, put(key, body, scope.live, slots)
 
 
-def put(key: str, body: str) -> str:
-    """Store an answer; returns its ETag."""
+def put(key: str, body: str, live: Any = None, slots: list[Slot] | None = None) -> str:
+    """Store an answer (with its live version and slots); returns its ETag."""
     etag = etag_of(body)
     try:
-        cache.set(key, (body, etag), settings.GRAPHQL_RESPONSE_CACHE_SECONDS)
+        cache.set(key, (body, etag, live, slots or []), settings.GRAPHQL_RESPONSE_CACHE_SECONDS)
     except Exception:
         logger.exception("response cache write failed")
     return etag

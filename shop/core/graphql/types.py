@@ -14,10 +14,12 @@ class Money(graphene.ObjectType):
     currency = graphene.String(required=True, description="ISO 4217 code; always CNY.")
 
     @staticmethod
-    def of(amount: Decimal | None) -> "Money | None":
+    def of(amount: Decimal | None) -> dict | None:
+        # A plain dict, not a Money instance: graphene's default resolver reads both, and a
+        # listing page has hundreds of prices (constructing ObjectTypes was measurable).
         if amount is None:
             return None
-        return Money(amount=quantize_cny(amount), currency=CURRENCY)
+        return {"amount": quantize_cny(amount), "currency": CURRENCY}
 
 
 class CountableConnection(graphene.relay.Connection):

@@ -418,22 +418,29 @@ class ShopGraphQLView(FileUploadGraphQLView):
         return db_router.replica_reads()
 
     def _cached_response(self, request: HttpRequest, data: Any, show_graphiql: bool):
-        key = None if show_graphiql else self._response_cache_key(request, data)
-        if key is not None:
-            hit = response_cache.get(key)
+        cached = None if show_graphiql else self._response_cache_key(request, data)
+        if cached is not None:
+            key, scope = cached
+            hit = response_cache.get(key, scope, lambda d: self.json_encode(request, d))
             RESPONSE_CACHE.labels("miss" if hit is None else "hit").inc()
             if hit is not None:
                 request.graphql_response_cache, request.graphql_etag = "hit", hit[1]
                 return hit[0], 200
+            if scope.live is not None:
+                request.graphql_live_slots = []  # filled by response_cache.record_live
         body, status = super().get_response(request, data, show_graphiql)
         succeeded = status == 200 and body and getattr(request, "graphql_errors", True) is False
-        if key is not None and succeeded:
+        if cached is not None and succeeded:
             request.graphql_response_cache = "miss"
-            request.graphql_etag = response_cache.put(key, body)
+            slots = getattr(request, "graphql_live_slots", None)
+            request.graphql_etag = response_cache.put(key, body, scope.live, slots)
         return body, status
 
-    def _response_cache_key(self, request: HttpRequest, data: Any) -> str | None:
-        """The response cache key of an anonymous query, or None when it is not to be cached."""
+    def _response_cache_key(
+        self, request: HttpRequest, data: Any
+    ) -> tuple[str, response_cache.Scope] | None:
+        """The response cache key and scope of an anonymous query, or None when it is not to be
+        cached."""
         if request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
             return None
         query, variables, operation_name, _ = self.get_graphql_params(request, data)
