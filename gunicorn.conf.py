@@ -96,6 +96,8 @@ def on_exit(server) -> None:
     """The folder made above goes with the server; a folder that was given stays."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
 def when_ready(server) -> None:
     """Before the first fork, after on_starting: load in the master what every worker needs,
     and freeze it so no worker's collector writes to (and so copies) those pages. The workers'
