@@ -58,13 +58,23 @@ _lock = threading.Lock()
 
 
 def register(
-    name: str, function: Check | None = None, *, enabled: Callable[[], bool] | None = None
+    name: str,
+    function: Check | None = None,
+    *,
+    enabled: Callable[[], bool] | None = None,
+    replace: bool = False,
 ) -> Any:
-    """Add (or replace) the check called `name`. Usable as `register("x", fn)` or as a
-    decorator `@register("x")`. `enabled` decides per run whether the check applies."""
+    """Add the check called `name`. Usable as `register("x", fn)` or as a decorator
+    `@register("x")`. `enabled` decides per run whether the check applies.
+
+    A second check under a name already taken is a mistake (and would silently drop the
+    first check, as happened when a test borrowed `task_queue_lag`), so it raises unless
+    `replace=True` says the replacement is meant."""
 
     def add(fn: Check) -> Check:
         with _lock:
+            if name in _registry and not replace:
+                raise ValueError(f"a readiness check called {name!r} is already registered")
             _registry[name] = RegisteredCheck(name, fn, enabled)
         return fn
 

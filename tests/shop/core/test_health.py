@@ -154,17 +154,17 @@ def test_a_shared_redis_cache_passes_its_check(settings, redis_url, db):
 
 
 def test_another_app_registers_a_check_that_appears_in_readyz(db):
-    @health.register("task_queue_lag")
+    @health.register("sms_gateway")
     def lag() -> str:
         raise health.CheckFailed("oldest job waited 340 s")
 
     try:
         response = Client().get("/readyz")
     finally:
-        health.unregister("task_queue_lag")
+        health.unregister("sms_gateway")
     assert response.status_code == 200  # not critical unless READYZ_CRITICAL_CHECKS says so
-    assert checks_of(response)["task_queue_lag"]["error"] == "oldest job waited 340 s"
-    assert "task_queue_lag" not in health.registered()
+    assert checks_of(response)["sms_gateway"]["error"] == "oldest job waited 340 s"
+    assert "sms_gateway" not in health.registered()
 
 
 def test_a_check_that_is_switched_off_is_not_listed(db):
@@ -194,3 +194,9 @@ def test_outsiders_see_outcomes_and_latencies_but_no_details(settings, db):
         "/readyz", HTTP_AUTHORIZATION="Bearer t0ken-for-readyz-details"
     )
     assert "index updates waiting" in checks_of(full)["search_outbox"]["error"]
+
+
+def test_registering_a_taken_check_name_is_refused_unless_replacing():
+    with pytest.raises(ValueError, match="task_queue_lag"):
+        health.register("task_queue_lag", lambda: "mine")
+    assert health._registry["task_queue_lag"].function is health.check_task_queue
