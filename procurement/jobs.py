@@ -1,7 +1,9 @@
-"""Procurement jobs: ledger checkpoints and checks, payment settlement, large exports.
+"""Procurement jobs: ledger checkpoints and checks, payment settlement and reminders, large
+exports.
 
 All idempotent: a checkpoint sequences only entries not yet in the tree; verify and reconcile
-only read; settlement acts on what is still PENDING; an export rewrites its whole file."""
+only read; settlement acts on what is still PENDING; a payment reminder is recorded once per
+order, kind and due date; an export rewrites its whole file."""
 
 import os
 import tempfile
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from procurement import ledger
 from procurement.services import transparency
+from procurement.services.payment_terms import send_payment_reminders
 from procurement.services.payments import payments_reconcile as settle_pending
 from procurement.transparency import store
 from shop.core.jobs import job
@@ -58,6 +61,14 @@ def payments_reconcile() -> dict[str, int]:
         "refunds_checked": report.refunds_checked,
         "cancelled": report.cancelled,
     }
+
+
+@job(max_attempts=3, backoff_seconds=600)
+def payment_reminders() -> dict[str, int]:
+    """Daily: remind buyers of accepted orders whose payment is nearly or already due. Retried
+    within the day (a reminder a day late is the point missed); one already sent is not again."""
+    report = send_payment_reminders()
+    return {"sent": report.sent, "already_sent": report.already_sent}
 
 
 @job(max_attempts=3, backoff_seconds=30)

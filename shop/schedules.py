@@ -25,6 +25,8 @@ SCHEDULES = [
     # Nightly, after the day's closing checkpoint.
     Schedule("ledger_verify", "procurement.jobs.ledger_verify", every=DAY, at=20 * MINUTE),
     Schedule("ledger_reconcile", "procurement.jobs.ledger_reconcile", every=DAY, at=40 * MINUTE),
+    # In the morning, when buyers read their mail; dates are Asia/Shanghai business dates.
+    Schedule("payment_reminders", "procurement.jobs.payment_reminders", every=DAY, at=8 * HOUR),
     Schedule(
         "sign_in_throttle_prune",
         "shop.accounts.jobs.sign_in_throttle_prune",

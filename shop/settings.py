@@ -308,7 +308,8 @@ if LOG_FORMAT not in ("json", "text"):
 # test suite's default, so a test sees search up to date after a mutation, as before).
 JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "database")
 _JOB_BACKENDS = {
-    "database": "django_tasks_db.DatabaseBackend",
+    # django-tasks-db's DatabaseBackend, also storing the enqueuing request's id
+    "database": "shop.core.job_backend.JobBackend",
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }
 if JOBS_BACKEND not in _JOB_BACKENDS:

@@ -15,7 +15,10 @@ what django-tasks-db's own worker does, `Worker` here adds:
   under a worker not seen for `JOBS_LEASE_SECONDS` (killed, machine gone) is put back to READY
   for another worker. A job may therefore run twice (never at once): jobs are idempotent.
 - one log line per job run on the logger `shanhai.jobs`, with the structured fields `job_id`,
-  `job_name`, `attempt`, `duration_ms`, `outcome` (succeeded, retrying, failed, abandoned).
+  `job_name` (also as `operation_name`), `role` (`worker`), `attempt`, `duration_ms`,
+  `db_queries` and `outcome` (succeeded, retrying, failed, abandoned), and the `request_id` of
+  the request that enqueued the job (shop/core/job_backend.py; `-` for a schedule's job), which
+  every other line logged while the job runs carries too.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from shop.core.middleware import request_id_context
 from shop.core.models import JobSchedule, WorkerHeartbeat
+from shop.core.observability import count_queries
 
 logger = logging.getLogger("shanhai.jobs")
 
@@ -99,8 +104,9 @@ def enqueue_on_commit(job_task: Task) -> None:
 
     def enqueue() -> None:
         if uses_worker(job_task):
+            # by key: the row may also hold the enqueuing request's id (job_backend.py)
             waiting = DBTaskResult.objects.ready().filter(
-                task_path=job_task.module_path, args_kwargs={"args": [], "kwargs": {}}
+                task_path=job_task.module_path, args_kwargs__args=[], args_kwargs__kwargs={}
             )
             if waiting.exists():
                 return
@@ -213,13 +219,26 @@ class WorkerDied(Exception):
     """Recorded on a job whose worker stopped heart-beating on its last allowed attempt."""
 
 
-def _log(row: DBTaskResult, *, attempt: int, started: float, outcome: str, **more: Any) -> None:
+def _log(
+    row: DBTaskResult,
+    *,
+    attempt: int,
+    started: float,
+    outcome: str,
+    db_queries: int | None,
+    **more: Any,
+) -> None:
     duration_ms = round((time.monotonic() - started) * 1000)
+    # the request log's field names (operation_name, role, duration_ms, db_queries, outcome),
+    # so one query over both logs finds a request and the jobs it caused
     fields = {
         "job_id": str(row.id),
         "job_name": row.task_path,
+        "operation_name": row.task_path,
+        "role": "worker",
         "attempt": attempt,
         "duration_ms": duration_ms,
+        "db_queries": db_queries,
         "outcome": outcome,
         **more,
     }
@@ -236,24 +255,40 @@ def _log(row: DBTaskResult, *, attempt: int, started: float, outcome: str, **mor
 
 
 def run_claimed(row: DBTaskResult) -> str:
-    """Run a job this worker has claimed (status RUNNING); record and log the outcome."""
+    """Run a job this worker has claimed (status RUNNING); record and log the outcome. The
+    job's log lines carry the id of the request that enqueued it, if one did."""
+    with request_id_context(str(row.args_kwargs.get("request_id") or "")):
+        return _run_claimed(row)
+
+
+def _run_claimed(row: DBTaskResult) -> str:
     attempt = len(row.worker_ids)
     options = options_for(row.task_path)
     started = time.monotonic()
+    counted = None
     try:
-        found = row.task
-        value = found.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
+        with count_queries() as counted:
+            found = row.task
+            value = found.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
         row.set_successful(value)
     except Exception as error:
+        queries = counted.queries if counted else None
         if attempt < options.max_attempts:
             delay = options.backoff(attempt)
             _retry_later(row, error, delay)
-            _log(row, attempt=attempt, started=started, outcome="retrying", retry_in_s=delay)
+            _log(
+                row,
+                attempt=attempt,
+                started=started,
+                outcome="retrying",
+                db_queries=queries,
+                retry_in_s=delay,
+            )
             return "retrying"
         row.set_failed(error)
-        _log(row, attempt=attempt, started=started, outcome="failed")
+        _log(row, attempt=attempt, started=started, outcome="failed", db_queries=queries)
         return "failed"
-    _log(row, attempt=attempt, started=started, outcome="succeeded")
+    _log(row, attempt=attempt, started=started, outcome="succeeded", db_queries=counted.queries)
     return "succeeded"
 
 
@@ -287,7 +322,8 @@ def recover_abandoned(now: datetime | None = None) -> int:
                 row.save(update_fields=["status", "run_after"])
             else:
                 row.set_failed(WorkerDied(f"worker {row.worker_ids[-1]} stopped mid-job"))
-            _log(row, attempt=attempt, started=started, outcome="abandoned")
+            # what the dead worker's run queried is not known
+            _log(row, attempt=attempt, started=started, outcome="abandoned", db_queries=None)
             recovered += 1
         WorkerHeartbeat.objects.filter(seen_at__lt=cutoff).delete()
     return recovered

@@ -6,7 +6,8 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,6 +19,17 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def current_request_id() -> str:
     return _request_id.get()
+
+
+@contextmanager
+def request_id_context(request_id: str) -> Iterator[None]:
+    """Log lines written inside carry `request_id` (a request's own, or that of the request
+    that enqueued the job a worker is running)."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -51,11 +63,8 @@ class RequestIdMiddleware:
         trusted = bool(incoming) and _from_trusted_proxy(request)
         request_id = incoming if trusted and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _request_id.set(request_id)
-        try:
+        with request_id_context(request_id):
             response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response
 

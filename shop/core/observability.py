@@ -16,8 +16,8 @@ import contextvars
 import json
 import logging
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connections
@@ -44,6 +44,27 @@ class RequestRecord:
 _record: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
     "request_record", default=None
 )
+
+
+@dataclass
+class QueryCount:
+    queries: int = 0
+
+
+@contextmanager
+def count_queries() -> Iterator[QueryCount]:
+    """Counts the statements this thread sends to every database inside the block (a request's,
+    a job's), for their log line and metrics."""
+    counted = QueryCount()
+
+    def count(execute, sql, params, many, context):
+        counted.queries += 1
+        return execute(sql, params, many, context)
+
+    with ExitStack() as stack:
+        for alias in connections:
+            stack.enter_context(connections[alias].execute_wrapper(count))
+        yield counted
 
 
 def note_operation(name: str | None, operation_type: str) -> None:
@@ -110,23 +131,18 @@ class ObservabilityMiddleware:
     def _observed(self, request: HttpRequest) -> HttpResponse:
         record = RequestRecord()
         token = _record.set(record)
-
-        def count(execute, sql, params, many, context):
-            record.queries += 1
-            return execute(sql, params, many, context)
-
         started = time.perf_counter()
         status = 500
+        counted = QueryCount()
         try:
-            with ExitStack() as stack:
-                for alias in connections:
-                    stack.enter_context(connections[alias].execute_wrapper(count))
+            with count_queries() as counted:
                 response = self.get_response(request)
             status = response.status_code
             return response
         finally:
             seconds = time.perf_counter() - started
             _record.reset(token)
+            record.queries = counted.queries
             self._report(request, record, status, seconds)
 
     @staticmethod

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from graphql_relay import to_global_id
 
 from procurement.dashboard import charts
+from procurement.jobs import payment_reminders
 from procurement.membership import agency_id_of
 from procurement.models import Order, PaymentReminder, PaymentReminderKind
 from procurement.services.payment_terms import send_payment_reminders
@@ -129,6 +130,16 @@ def test_the_command_runs_the_reminders(db, django_capture_on_commit_callbacks, 
         call_command("send_payment_reminders", "--today", "2026-03-31")
         call_command("send_payment_reminders", "--today", "2026-03-31")
     assert "1 reminders sent" in capsys.readouterr().out
+    assert len(mail.outbox) == 1
+
+
+def test_the_daily_job_sends_due_reminders_once(db, django_capture_on_commit_callbacks):
+    accepted_at(at("2026-03-01"))
+    with time_machine.travel(at("2026-03-31", 8), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            first = payment_reminders.call()
+            again = payment_reminders.call()
+    assert (first, again) == ({"sent": 1, "already_sent": 0}, {"sent": 0, "already_sent": 1})
     assert len(mail.outbox) == 1
 
 

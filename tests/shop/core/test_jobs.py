@@ -2,6 +2,7 @@
 two workers never sharing a job or a due schedule, retries with back-off, a worker killed
 mid-job, the search outbox drained by a worker, and a periodic schedule firing."""
 
+import json
 import logging
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -20,20 +22,27 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
+from graphql_relay import to_global_id
 
 from search import indexing
 from search.jobs import drain_outbox
 from search.models import ProductSearchEntry, SearchOutbox
+from shop.core.jobs import enqueue_on_commit
+from shop.core.middleware import request_id_context
 from shop.core.models import AuditEvent, JobSchedule, WorkerHeartbeat
-from tests.factories import ProductFactory
+from tests.conftest import GraphQLClient
+from tests.factories import ProductFactory, VariantFactory
+from tests.procurement import flows
 from tests.shop.core import job_samples
+from tests.shop.core.test_request_log import JsonLines
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-DATABASE_JOBS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# the production backend: django-tasks-db's, also storing the enqueuing request's id
+DATABASE_JOBS = {"default": {"BACKEND": "shop.core.job_backend.JobBackend"}}
 
 
 @pytest.fixture
@@ -124,6 +133,16 @@ def workers(database_jobs, tmp_path) -> Iterator[Workers]:
     running = Workers(tmp_path)
     yield running
     running.stop_all()  # before the test database is flushed
+
+
+@contextmanager
+def attached(handler: logging.Handler, logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def result_of(task_result) -> DBTaskResult:
@@ -263,7 +282,59 @@ def test_each_job_run_logs_one_structured_line(database_jobs, caplog):
     [line] = [r for r in caplog.records if getattr(r, "job_id", None) == str(queued.id)]
     assert line.name == "shanhai.jobs"
     assert line.job_name == "tests.shop.core.job_samples.count_run"
+    assert line.operation_name == line.job_name
+    assert line.role == "worker"
     assert line.attempt == 1
     assert line.outcome == "succeeded"
     assert isinstance(line.duration_ms, int)
     assert line.duration_ms >= 0
+    assert line.db_queries == 1  # count_run's one INSERT; not the worker's own bookkeeping
+
+
+def test_a_job_enqueued_outside_a_request_logs_no_request_id(database_jobs, caplog):
+    queued = job_samples.count_run.enqueue("scheduled")
+    jobs_log = JsonLines()
+    with caplog.at_level(logging.INFO, logger="shanhai.jobs"), attached(jobs_log, "shanhai.jobs"):
+        call_command("worker", "--batch", "--no-schedules", "--worker-id", "inline")
+
+    assert "request_id" not in result_of(queued).args_kwargs
+    [line] = [
+        line for line in map(json.loads, jobs_log.lines) if line.get("job_id") == str(queued.id)
+    ]
+    assert line["request_id"] == "-"
+
+
+STOCK_UPDATE = """mutation($id: ID!, $quantity: Int!) {
+  stockUpdate(variantId: $id, quantity: $quantity) { errors { code } } }"""
+
+
+def test_a_job_enqueued_by_a_request_logs_that_requests_id(database_jobs, caplog):
+    variant = VariantFactory(stock=5)
+    staff = flows.staff_of(variant.product.supplier)
+    response = GraphQLClient().raw(
+        STOCK_UPDATE, {"id": to_global_id("ProductVariant", variant.pk), "quantity": 9}, user=staff
+    )
+    assert response.json()["data"]["stockUpdate"]["errors"] == []
+    request_id = response["X-Request-ID"]
+    [drain] = DBTaskResult.objects.filter(task_path="search.jobs.drain_outbox")
+    assert drain.args_kwargs["request_id"] == request_id
+
+    jobs_log = JsonLines()
+    with caplog.at_level(logging.INFO, logger="shanhai.jobs"), attached(jobs_log, "shanhai.jobs"):
+        call_command("worker", "--batch", "--no-schedules", "--worker-id", "inline")
+
+    [line] = [
+        line for line in map(json.loads, jobs_log.lines) if line.get("job_id") == str(drain.pk)
+    ]
+    assert line["request_id"] == request_id
+    assert line["outcome"] == "succeeded"
+    assert line["db_queries"] > 0
+
+
+def test_commits_of_two_requests_share_one_waiting_job_with_the_first_ones_id(database_jobs):
+    for request_id in ("first-request", "second-request"):
+        with request_id_context(request_id), transaction.atomic():
+            enqueue_on_commit(drain_outbox)
+
+    [drain] = DBTaskResult.objects.filter(task_path="search.jobs.drain_outbox")
+    assert drain.args_kwargs == {"args": [], "kwargs": {}, "request_id": "first-request"}

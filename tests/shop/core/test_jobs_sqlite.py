@@ -75,5 +75,5 @@ def test_a_worker_runs_jobs_on_a_sqlite_file_with_no_other_server(settings_overr
 
 @pytest.fixture
 def settings_override(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "shop.core.job_backend.JobBackend"}}
     settings.JOBS_BACKEND = "database"

@@ -35,7 +35,7 @@ def test_a_daily_schedule_is_due_at_its_local_time_today_or_tomorrow():
     assert nightly.next_after(utc(2026, 3, 2, 0, 0)) == utc(2026, 3, 2, 16, 20)
 
 
-def test_every_former_cron_entry_has_a_schedule():
+def test_every_periodic_job_has_a_schedule():
     assert {s.name for s in SCHEDULES} == {
         "catalog_rules",
         "search_sync",
@@ -45,7 +45,15 @@ def test_every_former_cron_entry_has_a_schedule():
         "ledger_checkpoint",
         "payments_reconcile",
         "sign_in_throttle_prune",
+        "payment_reminders",
     }
+
+
+def test_payment_reminders_go_out_daily_at_eight_in_shanghai():
+    reminders = next(s for s in SCHEDULES if s.name == "payment_reminders")
+    # 07:00 Shanghai is 23:00 UTC the day before; 08:00 Shanghai is 00:00 UTC
+    assert reminders.next_after(utc(2026, 3, 1, 23, 0)) == utc(2026, 3, 2, 0, 0)
+    assert reminders.next_after(utc(2026, 3, 2, 0, 0)) == utc(2026, 3, 3, 0, 0)
 
 
 def test_every_schedule_names_a_job():
