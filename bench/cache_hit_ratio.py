@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import random
-import shutil
 import sys
 import tempfile
 import threading
@@ -131,11 +130,7 @@ def run(args) -> int:
         print(f"  beside     {busy}")
         return 0
     finally:
-        if server is not None:
-            server.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(server, postgres, workdir=workdir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -206,6 +207,16 @@ def setup_django(env: Mapping[str, str]) -> None:
     import django
 
     django.setup()
+
+
+def tear_down(*stoppables: Any, workdir: Path | None = None) -> None:
+    """Stop what a benchmark started (servers, then the database: pass them in that order;
+    None for what never started) and remove its temporary folder."""
+    for thing in stoppables:
+        if thing is not None:
+            thing.stop()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

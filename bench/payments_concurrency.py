@@ -18,7 +18,6 @@ check exits 1.
 
 import argparse
 import multiprocessing
-import shutil
 import sys
 import tempfile
 import threading
@@ -251,12 +250,7 @@ def run(args) -> int:
             unanswered += 1
         return 1 if unanswered or problems else 0
     finally:
-        for server in (mock, api):
-            if server is not None:
-                server.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(mock, api, postgres, workdir=workdir)
 
 
 def main() -> None:
