@@ -3,7 +3,8 @@
 Every record carries `time` (UTC, ISO-8601), `level`, `logger`, `message` and `request_id`
 (from RequestIdLogFilter, "-" outside a request), plus every `extra={...}` field the caller
 passed, as top-level keys: the request log (`shanhai.requests`) and the job log
-(`shanhai.jobs`: job id, name, attempt, duration_ms, db_queries, outcome) are queried by those fields.
+(`shanhai.jobs`: job id, name, attempt, duration_ms, db_queries, outcome) are queried by those
+fields.
 
 A last line of defence against leaking secrets and personal data: an extra field whose name
 says it holds one (password, token, secret, authorization, cookie, phone, e-mail, name of a
