@@ -8,8 +8,10 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from procurement import membership
 from procurement.models import (
     Agency,
+    BasketUpload,
     Complaint,
     ContributionRollup,
     Order,
@@ -210,3 +212,10 @@ def overdue_by_city(*, acting_user: Any, today: date | None = None) -> list[Over
         ),
         key=lambda row: (-row.total, row.city_code),
     )
+
+
+def basket_uploads_visible_to(*, acting_user: Any) -> QuerySet[BasketUpload]:
+    """A spreadsheet basket is seen by its agency's buyers only (not operators or auditors:
+    until checked out it is a draft, and its orders are what they see)."""
+    require_role(acting_user, Role.AGENCY)
+    return BasketUpload.objects.filter(agency_id=membership.agency_id_of(acting_user))

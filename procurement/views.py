@@ -227,3 +227,27 @@ def supplier_statement_xlsx(request: HttpRequest):
         )
 
     return _answered(request, respond)
+
+
+def _basket_template(request: HttpRequest, respond):
+    """The basket template: the header row only (agency buyers; docs/spreadsheet-baskets.md)."""
+    from procurement.basket_files import TEMPLATE_HEADER
+    from shop.core.permissions import require_role
+
+    def checked():
+        require_role(request.user, Role.AGENCY)
+        return respond(TEMPLATE_HEADER)
+
+    return _answered(request, checked)
+
+
+@require_GET
+def basket_template_csv(request: HttpRequest):
+    return _basket_template(request, lambda header: csv_response("basket.csv", header, []))
+
+
+@require_GET
+def basket_template_xlsx(request: HttpRequest):
+    return _basket_template(
+        request, lambda header: xlsx_response("basket.xlsx", header, [], sheet="采购清单")
+    )

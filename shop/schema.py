@@ -4,6 +4,7 @@ import graphene
 
 from catalog.graphql.mutations import CatalogMutations
 from catalog.graphql.queries import CatalogQueries
+from procurement.graphql.baskets import BasketMutations, BasketQueries
 from procurement.graphql.ledger import LedgerMutations, LedgerQueries
 from procurement.graphql.mutations import ProcurementMutations
 from procurement.graphql.queries import ProcurementQueries
@@ -19,6 +20,7 @@ class Query(
     CatalogQueries,
     SearchQueries,
     ProcurementQueries,
+    BasketQueries,
     StatementQueries,
     LedgerQueries,
     AccountQueries,
@@ -30,7 +32,12 @@ class Query(
 
 
 class Mutation(
-    CatalogMutations, ProcurementMutations, LedgerMutations, AccountMutations, graphene.ObjectType
+    CatalogMutations,
+    ProcurementMutations,
+    BasketMutations,
+    LedgerMutations,
+    AccountMutations,
+    graphene.ObjectType,
 ):
     pass
 

@@ -1,3 +1,4 @@
+from procurement.models.baskets import BasketPreviewLine, BasketUpload
 from procurement.models.ledger import (
     PLATFORM_CHANNEL,
     ContributionEntry,
@@ -43,6 +44,8 @@ __all__ = [
     "SHIP_WITHIN_DAYS",
     "Agency",
     "AgencyType",
+    "BasketPreviewLine",
+    "BasketUpload",
     "Checkout",
     "Complaint",
     "ComplaintKind",

@@ -14,19 +14,20 @@ first request and creates nothing.
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from catalog import version as catalog_version
 from catalog.models import Product, ProductVariant, SupplierStatus, TierPrice
 from procurement.errors import ProcurementErrorCode
-from procurement.models import SHIP_WITHIN_DAYS, Checkout, Order, OrderEvent, OrderLine
+from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record_many
@@ -37,12 +38,25 @@ from shop.core.permissions import require_role
 
 MAX_LINE_QUANTITY = 1_000_000
 MAX_LINES = 200
+ADDRESS_MAX_LENGTH = Order._meta.get_field("address").max_length
 
 
 @dataclass(frozen=True)
 class CheckoutLine:
     variant_id: int | None
     quantity: int
+    # Where this line is delivered, when not to the checkout's address (a spreadsheet basket's
+    # per-line address): the line goes into an order of its own supplier and address.
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """Why a variant cannot be bought in a quantity; `field` is the line's field at fault."""
+
+    code: ProcurementErrorCode
+    message: str
+    field: str
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,12 @@ def _payload_hash(
     lines: list[CheckoutLine], shipping: ShippingAddress, ship_within_days: int
 ) -> str:
     payload = {
-        "lines": sorted([line.variant_id or 0, line.quantity] for line in lines),
+        # A line's own address only when it has one, so the hashes of checkouts without any
+        # (every checkoutCreate) are those they always were.
+        "lines": sorted(
+            [line.variant_id or 0, line.quantity, *([line.address] if line.address else [])]
+            for line in lines
+        ),
         "shipping": [shipping.recipient, shipping.phone, shipping.address],
         "shipWithinDays": ship_within_days,
     }
@@ -73,18 +92,39 @@ def _payload_hash(
 
 
 def _check_request(
-    lines: list[CheckoutLine], shipping: ShippingAddress, ship_within_days: int
+    lines: list[CheckoutLine],
+    shipping: ShippingAddress,
+    ship_within_days: int,
+    max_lines: int = MAX_LINES,
 ) -> dict[int, int]:
     """Shape checks that need no locks; returns quantity per variant id (repeats merged)."""
     if not lines:
         raise DomainError("The basket is empty.", code=ProcurementErrorCode.NO_LINES, field="lines")
-    if len(lines) > MAX_LINES:
+    if len(lines) > max_lines:
         raise DomainError(
-            f"At most {MAX_LINES} lines.", code=ProcurementErrorCode.INVALID, field="lines"
+            f"At most {max_lines} lines.", code=ProcurementErrorCode.INVALID, field="lines"
         )
     errors: list[DomainError] = []
     wanted: dict[int, int] = defaultdict(int)
+    address_of: dict[int, str] = {}
     for index, line in enumerate(lines):
+        problem = validation.text_problem(line.address, ADDRESS_MAX_LENGTH)
+        if problem:
+            errors.append(
+                DomainError(
+                    problem, code=ProcurementErrorCode.INVALID, field=f"lines.{index}.address"
+                )
+            )
+        elif address_of.setdefault(line.variant_id or 0, line.address) != line.address:
+            # One variant is one order line: its repeats are merged, so they cannot go to
+            # two places.
+            errors.append(
+                DomainError(
+                    "A product variant repeated in the basket has one delivery address.",
+                    code=ProcurementErrorCode.INVALID,
+                    field=f"lines.{index}.address",
+                )
+            )
         if line.variant_id is None:
             errors.append(
                 DomainError(
@@ -147,46 +187,74 @@ def _not_sellable(lines: list[CheckoutLine], variant: ProductVariant) -> DomainE
 
 
 def _insufficient(lines: list[CheckoutLine], variant: ProductVariant, stock: int) -> DomainError:
-    return DomainError(
+    return _error(lines, variant.pk, _short(variant, stock))
+
+
+def variants_with_sellable(variants: QuerySet) -> QuerySet:
+    """`variants` with what the checkout rules read: product, supplier, county and category,
+    and whether the product can be sold today (`sellable`)."""
+    today = timezone.localdate()
+    return variants.select_related(
+        "product__supplier", "product__origin_county", "product__category"
+    ).annotate(sellable=Exists(Product.objects.sellable(today).filter(pk=OuterRef("product_id"))))
+
+
+def line_problem(variant: ProductVariant, quantity: int) -> LineProblem | None:
+    """The rule a checkout line meets before any lock: the variant (read through
+    `variants_with_sellable`) can be sold, in at least its minimum quantity, and there was
+    enough stock when read. Stock and the supplier's status are checked again under locks."""
+    product = variant.product
+    if not variant.sellable:
+        supplier = product.supplier
+        why = (
+            f"its supplier is {SupplierStatus(supplier.status).label}"
+            if supplier.status != SupplierStatus.ADMITTED
+            else "it is not certified, expired or unpublished"
+        )
+        return LineProblem(
+            ProcurementErrorCode.NOT_SELLABLE,
+            f"{product.name} is not on sale ({why}).",
+            "variantId",
+        )
+    if quantity < variant.minimum_order_quantity:
+        return LineProblem(
+            ProcurementErrorCode.BELOW_MINIMUM_QUANTITY,
+            f"{product.name} {variant.spec}: the minimum order is "
+            f"{variant.minimum_order_quantity} {variant.unit}.",
+            "quantity",
+        )
+    if quantity > variant.stock:
+        return _short(variant, variant.stock)
+    return None
+
+
+def _short(variant: ProductVariant, stock: int) -> LineProblem:
+    return LineProblem(
+        ProcurementErrorCode.INSUFFICIENT_STOCK,
         f"{variant.product.name} {variant.spec}: only {stock} {variant.unit} left.",
-        code=ProcurementErrorCode.INSUFFICIENT_STOCK,
-        field=_field_of(lines, variant.pk, "quantity"),
+        "quantity",
+    )
+
+
+def _error(lines: list[CheckoutLine], variant_id: int, problem: LineProblem) -> DomainError:
+    return DomainError(
+        problem.message, code=problem.code, field=_field_of(lines, variant_id, problem.field)
     )
 
 
 def _read_variants(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, ProductVariant]:
-    """Read the variants without locking them and check everything that can be checked before
-    the transaction: they exist, can be sold, in at least the minimum quantity, and there was
-    enough stock when read. Stock and the suppliers' status are checked again under locks."""
-    today = timezone.localdate()
+    """Read the variants without locking them and check `line_problem` for each."""
     variants = {
-        v.pk: v
-        for v in ProductVariant.objects.select_related(
-            "product__supplier", "product__origin_county", "product__category"
-        )
-        .annotate(
-            sellable=Exists(Product.objects.sellable(today).filter(pk=OuterRef("product_id")))
-        )
-        .filter(pk__in=wanted)
+        v.pk: v for v in variants_with_sellable(ProductVariant.objects.filter(pk__in=wanted))
     }
     errors: list[DomainError] = []
     for variant_id, quantity in wanted.items():
         variant = variants.get(variant_id)
+        problem = line_problem(variant, quantity) if variant is not None else None
         if variant is None:
             errors.append(_not_found(lines, variant_id))
-        elif not variant.sellable:
-            errors.append(_not_sellable(lines, variant))
-        elif quantity < variant.minimum_order_quantity:
-            errors.append(
-                DomainError(
-                    f"{variant.product.name} {variant.spec}: the minimum order is "
-                    f"{variant.minimum_order_quantity} {variant.unit}.",
-                    code=ProcurementErrorCode.BELOW_MINIMUM_QUANTITY,
-                    field=_field_of(lines, variant_id, "quantity"),
-                )
-            )
-        elif quantity > variant.stock:
-            errors.append(_insufficient(lines, variant, variant.stock))
+        elif problem is not None:
+            errors.append(_error(lines, variant_id, problem))
     if errors:
         _refuse(errors)
     return variants
@@ -293,17 +361,18 @@ def _build_orders(
     variants: dict[int, ProductVariant],
     shipping: ShippingAddress,
     ship_within_days: int,
+    address_of: dict[int, str],
 ) -> list[tuple[Order, list[OrderLine]]]:
-    """The orders (one per supplier) and their priced lines, before any lock is taken."""
-    tiers: dict[int, list[TierPrice]] = defaultdict(list)
-    for tier in TierPrice.objects.filter(variant_id__in=wanted):
-        tiers[tier.variant_id].append(tier)
-    by_supplier: dict[int, list[ProductVariant]] = defaultdict(list)
+    """The orders (one per supplier and delivery address) and their priced lines, before any
+    lock is taken. `address_of`: a variant's own address, where it has one."""
+    tiers = tiers_of(wanted)
+    by_order: dict[tuple[int, str], list[ProductVariant]] = defaultdict(list)
     for variant_id in sorted(wanted):
-        by_supplier[variants[variant_id].product.supplier_id].append(variants[variant_id])
+        address = (address_of.get(variant_id) or shipping.address).strip()
+        by_order[variants[variant_id].product.supplier_id, address].append(variants[variant_id])
     today = timezone.localdate()
     built = []
-    for supplier_id, supplier_variants in sorted(by_supplier.items()):
+    for (supplier_id, address), supplier_variants in sorted(by_order.items()):
         lines = [
             _line(variant, wanted[variant.pk], tiers[variant.pk]) for variant in supplier_variants
         ]
@@ -315,13 +384,21 @@ def _build_orders(
             agency_city=agency.city.name,
             recipient=shipping.recipient.strip(),
             phone=shipping.phone.strip(),
-            address=shipping.address.strip(),
+            address=address,
             ship_within_days=ship_within_days,
             latest_ship_date=today + timedelta(days=ship_within_days),
             subtotal=sum((line.line_total for line in lines), Decimal("0.00")),
         )
         built.append((order, lines))
     return built
+
+
+def tiers_of(variant_ids: Iterable[int]) -> dict[int, list[TierPrice]]:
+    """The tier prices of the variants, by variant id (one query)."""
+    tiers: dict[int, list[TierPrice]] = defaultdict(list)
+    for tier in TierPrice.objects.filter(variant_id__in=list(variant_ids)):
+        tiers[tier.variant_id].append(tier)
+    return tiers
 
 
 def _place_orders(
@@ -381,6 +458,17 @@ def _replay(checkout: Checkout, payload_hash: str) -> list[Order]:
     return list(checkout.orders.order_by("id"))
 
 
+def buying_agency(acting_user: Any) -> Agency:
+    """The active agency an agency user buys for; anyone else is refused."""
+    require_role(acting_user, Role.AGENCY)
+    agency = acting_user.agency
+    if agency is None or not agency.is_active:
+        raise DomainError(
+            "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
+        )
+    return agency
+
+
 def checkout_create(
     *,
     acting_user: Any,
@@ -388,14 +476,12 @@ def checkout_create(
     shipping: ShippingAddress,
     idempotency_key: str,
     ship_within_days: int = 7,
+    max_lines: int = MAX_LINES,
 ) -> list[Order]:
-    """Place an agency's basket as one order per supplier (see the module docstring)."""
-    require_role(acting_user, Role.AGENCY)
-    agency = acting_user.agency
-    if agency is None or not agency.is_active:
-        raise DomainError(
-            "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
-        )
+    """Place an agency's basket as one order per supplier (and delivery address: see
+    `CheckoutLine.address`); see the module docstring. `max_lines`: a spreadsheet basket may
+    hold more lines than one API request."""
+    agency = buying_agency(acting_user)
     key = (idempotency_key or "").strip()
     if not 8 <= len(key) <= 128:
         raise DomainError(
@@ -403,14 +489,15 @@ def checkout_create(
             code=ProcurementErrorCode.INVALID,
             field="idempotencyKey",
         )
-    wanted = _check_request(lines, shipping, ship_within_days)
+    wanted = _check_request(lines, shipping, ship_within_days, max_lines)
     payload_hash = _payload_hash(lines, shipping, ship_within_days)
     existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
     if existing is not None:
         return _replay(existing, payload_hash)
     # Everything that needs no lock first: read, check and price the basket.
     variants = _read_variants(lines, wanted)
-    built = _build_orders(agency, wanted, variants, shipping, ship_within_days)
+    address_of = {line.variant_id: line.address for line in lines if line.address}
+    built = _build_orders(agency, wanted, variants, shipping, ship_within_days, address_of)
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
