@@ -14,7 +14,7 @@ from procurement.models import BasketPreviewLine, BasketUpload, Checkout, Order,
 from procurement.services import baskets
 from shop.core.models import AuditEvent
 from tests.factories import TierPriceFactory
-from tests.procurement.baskets import CHECKOUT, PREVIEW, csv_bytes, upload, uploaded, xlsx_bytes
+from tests.procurement.baskets import CHECKOUT, PREVIEW, csv_bytes, uploaded, xlsx_bytes
 from tests.procurement.flows import buyer, new_supplier, stocked_variant
 
 
@@ -80,7 +80,9 @@ def test_an_xlsx_basket_is_read_like_a_csv(db):
 def test_a_gbk_csv_saved_by_excel_on_chinese_windows_is_read(db):
     user = buyer()
     variant = stocked_variant(stock=50)
-    data = csv_bytes([variant.sku, 2, "泉州市丰泽区东湖街"], header=["商品编码", "数量", "配送地址"])
+    data = csv_bytes(
+        [variant.sku, 2, "泉州市丰泽区东湖街"], header=["商品编码", "数量", "配送地址"]
+    )
     preview = uploaded(user, data.decode("utf-8-sig").encode("gbk"))
     assert preview["lines"][0]["deliveryAddress"] == "泉州市丰泽区东湖街"
     assert row_errors(preview) == []
@@ -212,7 +214,9 @@ def test_checkout_places_one_order_per_supplier_and_delivery_address(gql):
         ("厦门市湖里区二食堂", supplier.name),
         ("厦门市思明区食堂1号", wine.product.supplier.name),
     }
-    assert placed["厦门市湖里区二食堂", supplier.name]["lines"] == [{"sku": dates.sku, "quantity": 2}]
+    assert placed["厦门市湖里区二食堂", supplier.name]["lines"] == [
+        {"sku": dates.sku, "quantity": 2}
+    ]
     assert stock_of(goji, dates, wine) == [99, 98, 97]
     again = gql(PREVIEW, {"id": preview["id"]}, user=user)["data"]["basketPreview"]
     assert sorted(o["number"] for o in again["orders"]) == sorted(
