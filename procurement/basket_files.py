@@ -31,6 +31,7 @@ MAX_BASKET_ROWS = 2_000
 MAX_SCANNED_ROWS = 5 * MAX_BASKET_ROWS
 MAX_XLSX_UNPACKED_BYTES = 32 * 2**20
 MAX_COLUMNS = 26  # A–Z: the basket's columns are found in the header among these
+HEADER_SEARCH_ROWS = 5  # the header may follow a few title rows
 SKU_MAX_LENGTH = 64  # catalog.ProductVariant.sku
 
 # The template's header; the reader also accepts a header cell that contains one of the words
@@ -125,10 +126,10 @@ def _csv_cells(text: str):
         delimiter = lines[0].strip()[4:5] or ","
         lines = lines[1:]
     else:
-        first = lines[0] if lines else ""
-        # A CSV saved where the decimal separator is a comma uses semicolons; a "text" export
-        # uses tabs.
-        delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+        # A CSV saved where the decimal separator is a comma uses semicolons, a "text" export
+        # tabs: the separator is the one the first lines use most (commas when none).
+        start = "".join(lines[: HEADER_SEARCH_ROWS + 5])
+        delimiter = max((",", ";", "\t"), key=start.count) if start.strip() else ","
     try:
         for cells in csv.reader(lines, delimiter=delimiter):
             yield [_Cell(value) for value in cells[:MAX_COLUMNS]]
@@ -192,6 +193,7 @@ def _header_columns(cells: list[_Cell]) -> dict[str, int]:
 
 def _rows(cell_rows) -> list[BasketRow]:
     columns: dict[str, int] | None = None
+    first_line: tuple[int, str] | None = None  # the first non-blank row, for the error
     rows: list[BasketRow] = []
     for number, cells in enumerate(cell_rows, start=1):
         if number > MAX_SCANNED_ROWS:
@@ -199,24 +201,34 @@ def _rows(cell_rows) -> list[BasketRow]:
         if not any(_text(cell) for cell in cells):
             continue  # blank rows are skipped; the numbers stay those the sheet shows
         if columns is None:
-            header = " ".join(_text(cell) for cell in cells)
-            if validation.CONTROL_CHARACTERS.search(header):
-                raise _unreadable("The file is not a spreadsheet (binary data in its header).")
-            columns = _header_columns(cells)
-            missing = [name for name in ("sku", "quantity") if name not in columns]
-            if missing:
-                raise _file_error(
-                    f"The header row (row {number}) has no {' or '.join(missing)} column; "
-                    f"it reads {header[:200]!r}. Start from the template.",
-                    ProcurementErrorCode.MISSING_COLUMNS,
-                )
+            line = " ".join(_text(cell) for cell in cells)
+            if first_line is None:
+                if validation.CONTROL_CHARACTERS.search(line):
+                    raise _unreadable("The file is not a spreadsheet (binary data in it).")
+                first_line = (number, line)
+            found = _header_columns(cells)
+            if "sku" in found and "quantity" in found:
+                columns = found
+            elif number - first_line[0] >= HEADER_SEARCH_ROWS:
+                raise _missing_columns(*first_line)
+            # else a title above the header (采购清单, the canteen's name, a date): skipped
             continue
         if len(rows) == MAX_BASKET_ROWS:
             raise _too_many()
         rows.append(_row(number, cells, columns))
+    if columns is None and first_line is not None:
+        raise _missing_columns(*first_line)
     if not rows:
         raise _file_error("The file has no rows to buy.", ProcurementErrorCode.NO_LINES)
     return rows
+
+
+def _missing_columns(number: int, line: str) -> DomainError:
+    return _file_error(
+        f"No header row with a SKU and a quantity column; row {number} reads {line[:200]!r}. "
+        "Start from the template.",
+        ProcurementErrorCode.MISSING_COLUMNS,
+    )
 
 
 def _too_many() -> DomainError:

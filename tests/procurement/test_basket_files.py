@@ -57,7 +57,7 @@ def test_a_file_that_is_not_a_basket_is_refused_and_nothing_is_kept(db, name):
 def test_the_file_error_says_what_the_header_reads(db):
     data = csv_bytes(["a", "b"], header=["名称", "价格"])
     message = upload(buyer(), data)["data"]["basketUpload"]["errors"][0]["message"]
-    assert "no sku or quantity column" in message
+    assert "No header row with a SKU and a quantity column" in message
     assert "名称 价格" in message
 
 

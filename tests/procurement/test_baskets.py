@@ -96,6 +96,16 @@ def test_a_semicolon_csv_with_blank_rows_keeps_the_sheets_row_numbers(db):
     assert [line["rowNumber"] for line in preview["lines"]] == [3]
 
 
+def test_title_rows_above_the_header_are_skipped(db):
+    user = buyer()
+    variant = stocked_variant(stock=50)
+    title = "\r\n厦门市第一中学食堂 十月采购清单,,\r\n,,\r\n".encode()  # rows 1-3
+    data = title + csv_bytes([variant.sku, 2, ""], encoding="utf-8")  # header on row 4
+    preview = uploaded(user, data)
+    assert [(line["rowNumber"], line["sku"]) for line in preview["lines"]] == [(5, variant.sku)]
+    assert row_errors(preview) == []
+
+
 def _unsellable_draft(v):
     type(v.product).objects.filter(pk=v.product_id).update(status=ProductStatus.DRAFT)
 
