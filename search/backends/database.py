@@ -32,6 +32,7 @@ from django.db.models import (
     Exists,
     F,
     FloatField,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -66,6 +67,9 @@ FTS_MATCHING_IDS = (
 BATCH = 500
 # A relaxed (partial) hit scores this per query word it matches, above any text rank.
 MATCHED_WORD = 100
+# How many matches a relevance page scores (ts_rank / bm25) and sorts: the first ones in the
+# matcher's `candidate_tier` order, then product id. Counts and facets cover every match.
+RANKED_CANDIDATES = 500
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_ONLY_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+$")
 
@@ -92,6 +96,11 @@ class Matcher:
     def score(self, terms: QueryTerms) -> Any:
         raise NotImplementedError
 
+    def candidate_tier(self, terms: QueryTerms) -> Any:
+        """A cheap expression ordering the matches (higher first) before only the first
+        `RANKED_CANDIDATES` of them are scored; None: by product id alone."""
+        return None
+
     def suggest_condition(self, tokens: list[str]) -> Any:
         raise NotImplementedError
 
@@ -108,30 +117,50 @@ class PostgresMatcher(Matcher):
     def _lexeme(token: str) -> str:
         return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    def _word(self, word: str, ascii_prefix: bool) -> list[str]:
+    def _word(self, word: str, ascii_prefix: bool, in_name: bool = False) -> list[str]:
         """The word itself (a word of the name or the long text; for one or two Han characters
         also a part of the name), or all its character bigrams in the name, or (ASCII) a prefix
-        of a pinyin / initials word. No weight restrictions or phrases: GIN decides it alone."""
+        of a pinyin / initials word. No weight restrictions or phrases: GIN decides it alone.
+        `in_name`: only where the name has it (weights A, B and, for Han words, the name's
+        characters and bigrams in C), for `candidate_tier`."""
+        han = bool(_HAN_ONLY_RE.match(word))
+        weights = (":ABC" if han else ":AB") if in_name else ""
         lexeme = self._lexeme(word)
-        alternatives = [lexeme]
-        if _HAN_ONLY_RE.match(word) and len(word) > 2:
+        alternatives = [lexeme + weights]
+        if han and len(word) > 2:
             bigrams = dict.fromkeys(word[i : i + 2] for i in range(len(word) - 1))
             alternatives.append("(" + " & ".join(self._lexeme(b) for b in bigrams) + ")")
         if ascii_prefix:
-            alternatives.append(f"{lexeme}:*")
+            alternatives.append(f"{lexeme}:*{weights.lstrip(':')}")
         return alternatives
 
-    def _term(self, term: str, terms: QueryTerms) -> str:
+    def _term(self, term: str, terms: QueryTerms, in_name: bool = False) -> str:
         """The term or any of its dictionary expansions (土豆 | 马铃薯 | 洋芋)."""
-        alternatives = self._word(term, term in terms.initials)  # ASCII: pinyin prefix too
+        alternatives = self._word(term, term in terms.initials, in_name)  # ASCII: pinyin prefix
         for word in terms.expansions.get(term, ()):
-            alternatives += self._word(word, False)
+            alternatives += self._word(word, False, in_name)
         return "(" + " | ".join(alternatives) + ")" if len(alternatives) > 1 else alternatives[0]
 
-    def tsquery(self, terms: QueryTerms) -> str:
+    def tsquery(self, terms: QueryTerms, in_name: bool = False) -> str:
         if terms.match_any:
-            return " | ".join(self._term(term, terms) for term in terms.relaxable)
-        return " & ".join(self._term(term, terms) for term in terms.terms)
+            return " | ".join(self._term(term, terms, in_name) for term in terms.relaxable)
+        return " & ".join(self._term(term, terms, in_name) for term in terms.terms)
+
+    def _matched_words(self, terms: QueryTerms) -> tuple[str, list[str]]:
+        """SQL counting the query words an entry matches (relaxed queries), and its params."""
+        sql = " + ".join([f'("{TABLE}"."document" @@ %s::tsquery)::int'] * len(terms.terms))
+        return sql, [self._term(term, terms) for term in terms.terms]
+
+    def candidate_tier(self, terms):
+        """Relaxed: how many query words an entry matches (what its score counts first);
+        otherwise whether every word is in the name (what `WEIGHTS` favour most)."""
+        if terms.match_any:
+            return _raw(*self._matched_words(terms), IntegerField())
+        return _raw(
+            f'"{TABLE}"."document" @@ %s::tsquery',
+            [self.tsquery(terms, in_name=True)],
+            BooleanField(),
+        )
 
     def boost_tsquery(self, terms: QueryTerms) -> str:
         return " | ".join(f"{self._lexeme(t)}:A" for t in terms.all_terms)
@@ -152,9 +181,9 @@ class PostgresMatcher(Matcher):
             )
             params.append(" | ".join(self._lexeme(t) for t in terms.compounds))
         if terms.match_any:  # relaxed: how many query words a hit matches comes first
-            for term in terms.terms:
-                sql += f' + {MATCHED_WORD} * ("{TABLE}"."document" @@ %s::tsquery)::int'
-                params.append(self._term(term, terms))
+            matched_sql, matched_params = self._matched_words(terms)
+            sql += f" + {MATCHED_WORD} * ({matched_sql})"
+            params += matched_params
         return _raw(sql, params, FloatField())
 
     def _suggest_tsquery(self, tokens):
@@ -184,24 +213,37 @@ class SQLiteMatcher(Matcher):
     def _string(token: str) -> str:
         return '"' + token.replace('"', '""') + '"'
 
-    def _word(self, word: str, ascii_prefix: bool) -> list[str]:
-        alternatives = ["{name_terms body_terms} : " + self._string(word)]
+    def _word(self, word: str, ascii_prefix: bool, in_name: bool = False) -> list[str]:
+        """As `PostgresMatcher._word`; `in_name`: only in the name's columns."""
+        columns = "name_terms" if in_name else "{name_terms body_terms}"
+        alternatives = [f"{columns} : " + self._string(word)]
         if _HAN_ONLY_RE.match(word):
             alternatives.append("name_chars : " + self._string(" ".join(word)))
         if ascii_prefix:
             alternatives.append("{pinyin initials} : " + self._string(word) + " *")
         return alternatives
 
-    def _term(self, term: str, terms: QueryTerms) -> str:
-        alternatives = self._word(term, term in terms.initials)
+    def _term(self, term: str, terms: QueryTerms, in_name: bool = False) -> str:
+        alternatives = self._word(term, term in terms.initials, in_name)
         for word in terms.expansions.get(term, ()):
-            alternatives += self._word(word, False)
+            alternatives += self._word(word, False, in_name)
         return "(" + " OR ".join(alternatives) + ")"
 
-    def match(self, terms: QueryTerms) -> str:
+    def match(self, terms: QueryTerms, in_name: bool = False) -> str:
         if terms.match_any:
-            return " OR ".join(self._term(term, terms) for term in terms.relaxable)
-        return " AND ".join(self._term(term, terms) for term in terms.terms)
+            return " OR ".join(self._term(term, terms, in_name) for term in terms.relaxable)
+        return " AND ".join(self._term(term, terms, in_name) for term in terms.terms)
+
+    def _matched_words(self, terms: QueryTerms) -> tuple[str, list[str]]:
+        """SQL counting the query words an entry matches (relaxed queries), and its params."""
+        sql = " + ".join([f"({FTS_MATCHING_IDS})"] * len(terms.terms))
+        return sql, [self._term(term, terms) for term in terms.terms]
+
+    def candidate_tier(self, terms):
+        """As `PostgresMatcher.candidate_tier`, with the name's FTS5 columns."""
+        if terms.match_any:
+            return _raw(*self._matched_words(terms), IntegerField())
+        return _raw(FTS_MATCHING_IDS, [self.match(terms, in_name=True)], BooleanField())
 
     def boost_match(self, terms: QueryTerms) -> str:
         return " OR ".join(
@@ -228,9 +270,9 @@ class SQLiteMatcher(Matcher):
         sql = f"COALESCE({self._rank('%s')}, 0) + {self.BOOST} * COALESCE({self._rank('%s')}, 0)"
         params = [self.match(terms), self.boost_match(terms)]
         if terms.match_any:  # relaxed: how many query words a hit matches comes first
-            for term in terms.terms:
-                sql += f" + {MATCHED_WORD} * ({FTS_MATCHING_IDS})"
-                params.append(self._term(term, terms))
+            matched_sql, matched_params = self._matched_words(terms)
+            sql += f" + {MATCHED_WORD} * ({matched_sql})"
+            params += matched_params
         return _raw(sql, params, FloatField())
 
     def _suggest_match(self, tokens):
@@ -443,66 +485,52 @@ class DatabaseSearchBackend(SearchBackend):
         return allowed
 
     def search_once(self, request: SearchRequest) -> SearchResults:
-        """One statement: the matches are computed once (a CTE), then grouped by the four facet
-        columns (the total and every facet's counts follow from those groups, exactly) and
-        sorted for the page."""
+        """The total and every facet's exact counts from the matches grouped by the four facet
+        columns, without ranking them; the page from `_page_parts` (a bounded candidate set
+        when ranking by relevance). One statement, a second only for a page past the ranked
+        candidates."""
         base, terms = self.base_queryset(request)
-        scored = not terms.is_empty
-        today = timezone.localdate()
-        sort_key = {"name": F("name"), "price": F("min_price"), "created": F("created_at")}
-        matches = base.annotate(
-            gi_now=Case(
-                When(gi_until__gte=today, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-            score=self.matcher().score(terms) if scored else Value(None, FloatField()),
-            sort_key=sort_key.get(request.sort, F("product_id")),
-        ).values_list(
-            "product_id", "category_id", "county_id", "gi_now", "price_band", "score", "sort_key"
-        )
-        matches_sql, params = matches.order_by().query.sql_with_params()
         allowed = self._facet_filters(request)
         want_groups = request.count or request.facets
-        want_page = request.limit > 0
-        parts, part_params = [], []
+        parts, params = [], []
         if want_groups:
-            parts.append(
-                "SELECT 0, CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE PRECISION), "
-                "CAST(NULL AS BIGINT), category_id, county_id, gi_now, price_band, COUNT(*) "
-                "FROM m GROUP BY category_id, county_id, gi_now, price_band"
+            groups = base.annotate(gi_now=self._gi_now()).values_list(
+                "category_id", "county_id", "gi_now", "price_band"
             )
-        if want_page:
-            where, where_params = [], []
-            for column, values in (
-                ("category_id", allowed.get("category")),
-                ("county_id", allowed.get("county")),
-                ("gi_now", allowed.get("gi")),
-                ("price_band", allowed.get("price_band")),
-            ):
-                if values:
-                    where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
-                    where_params += sorted(values)
-            order = self._order_sql(request, scored)
-            # built from constants only; every value travels as a parameter
+            groups_sql, groups_params = groups.order_by().query.sql_with_params()
             parts.append(
-                "SELECT * FROM (SELECT 1, product_id, CAST(score AS DOUBLE PRECISION), "  # noqa: S608
+                "SELECT 0, CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE PRECISION), "  # noqa: S608
+                "CAST(NULL AS BIGINT), category_id, county_id, gi_now, price_band, COUNT(*) "
+                f"FROM ({groups_sql}) m GROUP BY category_id, county_id, gi_now, price_band"
+            )
+            params += groups_params
+        pieces = (
+            self._page_parts(self._facet_filtered(base, allowed), terms, request)
+            if request.limit > 0
+            else []
+        )
+        if not parts and not pieces:
+            return SearchResults(total=-1, hits=[], facets={}, backend=self.name)
+        statements = [(parts, params)]
+        for number, (piece_sql, piece_params, order) in enumerate(pieces):
+            # built from constants only; every value travels as a parameter
+            sql = (
+                f"SELECT 1, product_id, CAST(score AS DOUBLE PRECISION), "  # noqa: S608
                 f"ROW_NUMBER() OVER (ORDER BY {order}), CAST(NULL AS BIGINT), "
                 "CAST(NULL AS BIGINT), CAST(NULL AS BOOLEAN), CAST(NULL AS VARCHAR(16)), "
-                "CAST(NULL AS BIGINT) FROM m "
-                f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order} "
-                "LIMIT %s OFFSET %s) page"
+                f"CAST(NULL AS BIGINT) FROM ({piece_sql}) page"
             )
-            part_params += [*where_params, request.limit, max(request.offset, 0)]
-        if not parts:
-            return SearchResults(total=-1, hits=[], facets={}, backend=self.name)
-        sql = (
-            "WITH m (product_id, category_id, county_id, gi_now, price_band, score, sort_key) "
-            f"AS {self._materialized()}({matches_sql}) " + " UNION ALL ".join(parts)
-        )
+            if number == 0:
+                parts.append(sql)
+                params += piece_params
+            else:
+                statements.append(([sql], list(piece_params)))
+        rows = []
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *part_params])
-            rows = cursor.fetchall()
+            for statement_parts, statement_params in statements:
+                cursor.execute(" UNION ALL ".join(statement_parts), statement_params)
+                # pages of later statements follow those of earlier ones
+                rows += [(r[0], r[1], r[2], (len(rows), r[3]), *r[4:]) for r in cursor.fetchall()]
         groups = [
             ({"category": r[4], "county": r[5], "gi": bool(r[6]), "price_band": r[7]}, r[8])
             for r in rows
@@ -531,21 +559,92 @@ class DatabaseSearchBackend(SearchBackend):
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
 
     @staticmethod
-    def _order_sql(request: SearchRequest, scored: bool) -> str:
-        if request.sort == "relevance":
-            return "score DESC, product_id ASC" if scored else "product_id ASC"
-        direction = "DESC" if request.descending else "ASC"
-        return f"sort_key {direction} NULLS LAST, product_id {direction}"
+    def _gi_now() -> Case:
+        """Whether the entry's GI is current today (its expiry date, not the stored flag)."""
+        return Case(
+            When(gi_until__gte=timezone.localdate(), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
 
     @staticmethod
-    def _materialized() -> str:
-        """Compute the matches once: PostgreSQL does so for a CTE used twice; SQLite >= 3.35
-        takes the hint."""
-        if connection.vendor == "sqlite":
-            import sqlite3
+    def _facet_filtered(entries: QuerySet, allowed: dict[str, set]) -> QuerySet:
+        """The matches the page comes from: every facet filter applied (OR within a facet)."""
+        if "category" in allowed:
+            entries = entries.filter(category_id__in=sorted(allowed["category"]))
+        if "county" in allowed:
+            entries = entries.filter(county_id__in=sorted(allowed["county"]))
+        if "gi" in allowed:
+            current = Q(gi_until__gte=timezone.localdate())
+            entries = entries.filter(current if True in allowed["gi"] else ~current)
+        if "price_band" in allowed:
+            entries = entries.filter(price_band__in=sorted(allowed["price_band"]))
+        return entries
 
-            return "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
-        return "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    def _page_parts(
+        self, entries: QuerySet, terms: QueryTerms, request: SearchRequest
+    ) -> list[tuple[str, tuple, str]]:
+        """The page as (sql, params, order) pieces whose rows are (product_id, score, sort_key),
+        each in `order` (over those columns), the pieces one after the other.
+
+        By relevance, only the first `RANKED_CANDIDATES` matches in a cheap order
+        (`_candidate_order`) are scored and sorted by score; matches past them follow in that
+        cheap order. So the cost of a page does not grow with the number of matches beyond the
+        index scan, and paging stays consistent (one total order). Other sorts order every match
+        by the sort key (an index-free top-N sort) and score only the page's rows."""
+        start = max(request.offset, 0)
+        stop = start + request.limit
+        if terms.is_empty or request.sort != "relevance":
+            key = {"name": F("name"), "price": F("min_price"), "created": F("created_at")}
+            sort_key = key.get(request.sort, F("product_id"))
+            if request.sort != "relevance" and request.descending:
+                by = [sort_key.desc(nulls_last=True), F("product_id").desc()]
+                order = "sort_key DESC NULLS LAST, product_id DESC"
+            else:
+                by = [sort_key.asc(nulls_last=True), F("product_id").asc()]
+                order = "sort_key ASC NULLS LAST, product_id ASC"
+            ids = entries.order_by(*by).values("product_id")[start:stop]
+            return [self._scored(ids, terms, sort_key, by, order)]
+        tier = self.matcher().candidate_tier(terms)
+        cheap = [tier.desc(), F("product_id").asc()] if tier is not None else [F("product_id")]
+        pieces = []
+        if start < RANKED_CANDIDATES:
+            candidates = entries.order_by(*cheap).values("product_id")[:RANKED_CANDIDATES]
+            by = [F("score").desc(), F("product_id").asc()]
+            order = "score DESC, product_id ASC"
+            pieces.append(self._scored(candidates, terms, Value(0), by, order, start, stop))
+        if stop > RANKED_CANDIDATES:
+            rest = entries.order_by(*cheap).values("product_id")[
+                max(start, RANKED_CANDIDATES) : stop
+            ]
+            order = "sort_key DESC, product_id ASC"
+            pieces.append(self._scored(rest, terms, tier or Value(0), cheap, order))
+        return pieces
+
+    def _scored(
+        self,
+        ids: QuerySet,
+        terms: QueryTerms,
+        sort_key: Any,
+        by: list,
+        order: str,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> tuple[str, tuple, str]:
+        """(sql, params, order) of the entries whose ids `ids` selects, scored (the score is
+        computed for these rows only), in the order `by`, sliced to [start:stop]."""
+        ids_sql, ids_params = ids.query.sql_with_params()
+        score = self.matcher().score(terms) if not terms.is_empty else Value(None, FloatField())
+        rows = (
+            ProductSearchEntry.objects.filter(
+                product_id__in=_raw(ids_sql, list(ids_params), BooleanField())
+            )
+            .annotate(score=score, sort_key=sort_key)
+            .order_by(*by)
+            .values_list("product_id", "score", "sort_key")[start:stop]
+        )
+        sql, params = rows.query.sql_with_params()
+        return sql, params, order
 
     def count(self, request: SearchRequest) -> int:
         return self.search(replace(request, limit=0, facets=False)).total
