@@ -210,6 +210,19 @@ def _slowest(result: dict, n: int) -> list[str]:
     ]
 
 
+def _by_kind(result: dict) -> list[str]:
+    """p50 / p95 per kind of judged query (everyday, pinyin, typo, ...), slowest p95 first."""
+    kinds: dict[str, list[float]] = defaultdict(list)
+    for name, times in result["per_query"].items():
+        kinds[name.rsplit("[", 1)[1].rstrip("]")] += [s * 1000 for s in times]
+    rows = sorted(kinds.items(), key=lambda item: -common.percentile(item[1], 95))
+    return [
+        f"{kind:<14} p50 {common.percentile(ms, 50):6.1f} ms  "
+        f"p95 {common.percentile(ms, 95):6.1f} ms  ({len(ms)} searches)"
+        for kind, ms in rows
+    ]
+
+
 def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
     import django
 
@@ -240,6 +253,9 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
     print("  slowest on the database (with facets):")
     for line in _slowest(db, 8):
         print(f"    {line}")
+    print("  database with facets, per kind of query:")
+    for line in _by_kind(db):
+        print(f"    {line}")
     if engine:
         rate = engine["indexed"] / engine["reindex"]
         print(
@@ -258,6 +274,9 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
         )
         print("  slowest on OpenSearch (with facets):")
         for line in _slowest(engine["facets"], 5):
+            print(f"    {line}")
+        print("  OpenSearch with facets, per kind of query:")
+        for line in _by_kind(engine["facets"]):
             print(f"    {line}")
 
 
