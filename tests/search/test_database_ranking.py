@@ -61,9 +61,7 @@ def as_dicts(facets) -> dict:
     return {name: [(v.value, v.count) for v in values] for name, values in facets.items()}
 
 
-def test_counts_and_facets_cover_every_match_when_ranking_is_bounded(
-    backend, catalog, monkeypatch
-):
+def test_counts_and_facets_cover_every_match_when_ranking_is_bounded(backend, catalog, monkeypatch):
     unbounded = backend.search(request("枸杞"))
     monkeypatch.setattr(database, "RANKED_CANDIDATES", 2)
     bounded = backend.search(request("枸杞"))
