@@ -1,6 +1,7 @@
 """Which agency a user buys for, and who buys for an agency: the one place that knows how
 agency membership is stored (today `User.agency`), so moving it touches only this module."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -15,3 +16,39 @@ def agency_id_of(user: Any) -> int | None:
 def agency_members(agency_id: int) -> QuerySet:
     """The active users buying for an agency."""
     return get_user_model().objects.filter(agency_id=agency_id, is_active=True)
+
+
+# A member without recorded duties buys and does not approve (docs/approvals.md).
+DEFAULT_DUTIES = (True, False)
+
+
+@dataclass(frozen=True)
+class Member:
+    user: Any
+    can_buy: bool
+    can_approve: bool
+
+
+def duties_of(user: Any) -> tuple[bool, bool]:
+    """(can buy, can approve) for an agency member."""
+    from procurement.models import AgencyMemberDuties
+
+    duties = (
+        AgencyMemberDuties.objects.filter(user_id=user.pk)
+        .values_list("can_buy", "can_approve")
+        .first()
+    )
+    return duties if duties is not None else DEFAULT_DUTIES
+
+
+def members_with_duties(agency_id: int) -> list[Member]:
+    """The agency's active members and their duties, by e-mail (one query)."""
+    users = agency_members(agency_id).select_related("agency_duties").order_by("email")
+    members = []
+    for user in users:
+        duties = getattr(user, "agency_duties", None)
+        can_buy, can_approve = (
+            (duties.can_buy, duties.can_approve) if duties is not None else DEFAULT_DUTIES
+        )
+        members.append(Member(user, can_buy, can_approve))
+    return members

@@ -219,3 +219,51 @@ def basket_uploads_visible_to(*, acting_user: Any) -> QuerySet[BasketUpload]:
     until checked out it is a draft, and its orders are what they see)."""
     require_role(acting_user, Role.AGENCY)
     return BasketUpload.objects.filter(agency_id=membership.agency_id_of(acting_user))
+
+
+def _agency_readable(acting_user: Any, agency_id: int | None) -> Agency | None:
+    """The agency if the caller may read its approvals: its own members, operators, auditors."""
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
+    if acting_user.role == Role.AGENCY and acting_user.agency_id != agency_id:
+        return None
+    return Agency.objects.filter(pk=agency_id).first()
+
+
+def purchase_requests_visible_to(
+    *, acting_user: Any, statuses: list[str] | None = None, agency_ids: list[int] | None = None
+) -> QuerySet:
+    """An agency's members see its purchase requests; operators and auditors all."""
+    from procurement.models import PurchaseRequest
+
+    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
+    requests = PurchaseRequest.objects.select_related(
+        "agency", "requested_by", "decided_by", "checkout"
+    ).prefetch_related("checkout__orders")
+    if acting_user.role == Role.AGENCY:
+        requests = requests.filter(agency_id=acting_user.agency_id)
+    if statuses:
+        requests = requests.filter(status__in=statuses)
+    if agency_ids:
+        requests = requests.filter(agency_id__in=agency_ids)
+    return requests.order_by("-created_at", "-id")
+
+
+def agency_budgets(*, acting_user: Any, agency_id: int | None, year: int | None) -> list:
+    """The agency's budgets for a year (this year by default) with committed, pending and
+    available amounts; empty for an agency the caller may not read."""
+    from procurement.services import budgets
+
+    agency = _agency_readable(acting_user, agency_id)
+    if agency is None:
+        return []
+    return budgets.figures(agency.pk, year or budgets.budget_year())
+
+
+def agency_members(*, acting_user: Any, agency_id: int | None) -> list:
+    """The agency's members and their duties."""
+    from procurement import membership
+
+    agency = _agency_readable(acting_user, agency_id)
+    if agency is None:
+        return []
+    return membership.members_with_duties(agency.pk)

@@ -4,6 +4,7 @@ import graphene
 
 from catalog.graphql.mutations import CatalogMutations
 from catalog.graphql.queries import CatalogQueries
+from procurement.graphql.approvals import ApprovalMutations, ApprovalQueries
 from procurement.graphql.baskets import BasketMutations, BasketQueries
 from procurement.graphql.ledger import LedgerMutations, LedgerQueries
 from procurement.graphql.mutations import ProcurementMutations
@@ -22,6 +23,7 @@ class Query(
     ProcurementQueries,
     BasketQueries,
     StatementQueries,
+    ApprovalQueries,
     LedgerQueries,
     AccountQueries,
     CoreQueries,
@@ -35,6 +37,7 @@ class Mutation(
     CatalogMutations,
     ProcurementMutations,
     BasketMutations,
+    ApprovalMutations,
     LedgerMutations,
     AccountMutations,
     graphene.ObjectType,

@@ -99,6 +99,20 @@ class ShippingAddressInput(graphene.InputObjectType):
     address = graphene.String(required=True)
 
 
+def basket_arguments(lines, shipping_address) -> dict:
+    """A basket's lines and address as the checkout services take them."""
+    return {
+        "lines": [
+            # A malformed ID becomes 0, which matches no variant: VARIANT_NOT_FOUND.
+            checkout.CheckoutLine(decode_id(line.variant_id, "ProductVariant") or 0, line.quantity)
+            for line in lines
+        ],
+        "shipping": checkout.ShippingAddress(
+            shipping_address.recipient, shipping_address.phone, shipping_address.address
+        ),
+    }
+
+
 class CheckoutCreate(BaseMutation):
     """Buy: all or nothing, one order per supplier. Retrying with the same idempotency key
     returns the same orders."""
@@ -108,6 +122,9 @@ class CheckoutCreate(BaseMutation):
         shipping_address = ShippingAddressInput(required=True)
         idempotency_key = graphene.String(required=True)
         ship_within_days = graphene.Int(default_value=7, description="7, 15 or 30.")
+        budget_line = graphene.String(
+            description="The budget line (预算科目) to charge; one of the agency's this year."
+        )
 
     # Commits on its own: the service's transaction is all or nothing (and idempotent), and it
     # ends with the stock of possibly everybody's favourite products locked. In the request's
@@ -118,21 +135,9 @@ class CheckoutCreate(BaseMutation):
     errors = errors_field(ProcurementError)
 
     @classmethod
-    def perform(cls, info, lines, shipping_address, idempotency_key, ship_within_days=7):
+    def perform(cls, info, lines, shipping_address, **options):
         placed = checkout.checkout_create(
-            acting_user=info.context.user,
-            lines=[
-                # A malformed ID becomes 0, which matches no variant: VARIANT_NOT_FOUND.
-                checkout.CheckoutLine(
-                    decode_id(line.variant_id, "ProductVariant") or 0, line.quantity
-                )
-                for line in lines
-            ],
-            shipping=checkout.ShippingAddress(
-                shipping_address.recipient, shipping_address.phone, shipping_address.address
-            ),
-            idempotency_key=idempotency_key,
-            ship_within_days=ship_within_days,
+            acting_user=info.context.user, **basket_arguments(lines, shipping_address), **options
         )
         return cls(orders=placed)
 

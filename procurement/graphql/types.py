@@ -87,6 +87,12 @@ class AgencyType(DjangoObjectType):
     reserved_share = graphene.Field(
         ReservedShareType, year=graphene.Int(), description="预留份额; defaults to this year."
     )
+    approval_threshold = graphene.Field(
+        Money, description="Checkouts above this total need an approver; null: none does."
+    )
+    allow_self_approval = graphene.Boolean(
+        required=True, description="Whether an approver may approve their own request."
+    )
 
     class Meta:
         model = models.Agency
@@ -108,6 +114,9 @@ class AgencyType(DjangoObjectType):
 
     def resolve_reserved_share(self, info, year=None):
         return selectors.reserved_share(self, year or timezone.localdate().year)
+
+    def resolve_approval_threshold(self, info):
+        return Money.of(self.approval_threshold)
 
 
 class AgencyConnection(CountableConnection):

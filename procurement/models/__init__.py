@@ -1,3 +1,9 @@
+from procurement.models.approvals import (
+    AgencyBudget,
+    AgencyMemberDuties,
+    PurchaseRequest,
+    PurchaseRequestStatus,
+)
 from procurement.models.baskets import BasketPreviewLine, BasketUpload
 from procurement.models.ledger import (
     PLATFORM_CHANNEL,
@@ -43,6 +49,8 @@ __all__ = [
     "RESELLER_TYPES",
     "SHIP_WITHIN_DAYS",
     "Agency",
+    "AgencyBudget",
+    "AgencyMemberDuties",
     "AgencyType",
     "BasketPreviewLine",
     "BasketUpload",
@@ -70,6 +78,8 @@ __all__ = [
     "PaymentState",
     "PaymentStatus",
     "Refund",
+    "PurchaseRequest",
+    "PurchaseRequestStatus",
     "RefundState",
     "ReservedSharePlan",
     "Shipment",

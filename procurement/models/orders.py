@@ -34,6 +34,10 @@ class Agency(models.Model):
     contact_phone = models.CharField(max_length=32, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Approval (docs/approvals.md): a checkout above this total needs an approver; null: none
+    # does. Whether an approver may approve their own request.
+    approval_threshold = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    allow_self_approval = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -75,6 +79,8 @@ class Checkout(models.Model):
     idempotency_key = models.CharField(max_length=128)
     payload_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The budget line its orders are charged to ("" when none; docs/approvals.md).
+    budget_line = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

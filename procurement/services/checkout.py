@@ -26,8 +26,10 @@ from django.utils import timezone
 
 from catalog import version as catalog_version
 from catalog.models import Product, ProductVariant, SupplierStatus, TierPrice
+from procurement import membership
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
+from procurement.services import budgets
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record_many
@@ -75,10 +77,10 @@ def unit_price_for(variant: ProductVariant, tiers: list[TierPrice], quantity: in
     return price
 
 
-def _payload_hash(
-    lines: list[CheckoutLine], shipping: ShippingAddress, ship_within_days: int
+def payload_hash_of(
+    lines: list[CheckoutLine], shipping: ShippingAddress, ship_within_days: int, budget_line: str
 ) -> str:
-    payload = {
+    payload: dict[str, Any] = {
         # A line's own address only when it has one, so the hashes of checkouts without any
         # (every checkoutCreate) are those they always were.
         "lines": sorted(
@@ -88,10 +90,12 @@ def _payload_hash(
         "shipping": [shipping.recipient, shipping.phone, shipping.address],
         "shipWithinDays": ship_within_days,
     }
+    if budget_line:  # absent otherwise: the hashes of checkouts stored before lines existed hold
+        payload["budgetLine"] = budget_line
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
-def _check_request(
+def check_request(
     lines: list[CheckoutLine],
     shipping: ShippingAddress,
     ship_within_days: int,
@@ -450,23 +454,98 @@ def _line(variant: ProductVariant, quantity: int, tiers: list[TierPrice]) -> Ord
 
 def _replay(checkout: Checkout, payload_hash: str) -> list[Order]:
     if checkout.payload_hash != payload_hash:
-        raise DomainError(
-            "This idempotency key was used for a different checkout.",
-            code=ProcurementErrorCode.IDEMPOTENCY_KEY_REUSED,
-            field="idempotencyKey",
-        )
+        raise key_reused()
     return list(checkout.orders.order_by("id"))
 
 
+def key_reused() -> DomainError:
+    return DomainError(
+        "This idempotency key was used for a different checkout.",
+        code=ProcurementErrorCode.IDEMPOTENCY_KEY_REUSED,
+        field="idempotencyKey",
+    )
+
+
+# The checkout an approval places is keyed by its purchase request; a buyer's own keys cannot
+# take that shape, so a retried approval and a buyer's checkout never meet on one key.
+APPROVAL_KEY_PREFIX = "purchase-request/"
+
+
+def checked_key(idempotency_key: str) -> str:
+    key = (idempotency_key or "").strip()
+    if not 8 <= len(key) <= 128 or key.startswith(APPROVAL_KEY_PREFIX):
+        raise DomainError(
+            "The idempotency key is 8 to 128 characters (a UUID is a good choice).",
+            code=ProcurementErrorCode.INVALID,
+            field="idempotencyKey",
+        )
+    return key
+
+
 def buying_agency(acting_user: Any) -> Agency:
-    """The active agency an agency user buys for; anyone else is refused."""
+    """The active agency `acting_user` buys for, if they may buy for it."""
     require_role(acting_user, Role.AGENCY)
     agency = acting_user.agency
     if agency is None or not agency.is_active:
         raise DomainError(
             "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
         )
+    can_buy, _can_approve = membership.duties_of(acting_user)
+    if not can_buy:
+        raise DomainError(
+            "This account does not buy for its agency (ask for the buyer duty).",
+            code=ProcurementErrorCode.NOT_A_BUYER,
+        )
     return agency
+
+
+@dataclass
+class Basket:
+    """A checked and priced basket, read without locks: what a checkout or an approval places."""
+
+    lines: list[CheckoutLine]
+    wanted: dict[int, int]
+    variants: dict[int, ProductVariant]
+    built: list[tuple[Order, list[OrderLine]]]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((order.subtotal for order, _lines in self.built), Decimal("0.00"))
+
+
+def priced_basket(
+    agency: Agency,
+    lines: list[CheckoutLine],
+    wanted: dict[int, int],
+    shipping: ShippingAddress,
+    ship_within_days: int,
+) -> Basket:
+    """Everything that needs no lock: read, check and price the basket (`wanted` from
+    `check_request`)."""
+    variants = _read_variants(lines, wanted)
+    address_of = {line.variant_id: line.address for line in lines if line.address}
+    built = _build_orders(agency, wanted, variants, shipping, ship_within_days, address_of)
+    return Basket(lines, wanted, variants, built)
+
+
+def place_basket(
+    checkout: Checkout, basket: Basket, *, actor: Any, commits_next: bool
+) -> list[Order]:
+    """In the caller's transaction, just after it inserted `checkout`: charge the budgets, then
+    place the orders and take the stock, last (see the module docstring). All or nothing: a
+    refusal raises and rolls the caller's transaction back."""
+    budgets.charge(checkout.agency_id, line=checkout.budget_line, amount=basket.total)
+    _share_lock_suppliers(basket.lines, basket.wanted, basket.variants)
+    orders = _place_orders(checkout, basket.built, actor)
+    audit_record_many(
+        actor=actor,
+        action="order.place",
+        targets=orders,
+        data_of=lambda order: {"subtotal": str(order.subtotal)},
+    )
+    # Last: the hot rows are locked from here to COMMIT only.
+    _take_stock(basket.lines, basket.wanted, basket.variants, commits_next=commits_next)
+    return orders
 
 
 def checkout_create(
@@ -477,48 +556,43 @@ def checkout_create(
     idempotency_key: str,
     ship_within_days: int = 7,
     max_lines: int = MAX_LINES,
+    budget_line: str = "",
 ) -> list[Order]:
     """Place an agency's basket as one order per supplier (and delivery address: see
     `CheckoutLine.address`); see the module docstring. `max_lines`: a spreadsheet basket may
-    hold more lines than one API request."""
+    hold more lines than one API request. Above the agency's approval threshold it is refused
+    with APPROVAL_REQUIRED: submit it with `purchase_request_create` instead
+    (docs/approvals.md)."""
     agency = buying_agency(acting_user)
-    key = (idempotency_key or "").strip()
-    if not 8 <= len(key) <= 128:
-        raise DomainError(
-            "The idempotency key is 8 to 128 characters (a UUID is a good choice).",
-            code=ProcurementErrorCode.INVALID,
-            field="idempotencyKey",
-        )
-    wanted = _check_request(lines, shipping, ship_within_days, max_lines)
-    payload_hash = _payload_hash(lines, shipping, ship_within_days)
+    key = checked_key(idempotency_key)
+    wanted = check_request(lines, shipping, ship_within_days, max_lines)
+    line = budgets.checked_line(agency.pk, budget_line) if budget_line else ""
+    payload_hash = payload_hash_of(lines, shipping, ship_within_days, line)
     existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
     if existing is not None:
         return _replay(existing, payload_hash)
-    # Everything that needs no lock first: read, check and price the basket.
-    variants = _read_variants(lines, wanted)
-    address_of = {line.variant_id: line.address for line in lines if line.address}
-    built = _build_orders(agency, wanted, variants, shipping, ship_within_days, address_of)
+    basket = priced_basket(agency, lines, wanted, shipping, ship_within_days)
+    if agency.approval_threshold is not None and basket.total > agency.approval_threshold:
+        raise DomainError(
+            f"Purchases above ¥{agency.approval_threshold} need an approver: submit this "
+            f"basket (¥{basket.total}) as a purchase request (purchaseRequestCreate).",
+            code=ProcurementErrorCode.APPROVAL_REQUIRED,
+        )
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
             # A concurrent request with the same key waits here on the unique index until
             # this one commits, then fails and replays it.
             checkout = Checkout.objects.create(
-                agency=agency, placed_by=acting_user, idempotency_key=key, payload_hash=payload_hash
+                agency=agency,
+                placed_by=acting_user,
+                idempotency_key=key,
+                payload_hash=payload_hash,
+                budget_line=line,
             )
-            _share_lock_suppliers(lines, wanted, variants)
-            orders = _place_orders(checkout, built, acting_user)
-            audit_record_many(
-                actor=acting_user,
-                action="order.place",
-                targets=orders,
-                data_of=lambda order: {"subtotal": str(order.subtotal)},
-            )
-            # Last: the hot rows are locked from here to COMMIT only.
-            _take_stock(lines, wanted, variants, commits_next=outermost)
+            return place_basket(checkout, basket, actor=acting_user, commits_next=outermost)
     except IntegrityError:
         existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
         if existing is None:
             raise
         return _replay(existing, payload_hash)
-    return orders

@@ -308,10 +308,11 @@ def test_a_checkout_takes_the_stock_in_its_last_statement_and_its_count_is_fixed
         return [" ".join(q["sql"].split()) for q in queries.captured_queries]
 
     small, large = statements(1, 1), statements(4, 3)
-    assert len(small) == len(large) == 13
+    assert len(small) == len(large) == 15
     begin = large.index("BEGIN")
-    # read, check and price before the transaction: idempotency key, variants, tier prices
-    assert begin == 3
+    # read, check and price before the transaction: the buyer's duties, idempotency key,
+    # variants, tier prices
+    assert begin == 4
     *before_the_stock, take_stock, commit = large[begin:]
     assert commit == "COMMIT"
     assert take_stock.startswith("WITH catalog_version_bump AS (INSERT INTO catalog_catalogversion")
