@@ -1,5 +1,6 @@
-"""End to end through the API: an order placed, shipped in two parcels, each accepted, paid
-on day 31, overdue until then, paid late; its supplier's statements equal the ledger."""
+"""End to end through the API: a buyer drafts a purchase the agency must approve, an approver
+approves it against the budget, the supplier ships it in two parcels, each is accepted, it is
+paid on day 31, overdue until then, paid late; its supplier's statements equal the ledger."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -7,9 +8,11 @@ from zoneinfo import ZoneInfo
 import time_machine
 from graphql_relay import to_global_id
 
+from catalog.models import ProductVariant
 from shop.accounts.models import Role
-from tests.factories import UserFactory
-from tests.procurement.flows import buyer, staff_of, stocked_variant
+from tests.factories import AgencyFactory, UserFactory
+from tests.procurement.flows import staff_of, stocked_variant
+from tests.procurement.test_approvals import approver_of, member
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -27,9 +30,23 @@ def ok(response: dict, name: str) -> dict:
     return payload
 
 
-CHECKOUT = """mutation($v: ID!) { checkoutCreate(lines: [{variantId: $v, quantity: 10}],
-  idempotencyKey: "e2e-issue-17", shippingAddress: {recipient: "王老师", phone: "0591-1",
-  address: "福州市鼓楼区"}, shipWithinDays: 15) { orders { id lines { id } } errors { code } } }"""
+BASKET = """lines: [{variantId: $v, quantity: 10}], idempotencyKey: "e2e-issue-17",
+  shippingAddress: {recipient: "王老师", phone: "0591-1", address: "福州市鼓楼区"},
+  shipWithinDays: 15"""
+CHECKOUT = (
+    f"""mutation($v: ID!) {{ checkoutCreate({BASKET}) {{ orders {{ id }} errors {{ code }} }} }}"""
+)
+DRAFT = f"""mutation($v: ID!) {{ purchaseRequestCreate({BASKET}, budgetLine: "食堂") {{
+  purchaseRequest {{ id status total {{ amount }} }} errors {{ code }} }} }}"""
+APPROVE = """mutation($id: ID!) { purchaseRequestApprove(id: $id) {
+  purchaseRequest { status } orders { id lines { id } } errors { code } } }"""
+BUDGETS = """query($a: ID!) { agencyBudgets(agencyId: $a) { line committed { amount }
+  pending { amount } available { amount } } }"""
+SETUP = """mutation($a: ID!) {
+  settings: agencySettingsUpdate(agencyId: $a, approvalThreshold: "200.00") { errors { code } }
+  whole: agencyBudgetSet(agencyId: $a, year: 2026, amount: "50000") { errors { code } }
+  canteen: agencyBudgetSet(agencyId: $a, year: 2026, line: "食堂", amount: "1000") {
+    errors { code } } }"""
 SHIP = """mutation($o: ID!, $l: ID!, $q: Int!, $t: String!) { shipmentCreate(orderId: $o,
   carrier: "顺丰速运", trackingNumber: $t, lines: [{lineId: $l, quantity: $q}]) {
   shipment { id isLate } order { status } errors { code } } }"""
@@ -48,20 +65,53 @@ LEDGER = """query($s: ID!, $from: Date!, $to: Date!) { contributionSummary(filte
   dateFrom: $from, dateTo: $to}) { total { amount } } }"""
 
 
-def test_order_to_statement(gql):
-    agency_user = buyer()
+def budget_figures(gql, agency_id, user) -> dict:
+    figures = gql(BUDGETS, {"a": agency_id}, user=user)["data"]["agencyBudgets"]
+    return {
+        b["line"]: (b["committed"]["amount"], b["pending"]["amount"], b["available"]["amount"])
+        for b in figures
+    }
+
+
+def test_draft_to_statement(gql):
+    agency = AgencyFactory()
+    agency_id = to_global_id("Agency", agency.pk)
+    agency_user = member(agency)
+    approver = approver_of(agency)
     operator = UserFactory(role=Role.OPERATOR)
     auditor = UserFactory(role=Role.AUDITOR)
     variant = stocked_variant(stock=50, price="36.00")
+    variant_id = to_global_id("ProductVariant", variant.pk)
     supplier = variant.product.supplier
     staff = staff_of(supplier)
 
+    with on("2026-03-19"):
+        setup = gql(SETUP, {"a": agency_id}, user=approver)
+        assert "errors" not in setup, setup
+        assert [part["errors"] for part in setup["data"].values()] == [[], [], []]
+        refused = gql(CHECKOUT, {"v": variant_id}, user=agency_user)["data"]["checkoutCreate"]
+        assert [e["code"] for e in refused["errors"]] == ["APPROVAL_REQUIRED"]
+        drafted = ok(gql(DRAFT, {"v": variant_id}, user=agency_user), "purchaseRequestCreate")
+        assert drafted["purchaseRequest"]["status"] == "PENDING"
+        assert drafted["purchaseRequest"]["total"] == {"amount": "360.00"}
+        assert budget_figures(gql, agency_id, approver) == {
+            "": ("0.00", "360.00", "50000.00"),
+            "食堂": ("0.00", "360.00", "1000.00"),
+        }
+        assert ProductVariant.objects.get(pk=variant.pk).stock == 50  # reserved nothing
+
     with on("2026-03-20"):
-        placed = ok(
-            gql(CHECKOUT, {"v": to_global_id("ProductVariant", variant.pk)}, user=agency_user),
-            "checkoutCreate",
-        )["orders"][0]
+        approved = ok(
+            gql(APPROVE, {"id": drafted["purchaseRequest"]["id"]}, user=approver),
+            "purchaseRequestApprove",
+        )
+        assert approved["purchaseRequest"]["status"] == "APPROVED"
+        placed = approved["orders"][0]
         order_id, line_id = placed["id"], placed["lines"][0]["id"]
+        assert budget_figures(gql, agency_id, agency_user) == {
+            "": ("360.00", "0.00", "49640.00"),
+            "食堂": ("360.00", "0.00", "640.00"),
+        }
         ok(
             gql(
                 "mutation($id: ID!) { orderConfirm(id: $id) { errors { code } } }",
@@ -115,6 +165,8 @@ def test_order_to_statement(gql):
         assert gql(OVERDUE, user=operator)["data"]["overduePayments"]["edges"] == []
     with on("2026-05-06"):
         ok(gql(REFUND, {"o": order_id}, user=operator), "orderRefund")
+        # Accepted in full: the budget line still carries the accepted value.
+        assert budget_figures(gql, agency_id, auditor)["食堂"] == ("360.00", "0.00", "640.00")
 
     supplier_id = to_global_id("Supplier", supplier.pk)
     expected = {
