@@ -1,5 +1,5 @@
-"""Django admin for operators: read-only views of orders, payments, refunds, the contribution
-ledger and targets.
+"""Django admin for operators: read-only views of orders, payments, refunds, purchase requests,
+budgets, the contribution ledger and targets.
 
 Everything here is written by services only (checkout, the order and payment services, the ledger),
 so the admin lists and shows and never adds, edits or deletes: a change made here would bypass the
@@ -9,11 +9,13 @@ rules, the audit trail and, for the ledger, the hash chain. Gateway secrets are 
 from django.contrib import admin
 
 from procurement.models import (
+    AgencyBudget,
     ContributionEntry,
     Order,
     OrderLine,
     Payment,
     PaymentReminder,
+    PurchaseRequest,
     Refund,
     Shipment,
     Target,
@@ -100,6 +102,22 @@ class RefundAdmin(ReadOnlyAdmin):
     list_display = ["order", "amount", "reason", "created_by", "created_at"]
     search_fields = ["order__number", "gateway_refund_id", "reason"]
     list_select_related = ["order", "created_by"]
+
+
+@admin.register(PurchaseRequest)
+class PurchaseRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "agency", "status", "total", "requested_by", "decided_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["agency__name", "requested_by__email", "decline_reason"]
+    list_select_related = ["agency", "requested_by", "decided_by"]
+
+
+@admin.register(AgencyBudget)
+class AgencyBudgetAdmin(ReadOnlyAdmin):
+    list_display = ["agency", "year", "line", "amount", "updated_at"]
+    list_filter = ["year"]
+    search_fields = ["agency__name", "line"]
+    list_select_related = ["agency"]
 
 
 @admin.register(ContributionEntry)

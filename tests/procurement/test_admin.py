@@ -8,7 +8,15 @@ from shop.accounts.models import Role
 from tests.factories import UserFactory
 from tests.procurement.flows import buyer, pay_by_transfer, place, stocked_variant, to_accepted
 
-PAGES = ["order", "payment", "refund", "contributionentry", "target"]
+PAGES = [
+    "order",
+    "payment",
+    "refund",
+    "purchaserequest",
+    "agencybudget",
+    "contributionentry",
+    "target",
+]
 
 
 @pytest.fixture
