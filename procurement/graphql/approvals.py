@@ -73,7 +73,7 @@ class PurchaseRequestType(DjangoObjectType):
             PurchaseRequestLineType(
                 variant_id=to_global_id("ProductVariant", variant_id), quantity=quantity
             )
-            for variant_id, quantity in self.lines
+            for variant_id, quantity, *_address in self.lines
         ]
 
     def resolve_total(self, info):

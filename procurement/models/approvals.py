@@ -73,7 +73,8 @@ class PurchaseRequest(models.Model):
     )
     idempotency_key = models.CharField(max_length=128)
     payload_hash = models.CharField(max_length=64)
-    # [[variant id, quantity], ...] as submitted (repeats merged at checkout, as a basket's are).
+    # [[variant id, quantity(, own delivery address)], ...] as submitted (repeats are merged
+    # at checkout, as a basket's are).
     lines = models.JSONField()
     recipient = models.CharField(max_length=64)
     phone = models.CharField(max_length=32)

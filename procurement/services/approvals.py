@@ -174,8 +174,12 @@ def agency_budget_set(
     return budget
 
 
-def _stored_lines(lines: list[CheckoutLine]) -> list[list[int]]:
-    return [[line.variant_id or 0, line.quantity] for line in lines]
+def _stored_lines(lines: list[CheckoutLine]) -> list[list[Any]]:
+    """[variant id, quantity(, the line's own delivery address)] per line, as submitted."""
+    return [
+        [line.variant_id or 0, line.quantity, *([line.address] if line.address else [])]
+        for line in lines
+    ]
 
 
 def _replay(request: PurchaseRequest, payload_hash: str) -> PurchaseRequest:
@@ -277,7 +281,7 @@ def purchase_request_approve(*, acting_user: Any, request_id: int | None) -> Pur
             code=ProcurementErrorCode.SELF_APPROVAL,
             field="id",
         )
-    lines = [CheckoutLine(variant_id, quantity) for variant_id, quantity in request.lines]
+    lines = [CheckoutLine(*stored) for stored in request.lines]
     shipping = ShippingAddress(request.recipient, request.phone, request.address)
     wanted = check_request(lines, shipping, request.ship_within_days)
     basket = priced_basket(agency, lines, wanted, shipping, request.ship_within_days)
