@@ -457,18 +457,31 @@ def job_lines(path: Path) -> list[dict]:
     return found
 
 
-def job_waits(since: datetime) -> tuple[int, int, list[float]]:
-    """(jobs, failed jobs, seconds each started job waited from due to started) since `since`."""
+@dataclass
+class JobRun:
+    name: str  # the job's dotted path
+    wait: float  # seconds from due (enqueued, or its run_after) to started
+    run: float | None  # seconds from started to finished (None: not finished)
+
+
+def job_runs(since: datetime) -> tuple[int, int, list[JobRun]]:
+    """(jobs, failed jobs, each started job's wait and run time) of jobs enqueued since `since`."""
     from django_tasks_db.models import DBTaskResult, get_date_max
 
     rows = DBTaskResult.objects.filter(enqueued_at__gte=since)
-    waits = []
-    for enqueued, run_after, started in rows.exclude(started_at=None).values_list(
-        "enqueued_at", "run_after", "started_at"
+    runs = []
+    for path, enqueued, run_after, started, finished in rows.exclude(started_at=None).values_list(
+        "task_path", "enqueued_at", "run_after", "started_at", "finished_at"
     ):
         due = enqueued if run_after == get_date_max() else max(enqueued, run_after)
-        waits.append(max((started - due).total_seconds(), 0.0))
-    return rows.count(), rows.filter(status="FAILED").count(), waits
+        runs.append(
+            JobRun(
+                name=path,
+                wait=max((started - due).total_seconds(), 0.0),
+                run=(finished - started).total_seconds() if finished else None,
+            )
+        )
+    return rows.count(), rows.filter(status="FAILED").count(), runs
 
 
 def ledger_checks() -> dict[str, object]:
@@ -628,7 +641,8 @@ def report(args, context: dict) -> tuple[str, bool]:
         check(bad == 0, f"{name} log: {bad} error lines of {read} JSON lines")
         for example in examples:
             lines.append(f"  - `{example}`")
-    jobs, failed_jobs, waits = context["jobs"]
+    jobs, failed_jobs, runs = context["jobs"]
+    waits = [run.wait for run in runs]
     check(failed_jobs == 0, f"{jobs} jobs ran, {failed_jobs} failed")
     job_log = context["job_lines"]
     with_queries = sum("db_queries" in line for line in job_log)
@@ -691,6 +705,22 @@ def report(args, context: dict) -> tuple[str, bool]:
             f"- each job's wait from due to started: p50 {common.percentile(waits, 50):.2f} s, "
             f"p95 {common.percentile(waits, 95):.2f} s, max {max(waits):.2f} s ({len(waits)} jobs)"
         )
+        lines.append("")
+        lines.append("Jobs (one worker runs them one at a time: a long run delays the next):")
+        lines.append("")
+        lines.append("| job | runs | wait p50 s | wait max s | run p50 s | run max s |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        by_name: dict[str, list[JobRun]] = defaultdict(list)
+        for run in runs:
+            by_name[run.name].append(run)
+        for name in sorted(by_name):
+            waited = [r.wait for r in by_name[name]]
+            took = [r.run for r in by_name[name] if r.run is not None] or [float("nan")]
+            lines.append(
+                f"| {name} | {len(by_name[name])} | {_median(waited):.2f} | {max(waited):.2f} | "
+                f"{_median(took):.2f} | {max(took):.2f} |"
+            )
+        lines.append("")
     ledger = context["ledger"]
     for command in ("ledger_verify", "ledger_reconcile"):
         state, text = ledger[command]
@@ -848,7 +878,7 @@ def run(args) -> int:
 
         print("Checking the ledger, the jobs and the logs …", flush=True)
         ledger = ledger_checks()
-        jobs = job_waits(since)
+        jobs = job_runs(since)
         connection.close()
         for server in (api, mock):
             server.stop()
