@@ -286,31 +286,36 @@ def verify(chunk_size: int = 5000) -> VerifyResult:
 
 
 def _rollups_problem() -> str:
-    """The first month whose rollup (the everything grouping) differs from its entries."""
+    """The first month or year whose rollup (the everything grouping) differs from its
+    entries."""
     from django.db.models import Count, Sum
-    from django.db.models.functions import TruncMonth
+    from django.db.models.functions import TruncMonth, TruncYear
 
-    from procurement.models import ContributionRollup
+    from procurement.models import ContributionRollup, RollupPeriod
 
-    by_entries = {
-        month: (total, count)
-        for month, total, count in ContributionEntry.objects.annotate(
-            month=TruncMonth("business_date")
-        )
-        .values("month")
-        .annotate(total=Sum("amount"), count=Count("id"))
-        .values_list("month", "total", "count")
-    }
-    by_rollups = {
-        month: (total, count)
-        for month, total, count in ContributionRollup.objects.filter(dimensions="").values_list(
-            "month", "total", "entry_count"
-        )
-        if count
-    }
-    for month in sorted(set(by_entries) | set(by_rollups)):
-        if by_entries.get(month) != by_rollups.get(month):
-            return f"the rollup of {month:%Y-%m} does not match its entries"
+    for period, trunc, shown in (
+        (RollupPeriod.MONTH, TruncMonth, "%Y-%m"),
+        (RollupPeriod.YEAR, TruncYear, "%Y"),
+    ):
+        by_entries = {
+            start: (total, count)
+            for start, total, count in ContributionEntry.objects.annotate(
+                start=trunc("business_date")
+            )
+            .values("start")
+            .annotate(total=Sum("amount"), count=Count("id"))
+            .values_list("start", "total", "count")
+        }
+        by_rollups = {
+            start: (total, count)
+            for start, total, count in ContributionRollup.objects.filter(
+                dimensions="", period=period
+            ).values_list("month", "total", "entry_count")
+            if count
+        }
+        for start in sorted(set(by_entries) | set(by_rollups)):
+            if by_entries.get(start) != by_rollups.get(start):
+                return f"the rollup of {start:{shown}} does not match its entries"
     return ""
 
 

@@ -17,6 +17,7 @@ from procurement.models import (
     Order,
     OrderStatus,
     ReservedSharePlan,
+    RollupPeriod,
 )
 from shop.accounts.models import Role
 from shop.core import validation
@@ -137,9 +138,9 @@ def agency_achieved(agency_id: int, year: int) -> Decimal:
     """What an agency's purchases counted in a year: the ledger, by its monthly rollup."""
     total = ContributionRollup.objects.filter(
         dimensions="AGENCY",
+        period=RollupPeriod.YEAR,
         value1=str(agency_id),
-        month__gte=date(year, 1, 1),
-        month__lte=date(year, 12, 1),
+        month=date(year, 1, 1),
     ).aggregate(total=Sum("total"))["total"]
     return total or Decimal("0.00")
 

@@ -16,6 +16,7 @@ from procurement.models.ledger import (
     LedgerHead,
     LedgerIsAppendOnly,
     LedgerTreeNode,
+    RollupPeriod,
     Target,
 )
 from procurement.models.orders import (
@@ -82,6 +83,7 @@ __all__ = [
     "PurchaseRequestStatus",
     "RefundState",
     "ReservedSharePlan",
+    "RollupPeriod",
     "Shipment",
     "ShipmentLine",
     "Target",

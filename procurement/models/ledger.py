@@ -225,13 +225,26 @@ class Target(models.Model):
         return self.name
 
 
-class ContributionRollup(models.Model):
-    """Ledger totals by month for one or two dimensions, kept up to date as entries are
-    booked, so reports never sum the entries (or the orders) per request. `dimensions` names
-    the grouping, e.g. "" (everything), "CITY" or "CATEGORY|CITY"; `value1`/`value2` are the
-    values, `label1`/`label2` their latest display names."""
+class RollupPeriod(models.TextChoices):
+    MONTH = "MONTH", "月"
+    YEAR = "YEAR", "年"
 
-    month = models.DateField(help_text="First day of the month (Asia/Shanghai business date).")
+
+class ContributionRollup(models.Model):
+    """Ledger totals by month and by year for one or two dimensions, kept up to date as entries
+    are booked, so reports never sum the entries (or the orders) per request. `dimensions`
+    names the grouping, e.g. "" (everything), "CITY" or "CATEGORY|CITY"; `value1`/`value2` are
+    the values, `label1`/`label2` their latest display names. A YEAR cell (its `month` is 1
+    January) holds the sum of its twelve MONTH cells, so a summary over whole years reads a
+    twelfth of the rows."""
+
+    period = models.CharField(
+        max_length=5, choices=RollupPeriod.choices, default=RollupPeriod.MONTH
+    )
+    month = models.DateField(
+        help_text="First day of the period (Asia/Shanghai business date): of the month, or 1 "
+        "January for a YEAR cell."
+    )
     dimensions = models.CharField(max_length=48)
     value1 = models.CharField(max_length=64, default="")
     value2 = models.CharField(max_length=64, default="")
@@ -242,10 +255,12 @@ class ContributionRollup(models.Model):
 
     class Meta:
         constraints = [
+            # Reports read one grouping and period over a range of months: this index serves them.
             models.UniqueConstraint(
-                fields=["dimensions", "month", "value1", "value2"], name="one_rollup_cell"
+                fields=["dimensions", "period", "month", "value1", "value2"],
+                name="one_rollup_cell",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.dimensions} {self.value1} {self.value2}"
+        return f"{self.period} {self.month:%Y-%m} {self.dimensions} {self.value1} {self.value2}"

@@ -1,17 +1,23 @@
-"""Monthly rollups of the ledger by every single dimension and every pair of dimensions.
+"""Rollups of the ledger by month and by year, for every single dimension and every pair of
+dimensions.
 
 Each booked entry adds its amount to 1 + 10 + 45 cells (everything, each dimension, each
-pair), in the booking's transaction, while the ledger head lock serialises writers.
+pair) of its month and as many of its year, in the booking's transaction, by atomic upserts.
+A summary over whole years reads the year cells: a twelfth of the rows of the month cells.
+`rebuild` recomputes them all from the entries; on PostgreSQL in SQL, one pass over the entries
+then over ever smaller tables of cells, which is what makes a restored or generated ledger of
+ten million entries usable in minutes.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from itertools import combinations
 
-from django.db import connection
+from django.db import connection, transaction
 
-from procurement.models import ContributionEntry, ContributionRollup
+from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod
 
 # Report dimension → (value attribute, label attribute) of an entry.
 DIMENSIONS: dict[str, tuple[str, str]] = {
@@ -31,10 +37,16 @@ GROUPINGS: list[tuple[str, ...]] = [
     *[(d,) for d in sorted(DIMENSIONS)],
     *combinations(sorted(DIMENSIONS), 2),
 ]
+PERIODS = (RollupPeriod.MONTH, RollupPeriod.YEAR)
 
 
 def grouping_key(dimensions: Iterable[str]) -> str:
     return "|".join(sorted(dimensions))
+
+
+def period_start(period: str, day: date) -> date:
+    """The `month` a cell of `period` holding `day` is stored under."""
+    return day.replace(month=1, day=1) if period == RollupPeriod.YEAR else day.replace(day=1)
 
 
 def _value(entry: ContributionEntry, dimension: str) -> tuple[str, str]:
@@ -44,34 +56,38 @@ def _value(entry: ContributionEntry, dimension: str) -> tuple[str, str]:
 
 
 def cells(entries: Iterable[ContributionEntry]) -> dict[tuple, list]:
-    """{(dimensions, month, value1, value2): [label1, label2, total, count]}"""
+    """{(dimensions, period, month, value1, value2): [label1, label2, total, count]}"""
     out: dict[tuple, list] = defaultdict(lambda: ["", "", Decimal(0), 0])
     for entry in entries:
-        month = entry.business_date.replace(day=1)
+        starts = [(period, period_start(period, entry.business_date)) for period in PERIODS]
         for grouping in GROUPINGS:
             values = [_value(entry, d) for d in grouping] + [("", "")] * (2 - len(grouping))
-            cell = out[(grouping_key(grouping), month, values[0][0], values[1][0])]
-            cell[0], cell[1] = values[0][1], values[1][1]
-            cell[2] += entry.amount
-            cell[3] += 1
+            key = grouping_key(grouping)
+            for period, start in starts:
+                cell = out[(key, period, start, values[0][0], values[1][0])]
+                cell[0], cell[1] = values[0][1], values[1][1]
+                cell[2] += entry.amount
+                cell[3] += 1
     return out
+
+
+# The table name is our own model's, never input: the f-strings below build no injection.
+TABLE = ContributionRollup._meta.db_table
+COLUMNS = "dimensions, period, month, value1, value2, label1, label2, total, entry_count"
 
 
 def add(entries: Iterable[ContributionEntry]) -> None:
     """Add entries to their cells with one upsert per cell (atomic increments)."""
-    # The table name is our own model's, never input: the f-string builds no injection.
-    table = ContributionRollup._meta.db_table
     sql = (
-        f"INSERT INTO {table} "  # noqa: S608
-        "(dimensions, month, value1, value2, label1, label2, total, entry_count) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (dimensions, month, value1, value2) DO UPDATE SET "
-        f"total = {table}.total + excluded.total, "
-        f"entry_count = {table}.entry_count + excluded.entry_count, "
+        f"INSERT INTO {TABLE} ({COLUMNS}) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (dimensions, period, month, value1, value2) DO UPDATE SET "
+        f"total = {TABLE}.total + excluded.total, "
+        f"entry_count = {TABLE}.entry_count + excluded.entry_count, "
         "label1 = excluded.label1, label2 = excluded.label2"
     )
     rows = [
-        (key[0], key[1], key[2], key[3], label1, label2, total, count)
+        (*key, label1, label2, total, count)
         for key, (label1, label2, total, count) in cells(entries).items()
     ]
     with connection.cursor() as cursor:
@@ -79,8 +95,11 @@ def add(entries: Iterable[ContributionEntry]) -> None:
 
 
 def rebuild() -> int:
-    """Recompute every cell from the entries (after a restore, or to check the rollups)."""
+    """Recompute every cell, of every period, from the entries (after a restore or a bulk load,
+    or to check the rollups). Returns the number of entries rolled up."""
     ContributionRollup.objects.all().delete()
+    if connection.vendor == "postgresql":
+        return _rebuild_in_sql()
     count = 0
     batch: list[ContributionEntry] = []
     for entry in ContributionEntry.objects.order_by("position").iterator(chunk_size=5000):
@@ -91,3 +110,81 @@ def rebuild() -> int:
             batch = []
     add(batch)
     return count + len(batch)
+
+
+def _column(attribute: str) -> str:
+    return ContributionEntry._meta.get_field(attribute.removesuffix("_id")).column
+
+
+def _labelled(label: str) -> str:
+    """A label that carries its entry's position in front (zero-padded), so that max() over
+    cells picks the latest entry's label however many levels it is taken through."""
+    return f"lpad(position::text, 20, '0') || coalesce({label}::text, '')"
+
+
+def _rebuild_statements() -> list[str]:
+    """SQL that fills the rollups from the entries in steps, each a plain hashed GROUP BY
+    over a smaller table than the one before: the entries to their finest cells (month × every
+    dimension), those to the month cells of each pair of dimensions, those to year cells, a
+    pair's cells to each single dimension's, a single's to the everything grouping. One
+    GROUP BY GROUPING SETS pass over all 112 groupings measured thousands of times slower
+    (PostgreSQL 15 keeps one hash table per set and touches each per row)."""
+    entries = ContributionEntry._meta.db_table
+    dims = sorted(DIMENSIONS)
+    base_columns = ", ".join(
+        [
+            "date_trunc('month', business_date)::date AS month",
+            *[f"coalesce({_column(DIMENSIONS[d][0])}::text, '') AS v_{d}" for d in dims],
+            *[f"max({_labelled(_column(DIMENSIONS[d][1]))}) AS l_{d}" for d in dims],
+            "sum(amount) AS total",
+            "count(*) AS n",
+        ]
+    )
+    statements = [
+        "CREATE TEMPORARY TABLE rollup_base ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {base_columns} FROM {entries} "
+        f"GROUP BY 1, {', '.join(str(n) for n in range(2, len(dims) + 2))}",
+        "CREATE TEMPORARY TABLE rollup_cells (dimensions text, period text, month date, "
+        "value1 text, value2 text, label1 text, label2 text, total numeric, entry_count bigint) "
+        "ON COMMIT DROP",
+    ]
+    cells = "INSERT INTO rollup_cells "
+    for first, second in combinations(dims, 2):
+        statements.append(
+            cells + f"SELECT '{first}|{second}', 'MONTH', month, v_{first}, v_{second}, "  # noqa: S608
+            f"max(l_{first}), max(l_{second}), sum(total), sum(n) FROM rollup_base "
+            f"GROUP BY month, v_{first}, v_{second}"
+        )
+    # Each single dimension from the first pair it is part of; everything from one single.
+    for d in dims:
+        pair = grouping_key([d, dims[1] if d == dims[0] else dims[0]])
+        side = 1 if pair.startswith(d + "|") else 2
+        statements.append(
+            cells + f"SELECT '{d}', 'MONTH', month, value{side}, '', max(label{side}), '', "  # noqa: S608
+            f"sum(total), sum(entry_count) FROM rollup_cells "
+            f"WHERE dimensions = '{pair}' AND period = 'MONTH' GROUP BY month, value{side}"
+        )
+    statements += [
+        cells + "SELECT '', 'MONTH', month, '', '', '', '', sum(total), sum(entry_count) "  # noqa: S608
+        f"FROM rollup_cells WHERE dimensions = '{dims[0]}' AND period = 'MONTH' GROUP BY month",
+        cells + "SELECT dimensions, 'YEAR', date_trunc('year', month)::date, value1, value2, "  # noqa: S608
+        "max(label1), max(label2), sum(total), sum(entry_count) FROM rollup_cells "
+        "WHERE period = 'MONTH' GROUP BY 1, 2, 3, 4, 5",
+        f"INSERT INTO {TABLE} ({COLUMNS}) SELECT dimensions, period, month, value1, value2, "  # noqa: S608
+        "substr(label1, 21), substr(label2, 21), total, entry_count FROM rollup_cells "
+        # In the unique index's order, so its pages fill one after another.
+        "ORDER BY dimensions, period, month, value1, value2",
+    ]
+    return statements
+
+
+def _rebuild_in_sql() -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in _rebuild_statements():
+            cursor.execute(statement)
+        cursor.execute(
+            f"SELECT coalesce(sum(entry_count), 0) FROM {TABLE} "  # noqa: S608
+            "WHERE dimensions = '' AND period = %s",
+            [RollupPeriod.YEAR],
+        )
+        return int(cursor.fetchone()[0])

@@ -1,8 +1,10 @@
 """Ledger reads for auditors: summaries by dimension, target progress, entries.
 
-Summaries are answered from the monthly rollups whenever the grouping and the filters together
-name at most two non-time dimensions and the date range covers whole months; otherwise they are
-summed from the entries (always correct, slower on large ledgers).
+Summaries are answered from the rollups whenever the grouping and the filters together name at
+most two non-time dimensions and the date range covers whole months; otherwise they are summed
+from the entries (always correct, slower on large ledgers). Of the rollups, the year cells when
+the summary is not by MONTH and its range covers whole years (a twelfth of the rows), else the
+month cells.
 
 Public values of the dimensions (what a summary's keys carry and what a filter takes, so any row
 can be fed back as a filter): CITY is the city's administrative division code (entries snapshot the
@@ -22,7 +24,7 @@ from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Null
 from django.utils import timezone
 
 from catalog.models import City
-from procurement.models import ContributionEntry, ContributionRollup, Target
+from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod, Target
 from procurement.reports.rollups import DIMENSIONS, grouping_key
 from shop.accounts.models import Role
 from shop.core.errors import BadUserInput
@@ -107,6 +109,15 @@ def _month_aligned(filters: LedgerFilter) -> bool:
     return starts_ok and ends_ok
 
 
+def _year_aligned(filters: LedgerFilter) -> bool:
+    starts_ok = filters.date_from is None or (filters.date_from.month, filters.date_from.day) == (
+        1,
+        1,
+    )
+    ends_ok = filters.date_to is None or (filters.date_to.month, filters.date_to.day) == (12, 31)
+    return starts_ok and ends_ok
+
+
 def _month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
@@ -125,7 +136,11 @@ def contribution_summary(
 
 
 def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -> Summary:
-    cells = ContributionRollup.objects.filter(dimensions=grouping_key(dims))
+    by_year = "MONTH" not in group_by and _year_aligned(filters)
+    cells = ContributionRollup.objects.filter(
+        dimensions=grouping_key(dims),
+        period=RollupPeriod.YEAR if by_year else RollupPeriod.MONTH,
+    )
     if filters.date_from:
         cells = cells.filter(month__gte=filters.date_from)
     if filters.date_to:
@@ -360,8 +375,9 @@ def _scope_values(target: Target) -> dict[str, list[str]]:
 
 
 def _by_year(target: Target) -> dict[int, Decimal]:
-    """Counted amounts per year inside the target's period and scope: whole months from the
-    rollups, partial edge months from the entries."""
+    """Counted amounts per year inside the target's period and scope: whole years from the
+    year rollups, the other whole months from the month rollups, partial edge months from the
+    entries."""
     values = _scope_values(target)
     start, end = target.start_date, target.end_date
     first_full = start if start.day == 1 else _month_end(start) + timedelta(days=1)
@@ -370,10 +386,17 @@ def _by_year(target: Target) -> dict[int, Decimal]:
     if first_full <= last_full:
         dims = sorted(values)
         column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
+        whole_years = [
+            date(year, 1, 1)
+            for year in range(first_full.year, last_full.year + 1)
+            if date(year, 1, 1) >= first_full and date(year, 12, 31) <= last_full
+        ]
+        months = Q(period=RollupPeriod.MONTH, month__gte=first_full, month__lte=last_full)
+        if whole_years:
+            months &= ~Q(month__gte=whole_years[0], month__lte=date(whole_years[-1].year, 12, 1))
         cells = ContributionRollup.objects.filter(
+            months | Q(period=RollupPeriod.YEAR, month__in=whole_years),
             dimensions=grouping_key(dims),
-            month__gte=first_full,
-            month__lte=last_full,
             **{f"{column[d]}__in": v for d, v in values.items()},
         )
         for row in (
