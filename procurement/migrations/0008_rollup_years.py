@@ -40,7 +40,7 @@ def drop_year_cells(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("procurement", "0006_shipments"),
+        ("procurement", "0007_baskets"),
     ]
 
     operations = [
