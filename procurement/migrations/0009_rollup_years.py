@@ -40,7 +40,7 @@ def drop_year_cells(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("procurement", "0007_baskets"),
+        ("procurement", "0008_approvals_and_budgets"),
     ]
 
     operations = [
