@@ -11,8 +11,11 @@ database backend (PostgreSQL) and on OpenSearch, and full reindex throughput int
 3. Database backend: every judged query of `search.relevance.JUDGED` (text and filters) as
    `backend.search(SearchRequest(limit=20, facets=True))`, i.e. what the GraphQL `search` field
    asks of the backend (hits, total, facets), `--rounds` rounds in a fixed shuffled order after
-   one warm-up round; in-process, so no HTTP. p50/p95 overall and the slowest queries; also
-   p50/p95 without facets.
+   one warm-up round; in-process, so no HTTP. p50/p95 overall, per kind of query and the
+   slowest queries; also p50/p95 without facets, and the CPU per search (this thread plus the
+   PostgreSQL backend, from /proc/PID/schedstat), which a loaded machine does not inflate.
+   `--baseline FILE` (another search/backends/database.py) is timed in turns with the current
+   backend, query by query.
 4. OpenSearch: starts a node with `search/opensearch_node/start.sh DATA_DIR PORT` in a temporary
    folder on a free loopback port, times a full `reindex()` (new index, bulk, alias swap) in
    documents per second, runs the same queries, and stops the node with `stop.sh`.
@@ -55,33 +58,79 @@ def requests_for(judged, facets: bool):
     ]
 
 
-def time_queries(backend, requests, rounds: int, seed: int) -> dict:
-    """One warm-up round, then `rounds` rounds in a shuffled order; latencies per query."""
-    for _text, _kind, request in requests:
-        backend.search(request)
-    per_query: dict[str, list[float]] = defaultdict(list)
-    totals: dict[str, int] = {}
-    fallbacks = 0
-    everything = []
+def _schedstat_ns(pid: int) -> int:
+    """Nanoseconds a process has run on a CPU (/proc/PID/schedstat), not waiting for one."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def cpu_clock():
+    """A clock of the CPU a search costs: this thread's CPU time plus that of the PostgreSQL
+    backend serving Django's connection (it runs on this machine). On a loaded machine the
+    wall time mostly measures the CPU queue; this does not. None when the server's process
+    cannot be read."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        _schedstat_ns(pid)
+    except OSError:
+        return None
+    return lambda: time.thread_time_ns() + _schedstat_ns(pid)
+
+
+def time_queries(backends: dict, requests, rounds: int, seed: int, cpu=None) -> dict:
+    """One warm-up round, then `rounds` rounds in a shuffled order; latencies per query. With
+    several backends they take turns query by query, so that all see the same load."""
+    for backend in backends.values():
+        for _text, _kind, request in requests:
+            backend.search(request)
+    results = {
+        label: {
+            "per_query": defaultdict(list),
+            "totals": {},
+            "fallbacks": 0,
+            "everything": [],
+            "cpu": [],
+        }
+        for label in backends
+    }
     rng = random.Random(seed)
     started = time.perf_counter()
     for _ in range(rounds):
         order = list(requests)
         rng.shuffle(order)
         for text, kind, request in order:
-            t = time.perf_counter()
-            results = backend.search(request)
-            seconds = time.perf_counter() - t
-            fallbacks += bool(getattr(results, "fallback", False))
-            per_query[f"{text} [{kind}]"].append(seconds)
-            totals[f"{text} [{kind}]"] = results.total
-            everything.append(seconds)
-    return {
-        "summary": common.LatencySummary.of(everything, time.perf_counter() - started),
-        "per_query": per_query,
-        "totals": totals,
-        "fallbacks": fallbacks,
-    }
+            for label, backend in backends.items():
+                result = results[label]
+                cpu_before = cpu() if cpu else 0
+                t = time.perf_counter()
+                found = backend.search(request)
+                seconds = time.perf_counter() - t
+                if cpu:
+                    result["cpu"].append((cpu() - cpu_before) / 1e9)
+                result["fallbacks"] += bool(getattr(found, "fallback", False))
+                result["per_query"][f"{text} [{kind}]"].append(seconds)
+                result["totals"][f"{text} [{kind}]"] = found.total
+                result["everything"].append(seconds)
+    wall = time.perf_counter() - started
+    for result in results.values():
+        result["summary"] = common.LatencySummary.of(result.pop("everything"), wall)
+        cpu_times = result.pop("cpu")
+        result["cpu"] = common.LatencySummary.of(cpu_times, wall) if cpu_times else None
+    return results
+
+
+def load_baseline(path: str):
+    """A DatabaseSearchBackend from another version of search/backends/database.py (e.g.
+    `git show <commit>:search/backends/database.py > old.py`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"baseline_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.DatabaseSearchBackend()
 
 
 def start_node(data_dir: Path, port: int) -> None:
@@ -152,8 +201,15 @@ def run(args) -> int:
                 cursor.execute("ANALYZE search_productsearchentry")
 
         print(f"Timing {len(JUDGED)} judged queries × {args.rounds} rounds on the database …")
-        db = time_queries(database, requests_for(JUDGED, True), args.rounds, args.seed)
-        db_plain = time_queries(database, requests_for(JUDGED, False), args.rounds, args.seed)
+        databases = {"current": database}
+        if args.baseline:
+            databases = {"baseline": load_baseline(args.baseline), **databases}
+        cpu = cpu_clock()
+        db_runs = time_queries(databases, requests_for(JUDGED, True), args.rounds, args.seed, cpu)
+        db_plain = time_queries(
+            {"current": database}, requests_for(JUDGED, False), args.rounds, args.seed, cpu
+        )["current"]
+        db = db_runs["current"]
 
         engine = None
         if not args.no_engine:
@@ -182,12 +238,23 @@ def run(args) -> int:
                 "start": node_start,
                 "indexed": indexed,
                 "reindex": reindex_seconds,
-                "facets": time_queries(backend, requests_for(JUDGED, True), args.rounds, 1),
-                "plain": time_queries(backend, requests_for(JUDGED, False), args.rounds, 1),
+                "facets": time_queries(
+                    {"engine": backend}, requests_for(JUDGED, True), args.rounds, 1
+                )["engine"],
+                "plain": time_queries(
+                    {"engine": backend}, requests_for(JUDGED, False), args.rounds, 1
+                )["engine"],
             }
             backend.close()
 
         report(args, dataset, pg_version, entries, db_build, db, db_plain, engine)
+        if args.baseline:
+            print(f"  baseline ({args.baseline}), in turns with the current backend, facets:")
+            print(f"    latency {db_runs['baseline']['summary'].line()}")
+            if db_runs["baseline"]["cpu"]:
+                print(f"    CPU     {db_runs['baseline']['cpu'].line()}")
+            for line in _by_kind(db_runs["baseline"]):
+                print(f"    {line}")
         return 0
     finally:
         if node_started:
@@ -245,6 +312,11 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
     )
     print(f"  database   with facets:    {db['summary'].line()}")
     print(f"  database   without facets: {db_plain['summary'].line()}")
+    if db["cpu"]:
+        print(
+            f"  database   CPU per search (client thread + PostgreSQL backend), with facets: "
+            f"{db['cpu'].line()}"
+        )
     p95 = db["summary"].p95
     print(
         f"  goal       database p95 ≤ {GOAL_DB_P95_MS} ms: "
@@ -288,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-engine", action="store_true", help="skip OpenSearch")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the search table")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--baseline",
+        help="another search/backends/database.py, timed in turns with the current one",
+    )
     args = parser.parse_args(argv)
     if args.products < 1 or args.rounds < 1:
         parser.error("--products and --rounds must be positive")
