@@ -225,7 +225,7 @@ def basket_uploads_visible_to(*, acting_user: Any) -> QuerySet[BasketUpload]:
 def _agency_readable(acting_user: Any, agency_id: int | None) -> Agency | None:
     """The agency if the caller may read its approvals: its own members, operators, auditors."""
     require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
-    if acting_user.role == Role.AGENCY and acting_user.agency_id != agency_id:
+    if acting_user.role == Role.AGENCY and membership.agency_id_of(acting_user) != agency_id:
         return None
     return Agency.objects.filter(pk=agency_id).first()
 
@@ -241,7 +241,7 @@ def purchase_requests_visible_to(
         "agency", "requested_by", "decided_by", "checkout"
     ).prefetch_related("checkout__orders")
     if acting_user.role == Role.AGENCY:
-        requests = requests.filter(agency_id=acting_user.agency_id)
+        requests = requests.filter(agency_id=membership.agency_id_of(acting_user))
     if statuses:
         requests = requests.filter(status__in=statuses)
     if agency_ids:
@@ -262,8 +262,6 @@ def agency_budgets(*, acting_user: Any, agency_id: int | None, year: int | None)
 
 def agency_members(*, acting_user: Any, agency_id: int | None) -> list:
     """The agency's members and their duties."""
-    from procurement import membership
-
     agency = _agency_readable(acting_user, agency_id)
     if agency is None:
         return []

@@ -41,7 +41,7 @@ from shop.core.permissions import require_role
 UNCHANGED: Any = object()
 
 
-def _approver_of(acting_user: Any, agency: Agency) -> None:
+def _require_approver(acting_user: Any) -> None:
     can_approve = membership.duties_of(acting_user)[1]
     if not can_approve:
         raise DomainError(
@@ -59,7 +59,7 @@ def _managed_agency(acting_user: Any, agency_id: int | None) -> Agency:
     ):
         raise NotFound("No such agency.", field="agencyId")
     if acting_user.role == Role.AGENCY:
-        _approver_of(acting_user, agency)
+        _require_approver(acting_user)
     return agency
 
 
@@ -105,19 +105,14 @@ def agency_member_duties_set(
     the agency's approvers for its other members (not for themselves: an agency cannot lose
     its last approver by a slip, and nobody promotes themselves)."""
     require_role(acting_user, Role.OPERATOR, Role.AGENCY)
-    member = (
-        get_user_model()
-        .objects.select_for_update()
-        .filter(pk=user_id, role=Role.AGENCY, agency__isnull=False)
-        .first()
-    )
-    if member is None or (
-        acting_user.role == Role.AGENCY
-        and membership.agency_id_of(member) != membership.agency_id_of(acting_user)
+    member = get_user_model().objects.filter(pk=user_id, role=Role.AGENCY).first()
+    agency_id = membership.agency_id_of(member) if member is not None else None
+    if agency_id is None or (
+        acting_user.role == Role.AGENCY and agency_id != membership.agency_id_of(acting_user)
     ):
         raise NotFound("No such member of an agency.", field="userId")
     if acting_user.role == Role.AGENCY:
-        _approver_of(acting_user, member.agency)
+        _require_approver(acting_user)
         if member.pk == acting_user.pk:
             raise DomainError(
                 "Approvers cannot change their own duties; another approver or an operator can.",
@@ -132,7 +127,7 @@ def agency_member_duties_set(
         action="agency.member_duties_set",
         target=member,
         data={
-            "agency": membership.agency_id_of(member),
+            "agency": agency_id,
             "canBuy": bool(can_buy),
             "canApprove": bool(can_approve),
         },
@@ -245,7 +240,7 @@ def _deciding_agency(acting_user: Any) -> Agency:
         raise DomainError(
             "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
         )
-    _approver_of(acting_user, agency)
+    _require_approver(acting_user)
     return agency
 
 
