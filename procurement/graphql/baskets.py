@@ -169,6 +169,9 @@ class BasketCheckout(BaseMutation):
             required=True, description="Recipient and phone; the address of rows without one."
         )
         ship_within_days = graphene.Int(default_value=7, description="7, 15 or 30.")
+        budget_line = graphene.String(
+            description="The budget line (预算科目) to charge; one of the agency's this year."
+        )
 
     # As checkoutCreate: the checkout ends holding stock locks, so it commits on its own.
     atomic_request = False
@@ -177,15 +180,14 @@ class BasketCheckout(BaseMutation):
     errors = errors_field(ProcurementError)
 
     @classmethod
-    def perform(cls, info, upload_id, idempotency_key, shipping_address, ship_within_days=7):
+    def perform(cls, info, upload_id, shipping_address, **options):
         placed = baskets.basket_checkout(
             acting_user=info.context.user,
             upload_id=decode_id(upload_id, "BasketUpload"),
             shipping=checkout.ShippingAddress(
                 shipping_address.recipient, shipping_address.phone, shipping_address.address
             ),
-            idempotency_key=idempotency_key,
-            ship_within_days=ship_within_days,
+            **options,
         )
         return cls(orders=placed)
 

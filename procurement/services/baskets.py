@@ -123,12 +123,15 @@ def basket_checkout(
     shipping: checkout.ShippingAddress,
     idempotency_key: str,
     ship_within_days: int = 7,
+    budget_line: str = "",
 ) -> list[Order]:
-    """Check out a preview with no errors, as `checkout_create` does a basket: all or
-    nothing, idempotent. A row's own delivery address puts its line in an order of its own
-    (supplier × address); the other rows go to `shipping.address`. An upload is checked out
-    once: the upload row is locked for the checkout and then records it, so a second checkout
-    with another key is refused, and a retry with the same key returns the same orders."""
+    """Check out a preview with no errors, as `checkout_create` does a basket (its rules
+    included: above the agency's approval threshold it is refused with APPROVAL_REQUIRED, and
+    the budget is charged): all or nothing, idempotent. A row's own delivery address puts its
+    line in an order of its own (supplier × address); the other rows go to `shipping.address`.
+    An upload is checked out once: the upload row is locked for the checkout and then records
+    it, so a second checkout with another key is refused, and a retry with the same key
+    returns the same orders."""
     checkout.buying_agency(acting_user)
     with transaction.atomic():
         upload = _own_upload(acting_user, upload_id)
@@ -156,6 +159,7 @@ def basket_checkout(
                 idempotency_key=idempotency_key,
                 ship_within_days=ship_within_days,
                 max_lines=basket_files.MAX_BASKET_ROWS,
+                budget_line=budget_line,
             )
         except DomainError as error:
             raise DomainErrors([_on_row(e, rows) for e in error.as_errors()]) from error

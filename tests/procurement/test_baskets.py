@@ -13,9 +13,10 @@ from catalog.models import ProductStatus, ProductVariant, SupplierStatus
 from procurement.models import BasketPreviewLine, BasketUpload, Checkout, Order, OrderLine
 from procurement.services import baskets
 from shop.core.models import AuditEvent
-from tests.factories import TierPriceFactory
+from tests.factories import AgencyFactory, TierPriceFactory
 from tests.procurement.baskets import CHECKOUT, PREVIEW, csv_bytes, uploaded, xlsx_bytes
 from tests.procurement.flows import buyer, new_supplier, stocked_variant
+from tests.procurement.test_approvals import set_budget
 
 
 def stock_of(*variants) -> list[int]:
@@ -311,3 +312,34 @@ def test_a_basket_larger_than_one_api_checkout_is_checked_out_whole(gql):
     assert payload["errors"] == []
     assert OrderLine.objects.count() == 205
     assert BasketPreviewLine.objects.count() == 205
+
+
+# The checkout's rules from approvals and budgets apply to a basket's checkout too.
+
+
+def test_a_basket_above_the_approval_threshold_is_refused_like_a_checkout(gql):
+    user = buyer(AgencyFactory(approval_threshold=Decimal("150.00")))
+    variant = stocked_variant(stock=10, price="100.00")
+    preview = uploaded(user, csv_bytes([variant.sku, 2, ""]))
+    payload = check_out(gql, user, preview["id"])
+    assert [e["code"] for e in payload["errors"]] == ["APPROVAL_REQUIRED"]
+    assert stock_of(variant) == [10]
+    assert nothing_placed()
+    assert BasketUpload.objects.get().checkout_id is None
+
+
+def test_a_basket_checkout_over_the_budget_line_is_refused_on_that_line(gql):
+    user = buyer()
+    set_budget(user.agency, "100000.00")
+    set_budget(user.agency, "150.00", line="食堂")
+    variant = stocked_variant(stock=10, price="100.00")
+    preview = uploaded(user, csv_bytes([variant.sku, 2, ""]))
+    response = gql(
+        CHECKOUT.replace("idempotencyKey: $key,", 'idempotencyKey: $key, budgetLine: "食堂",'),
+        {"id": preview["id"], "key": "basket-key-0001"},
+        user=user,
+    )
+    errors = response["data"]["basketCheckout"]["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [("budgetLine", "BUDGET_EXCEEDED")]
+    assert stock_of(variant) == [10]
+    assert nothing_placed()
