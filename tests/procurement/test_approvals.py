@@ -612,3 +612,13 @@ def test_an_agency_sees_only_its_own_purchase_requests(gql, agency):
         gql(LIST, user=UserFactory(role=Role.AUDITOR))["data"]["purchaseRequests"]["totalCount"]
         == 2
     )
+
+
+def test_a_buyer_cannot_use_the_key_shape_of_an_approval(gql, agency):
+    _agency, buyer_user, _approver = agency
+    args = basket(stocked_variant(stock=100, price="10.00"), 1, key="purchase-request/1")
+    before = state()
+    response = gql(CHECKOUT, args, user=buyer_user)
+    errors = payload(response, "checkoutCreate")["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [("idempotencyKey", "INVALID")]
+    assert state() == before
