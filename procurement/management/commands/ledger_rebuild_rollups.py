@@ -1,4 +1,4 @@
-"""Recompute the ledger's monthly rollups from its entries."""
+"""Recompute the ledger's rollups (month and year cells) from its entries."""
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
