@@ -13,6 +13,8 @@ DAY = timedelta(days=1)
 SCHEDULES = [
     Schedule("search_sync", "search.jobs.search_sync", every=MINUTE),
     Schedule("catalog_rules", "catalog.jobs.catalog_rules", every=5 * MINUTE),
+    # Webhook retries, and deliveries whose queued run was lost (docs/notifications.md).
+    Schedule("webhooks_deliver_due", "shop.notifications.jobs.webhooks_deliver_due", every=MINUTE),
     Schedule("payments_reconcile", "procurement.jobs.payments_reconcile", every=5 * MINUTE),
     Schedule(
         "stripe_mock_deliver_events",

@@ -15,9 +15,12 @@ from shop.accounts.graphql.mutations import AccountMutations
 from shop.accounts.graphql.queries import AccountQueries
 from shop.core.graphql.queries import CoreQueries
 from shop.core.graphql.scalars import harden_scalars
+from shop.notifications.graphql.mutations import NotificationMutations
+from shop.notifications.graphql.queries import NotificationQueries
 
 
 class Query(
+    NotificationQueries,
     CatalogQueries,
     SearchQueries,
     ProcurementQueries,
@@ -34,6 +37,7 @@ class Query(
 
 
 class Mutation(
+    NotificationMutations,
     CatalogMutations,
     ProcurementMutations,
     BasketMutations,

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "shop.accounts",
     "shop.payments",
     "shop.payments.mock",
+    "shop.notifications",
     "catalog",
     "procurement",
     "search",
@@ -367,3 +368,18 @@ PRODUCT_CERTIFICATION_DEFAULT_DAYS = 365
 PAYMENT_TERM_DAYS = int(os.environ.get("PAYMENT_TERM_DAYS", "30"))
 # `send_payment_reminders` reminds the buyer this many days before the due date, and on it.
 PAYMENT_REMINDER_DAYS_BEFORE = int(os.environ.get("PAYMENT_REMINDER_DAYS_BEFORE", "5"))
+
+# --- Notifications: outbound webhooks and e-mail (docs/notifications.md) --------------------
+# An endpoint must be https and reach a public address; both are relaxed in DEBUG (a receiver
+# on the developer's machine) and can be set for a closed network that calls its own hosts.
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "10"))
+# Retries: 1 min after the first failure, doubling, at most 4 h apart; the 12th failure is
+# final (about 16 hours after the event).
+WEBHOOKS_RETRY_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_SECONDS", "60"))
+WEBHOOKS_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_MAX_SECONDS", "14400"))
+WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("WEBHOOKS_MAX_ATTEMPTS", "12"))
+WEBHOOKS_MAX_ENDPOINTS = int(os.environ.get("WEBHOOKS_MAX_ENDPOINTS", "10"))
+# Deliveries one job run sends at most; the schedule's next run takes the rest.
+WEBHOOKS_MAX_PER_RUN = int(os.environ.get("WEBHOOKS_MAX_PER_RUN", "500"))

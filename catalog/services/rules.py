@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog import hooks
+from catalog import hooks, notifications
 from catalog.models import (
     REQUIRED_QUALIFICATIONS,
     Qualification,
@@ -22,7 +22,6 @@ from catalog.models import (
     SupplierStatus,
 )
 from catalog.services.suppliers import expired_required_qualifications, supplier_withdraw_by_rule
-from shop.core.notifications import notify
 
 # Suppliers whose documents matter: everyone not rejected or gone.
 ACTIVE_STATUSES = (
@@ -70,28 +69,12 @@ def send_expiry_reminders(today: date, report: RulesReport) -> None:
                 QualificationReminder.objects.create(
                     qualification=qualification, days_before=threshold
                 )
-                _remind(qualification, days_left)
+                notifications.qualification_expiring(qualification, days_left)
         except IntegrityError:
             continue  # already sent for this threshold
         report.reminders.append(
             f"{qualification.supplier.name}: {qualification} ({days_left} days)"
         )
-
-
-def _remind(qualification: Qualification, days_left: int) -> None:
-    supplier = qualification.supplier
-    kind = qualification.get_kind_display()
-    subject = f"[山海] {kind}将于{days_left}天后到期"
-    body = (
-        f"{supplier.name}：贵单位的{kind}（编号 {qualification.number}）"
-        f"将于 {qualification.expires_on} 到期。请在到期前上传新证件，逾期将暂停供货资格。"
-    )
-    notify(
-        users=supplier.staff.all(),
-        subject=subject,
-        body=body,
-        extra_emails=[supplier.contact_email],
-    )
 
 
 def suspend_on_expiry(today: date, report: RulesReport) -> None:
@@ -107,7 +90,6 @@ def suspend_on_expiry(today: date, report: RulesReport) -> None:
                 f"{q.get_kind_display()} {q.number} expired on {q.expires_on}" for q in expired
             )
             supplier_withdraw_by_rule(locked, SupplierStatus.SUSPENDED, reason=reason)
-            notify(users=locked.staff.all(), subject="[山海] 供货资格已暂停", body=reason)
         report.suspended.append(f"{locked.name}: {reason}")
 
 
@@ -127,7 +109,6 @@ def exit_on_complaints(now, report: RulesReport) -> None:
                 continue
             reason = f"{count} upheld quality complaints within {window.days} days (limit {limit})"
             supplier_withdraw_by_rule(supplier, SupplierStatus.EXITED, reason=reason)
-            notify(users=supplier.staff.all(), subject="[山海] 已退出供货", body=reason)
         report.exited.append(f"{supplier.name}: {reason}")
 
 

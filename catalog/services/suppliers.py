@@ -11,7 +11,7 @@ from django.utils import timezone
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from catalog import hooks
+from catalog import hooks, notifications
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.models import (
@@ -423,6 +423,7 @@ def _withdraw(supplier: Supplier, to_status: str, *, actor: Any, reason: str, ac
     this same transaction."""
     _transition(supplier, to_status, actor=actor, reason=reason, action=action)
     hooks.supplier_withdrawn(supplier=supplier, actor=actor, reason=reason)
+    notifications.withdrawn(supplier, reason=reason)
 
 
 @transaction.atomic

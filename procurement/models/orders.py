@@ -372,6 +372,7 @@ class Refund(models.Model):
 class PaymentReminderKind(models.TextChoices):
     BEFORE_DUE = "BEFORE_DUE", "即将到期"
     ON_DUE = "ON_DUE", "已到期"
+    OVERDUE = "OVERDUE", "已逾期"
 
 
 class PaymentReminder(models.Model):

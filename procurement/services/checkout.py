@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from catalog import version as catalog_version
 from catalog.models import Product, ProductVariant, SupplierStatus, TierPrice
-from procurement import membership
+from procurement import membership, notifications
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
 from procurement.services import budgets
@@ -543,6 +543,7 @@ def place_basket(
         targets=orders,
         data_of=lambda order: {"subtotal": str(order.subtotal)},
     )
+    notifications.orders_placed((order, lines[0].supplier_name) for order, lines in basket.built)
     # Last: the hot rows are locked from here to COMMIT only.
     _take_stock(basket.lines, basket.wanted, basket.variants, commits_next=commits_next)
     return orders

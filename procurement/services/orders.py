@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from catalog.models import ProductVariant
 from catalog.services.suppliers import clean_credit_code
+from procurement import notifications
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from procurement.selectors import own_rows
@@ -111,6 +112,7 @@ def _require_reason(reason: str) -> str:
 def order_confirm(*, acting_user: Any, order_id: int | None) -> Order:
     order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
     move(order, S.CONFIRMED, actor=acting_user)
+    notifications.order_moved(order)
     return order
 
 
@@ -224,6 +226,7 @@ def accept_lines(order: Order, accepted: dict[int, int], *, actor: Any) -> Order
     move(order, S.ACCEPTED, actor=actor, note="partial" if partial else "")
     payment_terms.set_due_date(order)
     _release_stock(order, accepted_only=True)
+    notifications.order_moved(order)
     return order
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from procurement.membership import agency_members
+from procurement import notifications
 from procurement.models import (
     Order,
     OrderStatus,
@@ -20,7 +20,6 @@ from procurement.models import (
     PaymentReminderKind,
     PaymentStatus,
 )
-from shop.core.notifications import notify
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def _message(order: Order, kind: str, today: date) -> tuple[str, str]:
         )
     else:
         late = days_overdue(order.payment_due_date, today)
-        subject = f"订单 {order.number} 付款已到期"
+        subject = f"订单 {order.number} 付款已{'逾期' if late else '到期'}"
         body = (
             f"{order.agency_name}：订单 {order.number}（{order.supplier.name}）应付 {amount} 元，"
             f"付款期限 {order.payment_due_date:%Y-%m-%d}"
@@ -106,17 +105,21 @@ def _remind(order_id: int, kind: str, today: date) -> bool:
         if not created:
             return False
         subject, body = _message(order, kind, today)
-        _reminder.recipients = notify(
-            users=agency_members(order.agency_id), subject=subject, body=body
+        late = days_overdue(order.payment_due_date, today)
+        published = notifications.payment_reminder(
+            order, overdue=late > 0, days_overdue=late, subject=subject, body=body
         )
+        _reminder.recipients = published.notified
         _reminder.save(update_fields=["recipients"])
         return True
 
 
 def send_payment_reminders(*, today: date | None = None) -> ReminderReport:
     """Remind buyers of unpaid accepted orders: once `PAYMENT_REMINDER_DAYS_BEFORE` days before
-    the due date (until it), and once on the due date (or at the first run after it, when a run
-    was missed). Idempotent: a reminder row per order, kind and due date is written with the
+    the due date (until it), once on the due date, and once after it (overdue: the first run
+    after the due date, which is also the one reminder when the runs around the due date were
+    missed). Events `payment.due` and `payment.overdue` go with them (the overdue one to the
+    supplier too). Idempotent: a reminder row per order, kind and due date is written with the
     e-mail, so running twice sends once. Each order in its own short transaction."""
     today = today or timezone.localdate()
     before = settings.PAYMENT_REMINDER_DAYS_BEFORE
@@ -124,10 +127,12 @@ def send_payment_reminders(*, today: date | None = None) -> ReminderReport:
     due_soon = unpaid_accepted_orders().filter(
         payment_due_date__gt=today, payment_due_date__lte=today + timedelta(days=before)
     )
-    due_now = unpaid_accepted_orders().filter(payment_due_date__lte=today)
+    due_now = unpaid_accepted_orders().filter(payment_due_date=today)
+    overdue = unpaid_accepted_orders().filter(payment_due_date__lt=today)
     for kind, orders in (
         (PaymentReminderKind.BEFORE_DUE, due_soon),
         (PaymentReminderKind.ON_DUE, due_now),
+        (PaymentReminderKind.OVERDUE, overdue),
     ):
         for order_id, number in orders.order_by("payment_due_date", "pk").values_list(
             "pk", "number"

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from procurement import notifications
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderStatus, Shipment, ShipmentLine
 from procurement.selectors import own_rows
@@ -103,8 +104,10 @@ def _record(
         order.tracking_number = tracking_number
         order.save(update_fields=["tracking_number"])
     shipped = shipped_quantities(order)
-    if all(shipped.get(line.pk, 0) >= line.quantity for line in order.lines.all()):
+    fully_shipped = all(shipped.get(line.pk, 0) >= line.quantity for line in order.lines.all())
+    if fully_shipped:
         move(order, S.SHIPPED, actor=actor, note=note)
+    notifications.order_shipment(order, shipment, fully_shipped=fully_shipped)
     return shipment
 
 

@@ -230,7 +230,7 @@ def checked_rows(rows: Iterable[models.Model]) -> list[models.Model]:
 
 
 # Models of these apps are checked on every save (see CoreConfig.ready).
-CHECKED_APPS = frozenset({"core", "accounts", "catalog", "procurement"})
+CHECKED_APPS = frozenset({"core", "accounts", "notifications", "catalog", "procurement"})
 
 
 def check_columns_before_save(sender: type[models.Model], instance: models.Model, **_kw) -> None:

@@ -8,6 +8,7 @@ from tests.factories.catalog import (
     TraceBatchFactory,
     VariantFactory,
 )
+from tests.factories.notifications import WebhookEndpointFactory
 from tests.factories.procurement import AgencyFactory
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "TraceBatchFactory",
     "UserFactory",
     "VariantFactory",
+    "WebhookEndpointFactory",
 ]

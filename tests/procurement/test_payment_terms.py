@@ -103,12 +103,26 @@ def test_the_due_date_reminder_is_sent_once_on_the_due_date(db, django_capture_o
     remind("2026-03-26", django_capture_on_commit_callbacks)
     assert remind("2026-03-31", django_capture_on_commit_callbacks).sent == 1
     assert remind("2026-03-31", django_capture_on_commit_callbacks).sent == 0
-    assert remind("2026-04-05", django_capture_on_commit_callbacks).sent == 0
     assert sorted(PaymentReminder.objects.values_list("kind", flat=True)) == [
         PaymentReminderKind.BEFORE_DUE,
         PaymentReminderKind.ON_DUE,
     ]
     assert len(mail.outbox) == 2
+
+
+def test_an_unpaid_order_gets_one_overdue_reminder_after_the_due_date(
+    db, django_capture_on_commit_callbacks
+):
+    """The day after the due date: one overdue reminder (and `payment.overdue`), never two."""
+    accepted_at(at("2026-03-01"))
+    remind("2026-03-31", django_capture_on_commit_callbacks)
+    assert remind("2026-04-01", django_capture_on_commit_callbacks).sent == 1
+    assert remind("2026-04-05", django_capture_on_commit_callbacks).sent == 0
+    assert sorted(PaymentReminder.objects.values_list("kind", flat=True)) == [
+        PaymentReminderKind.ON_DUE,
+        PaymentReminderKind.OVERDUE,
+    ]
+    assert "逾期 1 天" in mail.outbox[-1].body
 
 
 def test_a_missed_run_still_sends_the_due_reminder_late(db, django_capture_on_commit_callbacks):
