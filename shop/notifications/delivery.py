@@ -67,6 +67,8 @@ LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
 def url_problem(url: str) -> UrlProblem | None:
     """Why `url` cannot be an endpoint, or None. Checks what can be known without DNS; the
     address a name resolves to is checked at each connection."""
+    if any(character.isspace() for character in url):
+        return UrlProblem(NotificationErrorCode.INVALID_URL, "A URL has no spaces.")
     try:
         parts = urlsplit(url)
         port = parts.port

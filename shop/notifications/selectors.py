@@ -27,4 +27,6 @@ def delivery_list(
         deliveries = deliveries.filter(status=status)
     if event_type:
         deliveries = deliveries.filter(event__event_type=event_type)
-    return deliveries.select_related("event", "endpoint").order_by("-created_at", "-id")
+    return deliveries.select_related("event", "endpoint__supplier", "endpoint__agency").order_by(
+        "-created_at", "-id"
+    )
