@@ -21,6 +21,9 @@ def operator_client(client, db):
         "/admin/django_tasks_database/dbtaskresult/",
         "/admin/core/jobschedule/",
         "/admin/core/workerheartbeat/",
+        "/admin/notifications/webhookendpoint/",
+        "/admin/notifications/outboundevent/",
+        "/admin/notifications/webhookdelivery/",
     ],
 )
 def test_operators_can_list(operator_client, path):
