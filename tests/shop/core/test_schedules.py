@@ -46,6 +46,7 @@ def test_every_periodic_job_has_a_schedule():
         "payments_reconcile",
         "sign_in_throttle_prune",
         "payment_reminders",
+        "webhooks_deliver_due",
     }
 
 
