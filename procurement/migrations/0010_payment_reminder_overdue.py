@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('procurement', '0008_approvals_and_budgets'),
+        ('procurement', '0009_rollup_years'),
     ]
 
     operations = [
