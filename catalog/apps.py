@@ -10,6 +10,9 @@ class CatalogConfig(AppConfig):
         from django.db.models.signals import post_migrate, pre_migrate
 
         from catalog import version
+        from catalog.membership import register_organisations
+
+        register_organisations()
 
         connection_created.connect(version.install, dispatch_uid="catalog-version")
         pre_migrate.connect(version.pause_for_migrations, dispatch_uid="catalog-version")

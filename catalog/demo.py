@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from catalog.membership import county_member_add, supplier_member_add
 from catalog.models import (
     AuthorizationKind,
     Category,
@@ -517,13 +518,15 @@ def _images(index: int, product: Product, colour) -> None:
 def load(progress, *, store_images: bool = True) -> str:
     suppliers = [_supplier(*row) for row in progress(SUPPLIERS, description="suppliers")]
     staff_email = DEMO_ACCOUNTS[Role.SUPPLIER]
-    User.objects.filter(email=staff_email, supplier__isnull=True).update(supplier=suppliers[0])
+    staff = User.objects.filter(email=staff_email, supplier_membership__isnull=True).first()
+    if staff is not None:
+        supplier_member_add(staff, suppliers[0])
     if store_images:  # the demo supplier's scans, downloadable through `fileUrl`
         _scans(suppliers[0])
     reviewer_email = DEMO_ACCOUNTS[Role.COUNTY_REVIEWER]
-    User.objects.filter(email=reviewer_email, county__isnull=True).update(
-        county=County.objects.get(code="640423")
-    )
+    reviewer = User.objects.filter(email=reviewer_email, county_membership__isnull=True).first()
+    if reviewer is not None:
+        county_member_add(reviewer, County.objects.get(code="640423"))
     for index, row in enumerate(progress(PRODUCTS, description="products")):
         _product(index, suppliers[row[0]], row, store_images)
     sellable = Product.objects.sellable(timezone.localdate()).count()

@@ -116,6 +116,37 @@ class Supplier(models.Model):
     def is_poverty_county(self) -> bool:
         return self.county.is_poverty_exited
 
+    @property
+    def staff(self) -> "models.QuerySet":
+        """The accounts acting for this supplier (through their memberships)."""
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(supplier_membership__supplier=self)
+
+
+class SupplierMembership(models.Model):
+    """A supplier staff account and the supplier it acts for (one per account)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="supplier_membership"
+    )
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.supplier}"
+
+
+class CountyMembership(models.Model):
+    """A county reviewer account and the Ningxia county it reviews for (one per account)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="county_membership"
+    )
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.county}"
+
 
 class SupplierReviewQueue(Supplier):
     """The suppliers waiting for an operator's decision, as their own admin page."""

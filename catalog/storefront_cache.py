@@ -20,7 +20,7 @@ from typing import Any
 
 from graphql import FieldNode, ObjectFieldNode, Visitor, visit
 
-from catalog import selectors, version
+from catalog import hooks, selectors, version
 from shop.core.graphql.response_cache import Scope, Slot
 
 STOREFRONT_FIELDS = frozenset(
@@ -47,18 +47,6 @@ def _uses_search(field: FieldNode) -> bool:
     return field.name.value == "products" and any(
         argument.name.value == "search" for argument in field.arguments or ()
     )
-
-
-def search_is_current_at_commit() -> bool:
-    """Whether a search answers from what is committed. The database backend's index is
-    rewritten in the transaction that empties the outbox (which bumps the version); an engine
-    shows new documents only after its refresh interval unless SEARCH_ENGINE_REFRESH makes each
-    update wait for it, and an answer cached in that interval would outlive it."""
-    from search import conf
-    from search.backends import get_search_backend
-    from search.backends.database import DatabaseSearchBackend
-
-    return isinstance(get_search_backend(), DatabaseSearchBackend) or conf.engine_refresh()
 
 
 class _FindsInStock(Visitor):
@@ -115,7 +103,7 @@ def scope(root_fields: list[FieldNode], variables: dict | None = None) -> Scope 
     is at least as new as these versions."""
     if not root_fields or any(f.name.value not in STOREFRONT_FIELDS for f in root_fields):
         return None
-    if any(_uses_search(f) for f in root_fields) and not search_is_current_at_commit():
+    if any(_uses_search(f) for f in root_fields) and not hooks.search_is_current_at_commit():
         return None
     versions = version.current()
     # The business date: certifications and GI authorisations expire by date, with no write.

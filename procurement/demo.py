@@ -43,7 +43,9 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from stdnum.cn import uscc
 
+from catalog.membership import supplier_member_add
 from catalog.models import City, Product, ProductVariant, Supplier
+from procurement.membership import agency_member_add
 from procurement.models import (
     Agency,
     AgencyType,
@@ -356,14 +358,18 @@ class Cast:
     password_hash: str = ""
 
 
-def _demo_user(email: str, role: str, cast: Cast, **organisation) -> User:
+def _demo_user(
+    email: str, role: str, cast: Cast, *, agency: Agency | None = None, supplier: Any = None
+) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         # One hash for every extra account (the demo password), instead of one slow hash each.
         cast.password_hash = cast.password_hash or make_password(DEMO_PASSWORD)
-        user = User.objects.create(
-            email=email, role=role, password=cast.password_hash, **organisation
-        )
+        user = User.objects.create(email=email, role=role, password=cast.password_hash)
+        if agency is not None:
+            agency_member_add(user, agency)
+        if supplier is not None:
+            supplier_member_add(user, supplier)
     return user
 
 
@@ -401,9 +407,11 @@ def _agencies(progress, cast: Cast) -> None:
 def _buyers(cast: Cast) -> None:
     """A buyer account per agency; the demo AGENCY account buys for 福州第一中学."""
     demo_agency = next(a for a in cast.agencies if a.name == DEMO_AGENCY_NAME)
-    User.objects.filter(email=DEMO_ACCOUNTS[Role.AGENCY], agency__isnull=True).update(
-        agency=demo_agency
-    )
+    demo_buyer = User.objects.filter(
+        email=DEMO_ACCOUNTS[Role.AGENCY], agency_membership__isnull=True
+    ).first()
+    if demo_buyer is not None:
+        agency_member_add(demo_buyer, demo_agency)
     for n, agency in enumerate(cast.agencies, start=1):
         buyer = agency.staff.filter(role=Role.AGENCY, is_active=True).order_by("pk").first()
         cast.buyers[agency.pk] = buyer or _demo_user(

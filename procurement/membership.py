@@ -1,11 +1,15 @@
 """Which agency a user buys for, and who buys for an agency: the one place that knows how
-agency membership is stored (today `User.agency`), so moving it touches only this module."""
+agency membership is stored (AgencyMembership rows), registered with the accounts app
+(shop/accounts/organisations.py) so that `user.agency` works without shop importing us."""
 
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+
+from shop.accounts.models import Role
+from shop.accounts.organisations import Organisation, attach, register
 
 
 def agency_id_of(user: Any) -> int | None:
@@ -15,7 +19,7 @@ def agency_id_of(user: Any) -> int | None:
 
 def agency_members(agency_id: int) -> QuerySet:
     """The active users buying for an agency."""
-    return get_user_model().objects.filter(agency_id=agency_id, is_active=True)
+    return get_user_model().objects.filter(agency_membership__agency_id=agency_id, is_active=True)
 
 
 # A member without recorded duties buys and does not approve (docs/approvals.md).
@@ -52,3 +56,22 @@ def members_with_duties(agency_id: int) -> list[Member]:
         )
         members.append(Member(user, can_buy, can_approve))
     return members
+
+
+def agency_member_add(user: Any, agency: Any) -> None:
+    """Make `user` buy for `agency` (replacing any agency it bought for)."""
+    attach(user, "agency", agency)
+
+
+def register_organisations() -> None:
+    register(
+        Organisation(
+            attribute="agency",
+            role=Role.AGENCY,
+            input_field="agencyId",
+            model="procurement.Agency",
+            membership_model="procurement.AgencyMembership",
+            membership="agency_membership",
+            missing="Agency buyers need an existing agency.",
+        )
+    )

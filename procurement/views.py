@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from graphql_relay import to_global_id
 
-from procurement.graphql.ledger import ledger_filter_from
+from procurement.reports.filters import ledger_filter_from
 from procurement.reports.selectors import city_codes, contributions_visible_to
 from procurement.services import transparency
 from shop.accounts.models import Role

@@ -1,6 +1,6 @@
 import graphene
 
-from catalog import selectors
+from catalog import hooks, selectors
 from catalog.graphql.types import (
     CategoryType,
     CityType,
@@ -109,11 +109,9 @@ class CatalogQueries(graphene.ObjectType):
 
     def resolve_products(root, info, filter=None, sort_by=None, search=None):
         if search and search.strip():
-            # Text search runs on the configured search backend (search/), best match first
-            # unless another order is asked for.
-            from search.graphql.queries import search_product_list
-
-            return search_product_list(search, filter=filter, sort_by=sort_by)
+            # Text search runs on the configured search backend (search/ registers it in
+            # catalog/hooks.py), best match first unless another order is asked for.
+            return hooks.product_search(search, filter=filter, sort_by=sort_by)
         sort_by = sort_by or {}
         field = sort_by.get("field", "NAME")
         descending = sort_by.get("direction") == "DESC"

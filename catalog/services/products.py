@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalog import hooks
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.images import ProcessedImage, process_image
@@ -34,7 +35,6 @@ from catalog.models import (
     TierPrice,
     TraceBatch,
 )
-from search.indexing import products_changed
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -94,7 +94,7 @@ def _move(product: Product, to_status: str, *, actor: Any, note: str, valid_unti
     if to_status == P.CERTIFIED:
         product.certified_until = valid_until
     product.save(update_fields=["status", "certified_until", "updated_at"])
-    products_changed([product.pk])
+    hooks.products_changed([product.pk])
     ProductTransition.objects.create(
         product=product,
         from_status=from_status,
@@ -198,7 +198,7 @@ def product_create(*, acting_user: Any, data: ProductInput) -> Product:
     values = _clean_product(data, creating=True)
     product = Product.objects.create(supplier=supplier, slug=_unique_slug(values["name"]), **values)
     audit_record(actor=acting_user, action="product.create", target=product)
-    products_changed([product.pk])
+    hooks.products_changed([product.pk])
     return product
 
 
@@ -213,7 +213,7 @@ def product_update(*, acting_user: Any, product_id: int | None, data: ProductInp
     for key, value in values.items():
         setattr(product, key, value)
     product.save()
-    products_changed([product.pk])
+    hooks.products_changed([product.pk])
     audit_record(
         actor=acting_user,
         action="product.update",
@@ -423,7 +423,7 @@ def product_variant_create(
     except IntegrityError as error:  # a concurrent create won the SKU
         raise _sku_taken() from error
     _save_tiers(variant, tiers)
-    products_changed([product.pk])
+    hooks.products_changed([product.pk])
     audit_record(
         actor=acting_user, action="variant.create", target=variant, data={"sku": variant.sku}
     )
@@ -460,7 +460,7 @@ def product_variant_update(
         setattr(variant, key, value)
     variant.save()
     _save_tiers(variant, tiers)
-    products_changed([variant.product_id])
+    hooks.products_changed([variant.product_id])
     audit_record(
         actor=acting_user, action="variant.update", target=variant, data={"changed": sorted(values)}
     )
@@ -480,7 +480,7 @@ def stock_update(*, acting_user: Any, variant_id: int | None, quantity: int) -> 
     before = variant.stock
     variant.stock = quantity
     variant.save(update_fields=["stock"])
-    products_changed([variant.product_id])
+    hooks.products_changed([variant.product_id])
     audit_record(
         actor=acting_user,
         action="variant.stock",
@@ -598,7 +598,7 @@ def product_authorization_add(
         scope=(data.scope or "").strip(),
         expires_on=data.expires_on,
     )
-    products_changed([product.pk])
+    hooks.products_changed([product.pk])
     audit_record(
         actor=acting_user,
         action="product.authorization_add",

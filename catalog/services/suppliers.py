@@ -14,6 +14,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from catalog import hooks, notifications
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
+from catalog.membership import supplier_member_add
 from catalog.models import (
     REQUIRED_QUALIFICATIONS,
     BlacklistEntry,
@@ -25,7 +26,6 @@ from catalog.models import (
     SupplierStatus,
     SupplierTransition,
 )
-from search.indexing import products_changed
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -97,7 +97,7 @@ def _transition(
     supplier.status_changed_at = timezone.now()
     supplier.save(update_fields=["status", "status_changed_at"])
     # Every product of the supplier enters or leaves the storefront (and its search index).
-    products_changed(supplier.products.values_list("pk", flat=True))
+    hooks.products_changed(supplier.products.values_list("pk", flat=True))
     _record(supplier, from_status, to_status, actor=actor, reason=reason, action=action)
 
 
@@ -292,8 +292,9 @@ def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
             **values,
         )
         _record(supplier, "", S.APPLIED, actor=acting_user, reason="", action="supplier.apply")
-        acting_user.role, acting_user.supplier = Role.SUPPLIER, supplier
-        acting_user.save(update_fields=["role", "supplier"])
+        acting_user.role = Role.SUPPLIER
+        acting_user.save(update_fields=["role"])
+        supplier_member_add(acting_user, supplier)
     else:
         if existing.pk != own:
             raise DomainError(

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET
 from catalog.models import FUJIAN, NINGXIA
 from procurement import views as exports
 from procurement.dashboard import charts
-from procurement.graphql.ledger import ledger_filter_from
 from procurement.models import ContributionKind
+from procurement.reports.filters import ledger_filter_from
 from procurement.reports.selectors import (
     LedgerFilter,
     Summary,

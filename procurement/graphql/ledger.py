@@ -15,6 +15,7 @@ from procurement.models import (
     Target,
 )
 from procurement.reports import selectors as reports
+from procurement.reports.filters import ID_DIMENSIONS, ledger_filter_from
 from procurement.services import contributions, transparency
 from procurement.transparency import merkle, signing
 from shop.accounts.models import Role
@@ -135,7 +136,6 @@ class TargetProgressType(graphene.ObjectType):
 
 
 # Dimensions whose public value is an object's global ID, with the GraphQL type it names.
-ID_DIMENSIONS = {"AGENCY": "Agency", "SUPPLIER": "Supplier"}
 
 
 class SummaryKeyType(graphene.ObjectType):
@@ -378,41 +378,6 @@ class ContributionFilterInput(graphene.InputObjectType):
         graphene.NonNull(graphene.String), description="Ningxia counties by division code."
     )
     categories = graphene.List(graphene.NonNull(graphene.String), description="Category names.")
-
-
-def _ids(global_ids, type_name: str) -> list[str]:
-    """Database ids of global IDs; "" (a summary row without one) stays "" and selects the
-    entries without an agency or supplier."""
-    ids = ["" if gid == "" else decode_id(gid, type_name) for gid in global_ids]
-    if any(i is None for i in ids):
-        raise BadUserInput(f"Every ID in the filter must be a {type_name} ID.")
-    return [str(i) for i in ids]
-
-
-def ledger_filter_from(data) -> reports.LedgerFilter:
-    """The filter of the API and the exports, in the public values of the summary's keys."""
-    data = data or {}
-    if data.get("city_codes") and data.get("cities"):
-        raise BadUserInput("Filter cities by cityCodes or by the deprecated cities, not both.")
-    values: dict[str, list[str]] = {}
-    plain = {
-        "kinds": "KIND",
-        "city_codes": "CITY",
-        "agency_types": "AGENCY_TYPE",
-        "channels": "CHANNEL",
-        "counties": "COUNTY",
-        "categories": "CATEGORY",
-    }
-    for argument, dimension in plain.items():
-        if data.get(argument):
-            values[dimension] = [getattr(v, "value", v) for v in data[argument]]
-    for argument, dimension in (("agencies", "AGENCY"), ("suppliers", "SUPPLIER")):
-        if data.get(argument):
-            values[dimension] = _ids(data[argument], ID_DIMENSIONS[dimension])
-    filters = reports.LedgerFilter.of(data.get("date_from"), data.get("date_to"), values)
-    if data.get("cities"):
-        filters.values["CITY"] = list(data["cities"])  # names: what the entries store
-    return filters
 
 
 class LedgerQueries(graphene.ObjectType):

@@ -1,3 +1,4 @@
+from procurement.models.agencies import RESELLER_TYPES, Agency, AgencyMembership, AgencyType
 from procurement.models.approvals import (
     AgencyBudget,
     AgencyMemberDuties,
@@ -20,10 +21,7 @@ from procurement.models.ledger import (
     Target,
 )
 from procurement.models.orders import (
-    RESELLER_TYPES,
     SHIP_WITHIN_DAYS,
-    Agency,
-    AgencyType,
     Checkout,
     Complaint,
     ComplaintKind,
@@ -52,6 +50,7 @@ __all__ = [
     "Agency",
     "AgencyBudget",
     "AgencyMemberDuties",
+    "AgencyMembership",
     "AgencyType",
     "BasketPreviewLine",
     "BasketUpload",

@@ -1,54 +1,10 @@
-"""Procurement: agencies and their reserved shares, checkout, orders, payments, complaints."""
+"""Procurement: reserved shares, checkout, orders, payments, complaints."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class AgencyType(models.TextChoices):
-    GOVERNMENT = "GOVERNMENT", "机关"
-    SCHOOL = "SCHOOL", "学校"
-    HOSPITAL = "HOSPITAL", "医院"
-    ENTERPRISE = "ENTERPRISE", "企事业单位"
-    UNION = "UNION", "工会"
-    EXHIBITION_CENTRE = "EXHIBITION_CENTRE", "专馆/集散中心"
-    SUPERMARKET = "SUPERMARKET", "商超专区"
-    ECOMMERCE = "ECOMMERCE", "电商"
-
-
-# Buyers that resell: their purchases count as 帮销 (helped sales), not 采购 (docs/design.md §3).
-RESELLER_TYPES = frozenset(
-    {AgencyType.EXHIBITION_CENTRE, AgencyType.SUPERMARKET, AgencyType.ECOMMERCE}
-)
-
-
-class Agency(models.Model):
-    """A Fujian buyer (采购单位): an agency, school, hospital, enterprise, union or reseller."""
-
-    name = models.CharField(max_length=128)
-    credit_code = models.CharField(max_length=18, unique=True)
-    type = models.CharField(max_length=24, choices=AgencyType.choices)
-    city = models.ForeignKey("catalog.City", on_delete=models.PROTECT, related_name="agencies")
-    district = models.CharField(max_length=32, blank=True)
-    contact_name = models.CharField(max_length=64, blank=True)
-    contact_phone = models.CharField(max_length=32, blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Approval (docs/approvals.md): a checkout above this total needs an approver; null: none
-    # does. Whether an approver may approve their own request.
-    approval_threshold = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
-    allow_self_approval = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["id"]
-        verbose_name_plural = "agencies"
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_reseller(self) -> bool:
-        return self.type in RESELLER_TYPES
+from procurement.models.agencies import Agency, AgencyType
 
 
 class ReservedSharePlan(models.Model):

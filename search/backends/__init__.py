@@ -55,3 +55,13 @@ def _on_setting_changed(setting, **kwargs):
 setting_changed.connect(_on_setting_changed)
 
 __all__ = ["EngineUnavailable", "SearchBackend", "get_search_backend", "reset_backends"]
+
+
+def search_is_current_at_commit() -> bool:
+    """Whether a search answers from what is committed. The database backend's index is
+    rewritten in the transaction that empties the outbox (which bumps the version); an engine
+    shows new documents only after its refresh interval unless SEARCH_ENGINE_REFRESH makes each
+    update wait for it, and an answer cached in that interval would outlive it."""
+    from search.backends.database import DatabaseSearchBackend
+
+    return isinstance(get_search_backend(), DatabaseSearchBackend) or conf.engine_refresh()

@@ -26,3 +26,10 @@ class ThrottledModelBackend(ModelBackend):
             return sign_in(email=username, password=password, address=client_address(request))
         except DomainError:
             return None
+
+    def get_user(self, user_id: Any) -> Any:
+        # The session's user with their memberships, as the API's token user is.
+        from shop.accounts.models import User
+
+        user = User.objects.with_organisations().filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None

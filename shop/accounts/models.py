@@ -26,11 +26,18 @@ class UserManager(BaseUserManager["User"]):
         fields.update(role=Role.OPERATOR, is_staff=True, is_superuser=True)
         return self.create_user(email, password, **fields)
 
+    def with_organisations(self) -> "models.QuerySet[User]":
+        """Users with their memberships joined, so `user.supplier_id` and the like cost no
+        query (the request's user is loaded this way)."""
+        from shop.accounts.organisations import membership_accessors
+
+        return self.get_queryset().select_related(*membership_accessors())
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person signing in by e-mail. `role` decides what the services let them do; supplier,
-    agency and county-reviewer accounts are tied to their organisation by the catalog and
-    procurement apps."""
+    agency and county-reviewer accounts are tied to their organisation by membership rows of
+    the catalog and procurement apps."""
 
     email = models.EmailField(unique=True)
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.CONSUMER)
@@ -38,17 +45,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Django admin access; operators get it, nobody else needs it.
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
-    # The organisation a role acts for: supplier staff → supplier, county reviewer → county,
-    # agency buyer → agency.
-    supplier = models.ForeignKey(
-        "catalog.Supplier", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
-    )
-    county = models.ForeignKey(
-        "catalog.County", null=True, blank=True, on_delete=models.PROTECT, related_name="reviewers"
-    )
-    agency = models.ForeignKey(
-        "procurement.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
-    )
+    # The organisation a role acts for (supplier staff → supplier, county reviewer → county,
+    # agency buyer → agency) is a membership row in the app owning it; `user.supplier`,
+    # `user.agency_id`, … are installed by shop/accounts/organisations.py.
 
     objects = UserManager()
 

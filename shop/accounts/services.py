@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from shop.accounts import throttle, tokens
+from shop.accounts import organisations, throttle, tokens
 from shop.accounts.errors import AccountErrorCode
 from shop.accounts.models import Role, User
 from shop.core.audit import audit_record
@@ -71,55 +71,19 @@ def account_register(*, email: str, password: str) -> User:
     return user
 
 
-def _organisation(
-    role: str, supplier_id: int | None, county_id: int | None, agency_id: int | None
-) -> dict[str, Any]:
-    """The organisation a role acts for: supplier staff need a supplier, county reviewers a
-    Ningxia county, agency buyers an agency; other roles take none."""
-    from catalog.models import County, Supplier
-    from procurement.models import Agency
-
-    wanted = {
-        Role.SUPPLIER: "supplierId",
-        Role.COUNTY_REVIEWER: "countyId",
-        Role.AGENCY: "agencyId",
-    }.get(role)
-    given = {"supplierId": supplier_id, "countyId": county_id, "agencyId": agency_id}
+def _organisation(role: str, given: dict[str, int | None]) -> Any:
+    """The organisation a role acts for (shop/accounts/organisations.py): supplier staff need
+    a supplier, county reviewers a Ningxia county, agency buyers an agency; other roles take
+    none."""
+    wanted = organisations.for_role(role)
     for name, value in given.items():
-        if value is not None and name != wanted:
+        if value is not None and (wanted is None or name != wanted.input_field):
             raise DomainError(
                 f"A {role} account takes no {name}.", code=AccountErrorCode.INVALID, field=name
             )
-    if wanted == "supplierId":
-        supplier = Supplier.objects.filter(pk=supplier_id).first()
-        if supplier is None:
-            raise DomainError(
-                "Supplier staff need an existing supplier.",
-                code=AccountErrorCode.REQUIRED
-                if supplier_id is None
-                else AccountErrorCode.NOT_FOUND,
-                field="supplierId",
-            )
-        return {"supplier": supplier}
-    if wanted == "countyId":
-        county = County.objects.filter(pk=county_id).first()
-        if county is None or not county.is_ningxia:
-            raise DomainError(
-                "County reviewers need a Ningxia county.",
-                code=AccountErrorCode.REQUIRED if county_id is None else AccountErrorCode.NOT_FOUND,
-                field="countyId",
-            )
-        return {"county": county}
-    if wanted == "agencyId":
-        agency = Agency.objects.filter(pk=agency_id).first()
-        if agency is None:
-            raise DomainError(
-                "Agency buyers need an existing agency.",
-                code=AccountErrorCode.REQUIRED if agency_id is None else AccountErrorCode.NOT_FOUND,
-                field="agencyId",
-            )
-        return {"agency": agency}
-    return {}
+    if wanted is None:
+        return None
+    return wanted, organisations.find(wanted, given.get(wanted.input_field))
 
 
 @transaction.atomic
@@ -137,12 +101,13 @@ def user_create(
     require_role(acting_user, Role.OPERATOR)
     if role not in Role.values:
         raise DomainError(f"Unknown role {role!r}.", code=AccountErrorCode.INVALID, field="role")
-    organisation = _organisation(role, supplier_id, county_id, agency_id)
+    organisation = _organisation(
+        role, {"supplierId": supplier_id, "countyId": county_id, "agencyId": agency_id}
+    )
     user = _user_new(email=email, password=password, role=role)
-    if organisation:
-        for name, value in organisation.items():
-            setattr(user, name, value)
-        user.save(update_fields=list(organisation))
+    if organisation is not None:
+        kind, found = organisation
+        organisations.attach(user, kind.attribute, found)
     audit_record(actor=acting_user, action="user.create", target=user, data={"role": role})
     return user
 
@@ -183,7 +148,7 @@ def sign_in(*, email: str, password: str, address: str) -> User:
     An unknown e-mail or an inactive account costs the same hashing as a wrong password, so
     timing tells nothing about which accounts exist."""
     attempt = throttle.attempt(email, address)
-    user = User.objects.filter(email=throttle.account_key(email)).first()
+    user = User.objects.with_organisations().filter(email=throttle.account_key(email)).first()
     if user is None:
         check_password(password, _dummy_hash(get_hasher().algorithm))
         signed_in = False

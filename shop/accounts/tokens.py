@@ -63,7 +63,7 @@ def decode_token(token: str, *, kind: str) -> dict[str, Any]:
 def user_for_payload(payload: dict[str, Any]) -> Any:
     from shop.accounts.models import User
 
-    user = User.objects.filter(pk=payload["sub"], is_active=True).first()
+    user = User.objects.with_organisations().filter(pk=payload["sub"], is_active=True).first()
     if user is None:
         raise TokenError("The token's user is inactive or does not exist.")
     return user

@@ -19,7 +19,7 @@ import ipaddress
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -33,7 +33,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 GRAPHQL_DURATION = Histogram(
     "shanhai_graphql_request_duration_seconds",
@@ -107,7 +107,25 @@ def count_checkout_conflicts(codes: list[str]) -> None:
 # --- Read at scrape time -----------------------------------------------------------------
 
 
-def _age_seconds(moment) -> float:
+# Apps add their figures read at scrape time (search: its outbox; procurement: payments and the
+# ledger's transparency log) from AppConfig.ready(), so this base module imports neither.
+_database_sources: list[tuple[bool, Callable[[], Iterable[Metric]]]] = []
+
+
+def register_database_metrics(
+    source: Callable[[], Iterable[Metric]], *, before_jobs: bool = False
+) -> None:
+    """Add `source() -> metric families`, read from the database at each scrape; idempotent
+    per function. `before_jobs` keeps the exposition's order (search's figures come first)."""
+    if all(registered is not source for _, registered in _database_sources):
+        _database_sources.append((before_jobs, source))
+
+
+def _sources(*, before_jobs: bool) -> list[Callable[[], Iterable[Metric]]]:
+    return [source for first, source in _database_sources if first == before_jobs]
+
+
+def age_seconds(moment) -> float:
     return max((timezone.now() - moment).total_seconds(), 0.0) if moment else 0.0
 
 
@@ -131,41 +149,10 @@ class DatabaseCollector:
         yield from metrics
 
     def _from_database(self) -> Iterator[Metric]:
-        from procurement.models import LedgerCheckpoint, LedgerHead, Payment
-        from procurement.models.orders import PaymentState
-        from search import metrics as search_metrics
-        from search.health import outbox_state
-        from search.models import SearchOutbox
         from shop.core import jobs
 
-        counters = search_metrics.snapshot()
-        for name, help_text in (
-            (
-                search_metrics.FALLBACKS,
-                "Searches the engine could not answer, answered from "
-                "the database instead (all processes, since the database was created).",
-            ),
-            (search_metrics.INDEX_FAILURES, "Outbox batches the engine refused or could not take."),
-        ):
-            counter = CounterMetricFamily(f"shanhai_{name}", help_text)
-            counter.add_metric([], counters[name]["value"])
-            yield counter
-
-        depth, age = outbox_state()
-        yield GaugeMetricFamily(
-            "shanhai_search_outbox_depth", "Index updates waiting in the outbox.", value=depth
-        )
-        yield GaugeMetricFamily(
-            "shanhai_search_outbox_failing",
-            "Outbox rows the engine refused at least once.",
-            value=SearchOutbox.objects.filter(attempts__gt=0).count(),
-        )
-        yield GaugeMetricFamily(
-            "shanhai_search_outbox_oldest_age_seconds",
-            "How long the oldest waiting index update has waited (0 when none).",
-            value=age,
-        )
-
+        for source in _sources(before_jobs=True):
+            yield from source()
         if jobs.uses_worker():
             queue = jobs.queue_state()
             for name, help_text, value in (
@@ -181,36 +168,8 @@ class DatabaseCollector:
             ):
                 yield GaugeMetricFamily(f"shanhai_{name}", help_text, value=value)
 
-        pending = Payment.objects.filter(state=PaymentState.PENDING)
-        yield GaugeMetricFamily(
-            "shanhai_payments_pending",
-            "Payments started and not yet settled.",
-            value=pending.count(),
-        )
-        oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
-        yield GaugeMetricFamily(
-            "shanhai_payments_pending_oldest_age_seconds",
-            "How long the oldest pending payment has waited (0 when none).",
-            value=_age_seconds(oldest),
-        )
-
-        head = LedgerHead.objects.order_by("pk").first()
-        yield GaugeMetricFamily(
-            "shanhai_ledger_tree_size",
-            "Ledger entries sequenced into the transparency log's Merkle tree.",
-            value=head.tree_size if head else 0,
-        )
-        checkpoint = LedgerCheckpoint.objects.order_by("-id").first()
-        yield GaugeMetricFamily(
-            "shanhai_ledger_checkpoint_tree_size",
-            "Tree size of the latest signed checkpoint.",
-            value=checkpoint.tree_size if checkpoint else 0,
-        )
-        yield GaugeMetricFamily(
-            "shanhai_ledger_last_checkpoint_age_seconds",
-            "Seconds since the latest signed checkpoint (0 when there is none yet).",
-            value=_age_seconds(checkpoint.created_at if checkpoint else None),
-        )
+        for source in _sources(before_jobs=False):
+            yield from source()
 
 
 class _ThisProcess:

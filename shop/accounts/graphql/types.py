@@ -1,7 +1,6 @@
 import graphene
 from graphene_django import DjangoObjectType
 
-from catalog.graphql.types import CountyType, SupplierType
 from shop.accounts.errors import AccountErrorCode
 from shop.accounts.models import Role, User
 from shop.core.graphql.errors import error_type
@@ -14,8 +13,14 @@ AccountError = error_type("AccountError", AccountErrorCode, "An error from an ac
 
 class UserType(DjangoObjectType):
     role = graphene.Field(RoleEnum, required=True)
-    supplier = graphene.Field(SupplierType, description="For supplier staff: their supplier.")
-    county = graphene.Field(CountyType, description="For county reviewers: their county.")
+    # The organisations' types belong to their apps; named by path, graphene resolves them when
+    # the schema is built (shop/schema.py), so the base package imports neither app.
+    supplier = graphene.Field(
+        "catalog.graphql.types.SupplierType", description="For supplier staff: their supplier."
+    )
+    county = graphene.Field(
+        "catalog.graphql.types.CountyType", description="For county reviewers: their county."
+    )
     agency = graphene.Field(
         "procurement.graphql.types.AgencyType", description="For agency buyers: their agency."
     )
