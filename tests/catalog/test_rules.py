@@ -45,7 +45,7 @@ def test_each_reminder_is_sent_once_at_90_30_and_7_days(db, django_capture_on_co
         30,
         90,
     ]
-    assert Notification.objects.filter(user__supplier=supplier).count() == 3
+    assert Notification.objects.filter(user__supplier_membership__supplier=supplier).count() == 3
     # Each reminder goes to the supplier's staff and to its contact address.
     recipients = {supplier.staff.get().email, supplier.contact_email}
     assert len(mail.outbox) == 3 * len(recipients)
