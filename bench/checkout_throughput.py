@@ -47,6 +47,7 @@ MAX_ATTEMPTS = 5
 def make_agencies(count: int) -> list[int]:
     """`count` bench agencies (types and cities rotating) with one buyer each; user ids."""
     from catalog.models import City
+    from procurement.membership import agency_member_add
     from procurement.models import Agency, AgencyType
     from shop.accounts.models import Role, User
 
@@ -63,10 +64,11 @@ def make_agencies(count: int) -> list[int]:
                 "city": cities[n % len(cities)],
             },
         )
-        user, _ = User.objects.get_or_create(
-            email=f"buyer{n:02d}@{AGENCY_EMAIL_DOMAIN}",
-            defaults={"role": Role.AGENCY, "agency": agency},
+        user, created = User.objects.get_or_create(
+            email=f"buyer{n:02d}@{AGENCY_EMAIL_DOMAIN}", defaults={"role": Role.AGENCY}
         )
+        if created:
+            agency_member_add(user, agency)
         users.append(user.pk)
     return users
 
@@ -203,7 +205,7 @@ def buyer(user_id, baskets, quantities, key_prefix, barrier, results, impl) -> N
     from shop.accounts.models import User
     from shop.core.errors import DomainError, DomainErrors
 
-    user = User.objects.select_related("agency__city").get(pk=user_id)
+    user = User.objects.select_related("agency_membership__agency__city").get(pk=user_id)
     shipping = ShippingAddress("压测收货人", "0591-88888888", "福州市鼓楼区压测路1号")
     out = []
     barrier.wait()
@@ -348,7 +350,7 @@ def count_queries(user_id: int, basket: list[int], impl) -> tuple[int, float, li
         impl.checkout_create,
     )
 
-    user = User.objects.select_related("agency__city").get(pk=user_id)
+    user = User.objects.select_related("agency_membership__agency__city").get(pk=user_id)
     timings: list[float] = []
 
     def timed(execute, sql, params, many, context):
