@@ -167,8 +167,12 @@ def publish_all(drafts: list[Draft]) -> Published:
     if with_message:
         users = list(
             get_user_model()
-            .objects.filter(
-                Q(supplier_id__in=suppliers) | Q(agency_id__in=agencies), is_active=True
+            .objects.with_organisations()
+            .filter(
+                # The membership rows the organisations' apps keep (shop/accounts/organisations.py).
+                Q(supplier_membership__supplier_id__in=suppliers)
+                | Q(agency_membership__agency_id__in=agencies),
+                is_active=True,
             )
             .select_related("email_preference")
             .order_by("pk")

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         ('accounts', '0004_sign_in_throttle'),
         # The links are copied to the owning apps' membership rows first.
         ('catalog', '0007_memberships'),
-        ('procurement', '0010_agency_membership'),
+        ('procurement', '0011_agency_membership'),
     ]
 
     operations = [

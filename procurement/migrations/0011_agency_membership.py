@@ -20,7 +20,7 @@ def copy_links(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('procurement', '0009_rollup_years'),
+        ('procurement', '0010_payment_reminder_overdue'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         # The agency links still on the user rows, copied below.
         ('accounts', '0004_sign_in_throttle'),
