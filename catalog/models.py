@@ -268,6 +268,17 @@ class ColdChain(models.TextChoices):
     AMBIENT = "AMBIENT", "常温"
 
 
+# 832 eligibility (脱贫地区农副产品): made in a 脱贫县 and supplied from one. Separate from whether
+# a purchase counts toward a target. The one definition, in Python and in SQL.
+POVERTY_COUNTY_PRODUCT = Q(
+    origin_county__is_poverty_exited=True, supplier__county__is_poverty_exited=True
+)
+
+
+def is_poverty_county_product(origin_county: "County", supplier_county: "County") -> bool:
+    return origin_county.is_poverty_exited and supplier_county.is_poverty_exited
+
+
 class ProductQuerySet(models.QuerySet):
     def sellable(self, today: date) -> "ProductQuerySet":
         """The storefront rule, in one place: supplier admitted, product certified and not

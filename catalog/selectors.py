@@ -9,8 +9,10 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from catalog import access
 from catalog.documents import stored_content_type
 from catalog.models import (
+    POVERTY_COUNTY_PRODUCT,
     AuthorizationKind,
     Category,
     City,
@@ -100,9 +102,7 @@ def storefront_products(
     if f.has_gi is not None:
         products = products.filter(has_gi=f.has_gi)
     if f.poverty_county is not None:
-        eligible = Q(
-            origin_county__is_poverty_exited=True, supplier__county__is_poverty_exited=True
-        )
+        eligible = POVERTY_COUNTY_PRODUCT
         products = products.filter(eligible if f.poverty_county else ~eligible)
     if f.in_stock is not None:
         stocked = ProductVariant.objects.filter(
@@ -134,14 +134,8 @@ def recommended_catalog() -> QuerySet[Product]:
 def managed_products(*, acting_user: Any) -> QuerySet[Product]:
     """Every product the caller manages, whatever its status: supplier staff their own,
     operators and auditors all."""
-    require_authenticated(acting_user)
-    on = today()
-    products = _with_min_price(_with_gi(Product.objects.all(), on))
-    if acting_user.role == Role.SUPPLIER:
-        return products.filter(supplier_id=acting_user.supplier_id).order_by("id")
-    if acting_user.role in (Role.OPERATOR, Role.AUDITOR):
-        return products.order_by("id")
-    raise PermissionDenied()
+    products = access.managed_products(acting_user)
+    return _with_min_price(_with_gi(products, today())).order_by("id")
 
 
 def categories() -> QuerySet[Category]:
@@ -172,16 +166,7 @@ def suppliers_visible_to(
 ) -> QuerySet[Supplier]:
     """Operators and auditors see all suppliers; a county reviewer those of their county;
     supplier staff only their own."""
-    require_authenticated(acting_user)
-    suppliers = Supplier.objects.select_related("county")
-    if has_role(acting_user, Role.OPERATOR, Role.AUDITOR):
-        pass
-    elif acting_user.role == Role.COUNTY_REVIEWER:
-        suppliers = suppliers.filter(county_id=acting_user.county_id)
-    elif acting_user.role == Role.SUPPLIER:
-        suppliers = suppliers.filter(pk=acting_user.supplier_id)
-    else:
-        raise PermissionDenied()
+    suppliers = access.suppliers(acting_user).select_related("county")
     f = filters or SupplierFilter()
     if f.statuses:
         suppliers = suppliers.filter(status__in=f.statuses)
@@ -207,28 +192,6 @@ def trace_batch_by_code(code: str) -> TraceBatch | None:
 # --- Supplier records and private documents ---------------------------------------------------
 
 
-def can_see_supplier_records(user: Any, supplier_id: int) -> bool:
-    """Qualifications, history and the household ledger are for operators, auditors and the
-    supplier's own staff."""
-    if has_role(user, Role.OPERATOR, Role.AUDITOR):
-        return True
-    return has_role(user, Role.SUPPLIER) and user.supplier_id == supplier_id
-
-
-def can_read_qualifications(user: Any, supplier: Supplier) -> bool:
-    """Qualifications and their scans (identity documents among them): the supplier records'
-    readers, and the county reviewer who recommends or declines the supplier's application."""
-    if can_see_supplier_records(user, supplier.pk):
-        return True
-    return has_role(user, Role.COUNTY_REVIEWER) and user.county_id == supplier.county_id
-
-
-def can_read_inspection_report_file(user: Any, report: InspectionReport) -> bool:
-    """A report's lab, number and items are public (trace batches show them); the report file
-    is the supplier's record. County reviewers judge suppliers, not products."""
-    return can_see_supplier_records(user, report.product.supplier_id)
-
-
 _MAX_ID = 2**63 - 1  # BigAutoField
 
 
@@ -246,12 +209,12 @@ DOCUMENT_KINDS = {
     "qualifications": (
         Qualification.objects.select_related("supplier"),
         (Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER, Role.COUNTY_REVIEWER),
-        lambda user, q: can_read_qualifications(user, q.supplier),
+        lambda user, q: access.can_read_qualifications(user, q.supplier),
     ),
     "inspection-reports": (
         InspectionReport.objects.select_related("product"),
         (Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER),
-        can_read_inspection_report_file,
+        access.can_read_inspection_report_file,
     ),
 }
 

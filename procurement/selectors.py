@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from procurement import membership
+from procurement import access, membership
 from procurement.models import (
     Agency,
     BasketUpload,
@@ -21,29 +21,14 @@ from procurement.models import (
 )
 from shop.accounts.models import Role
 from shop.core import validation
-from shop.core.errors import BadUserInput, PermissionDenied
-from shop.core.permissions import require_authenticated, require_role
+from shop.core.errors import BadUserInput
+from shop.core.permissions import require_role
 
 WAITING_TO_SHIP = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 
-def own_rows(rows: QuerySet, acting_user: Any) -> QuerySet:
-    """Rows carrying agency_id and supplier_id narrowed to the caller's own: an agency's, or
-    its supplier's for supplier staff; other roles' access is checked by the caller."""
-    if acting_user.role == Role.AGENCY:
-        return rows.filter(agency_id=acting_user.agency_id)
-    if acting_user.role == Role.SUPPLIER:
-        return rows.filter(supplier_id=acting_user.supplier_id)
-    return rows
-
-
 def agencies_visible_to(*, acting_user: Any) -> QuerySet[Agency]:
-    """Operators and auditors see every agency; an agency's buyers their own."""
-    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
-    agencies = Agency.objects.select_related("city").order_by("id")
-    if acting_user.role == Role.AGENCY:
-        return agencies.filter(pk=acting_user.agency_id)
-    return agencies
+    return access.agencies(acting_user)
 
 
 @dataclass
@@ -69,15 +54,8 @@ def late_orders_q(today: date) -> Q:
 
 
 def orders_visible_to(*, acting_user: Any, filters: OrderFilter | None = None) -> QuerySet[Order]:
-    """An agency sees its orders, supplier staff their supplier's, operators and auditors all."""
-    require_authenticated(acting_user)
-    orders = Order.objects.all()
-    if acting_user.role == Role.AGENCY:
-        orders = orders.filter(agency_id=acting_user.agency_id)
-    elif acting_user.role == Role.SUPPLIER:
-        orders = orders.filter(supplier_id=acting_user.supplier_id)
-    elif acting_user.role not in (Role.OPERATOR, Role.AUDITOR):
-        raise PermissionDenied()
+    """The caller's orders (procurement/access.py) narrowed by the filter."""
+    orders = access.orders(acting_user)
     f = filters or OrderFilter()
     if f.statuses:
         orders = orders.filter(status__in=f.statuses)
@@ -113,15 +91,7 @@ def shipped_late(shipped_at: datetime | None, latest_ship_date: date) -> bool:
 
 
 def complaints_visible_to(*, acting_user: Any) -> QuerySet[Complaint]:
-    require_authenticated(acting_user)
-    complaints = Complaint.objects.select_related("order")
-    if acting_user.role == Role.AGENCY:
-        return complaints.filter(agency_id=acting_user.agency_id)
-    if acting_user.role == Role.SUPPLIER:
-        return complaints.filter(supplier_id=acting_user.supplier_id)
-    if acting_user.role in (Role.OPERATOR, Role.AUDITOR):
-        return complaints
-    raise PermissionDenied()
+    return access.complaints(acting_user)
 
 
 @dataclass(frozen=True)

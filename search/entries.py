@@ -34,6 +34,7 @@ from catalog.models import (
     Product,
     ProductAuthorization,
     ProductVariant,
+    is_poverty_county_product,
 )
 from search.models import ProductSearchEntry
 from search.price_bands import price_band
@@ -258,7 +259,7 @@ def sync_entries(ids: Iterable[int]) -> tuple[list[ProductSearchEntry], list[int
                 supplier_id=product.supplier_id,
                 category_id=product.category_id,
                 county_id=product.origin_county_id,
-                poverty=county.is_poverty_exited and product.supplier.county.is_poverty_exited,
+                poverty=is_poverty_county_product(county, product.supplier.county),
                 gi=gi_until is not None and gi_until >= today,
                 gi_until=gi_until,
                 min_price=product.index_min_price,

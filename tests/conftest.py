@@ -117,6 +117,23 @@ def stripe_mock(django_db_serialized_rollback, live_server, settings, transactio
     wait_for_deliveries()
 
 
+def mutation_class(name: str) -> Any:
+    """The BaseMutation subclass behind a root mutation field of the schema."""
+    from shop.schema import schema
+
+    return schema.graphql_schema.mutation_type.fields[name].type.graphene_type
+
+
+def declared_roles(name: str) -> set:
+    """The roles a mutation's declared policy lets through the access check (None stands for
+    the anonymous caller)."""
+    from shop.core.permissions import ANYONE
+
+    policy = mutation_class(name).allowed_roles
+    assert policy is not None, f"{name} declares no allowed_roles"
+    return {None, *Role} if policy == ANYONE else set(policy)
+
+
 def assert_access_outcome(response, *, name, role, allowed, expected_errors, changed: bool) -> None:
     """One cell of a role × mutation matrix. An allowed role gets through the access check and
     the service decides (its domain errors, if any, are `expected_errors`; a change happened

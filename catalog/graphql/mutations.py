@@ -3,6 +3,7 @@
 import graphene
 from graphene_file_upload.scalars import Upload
 
+from catalog.access import POLICIES
 from catalog.documents import read_upload
 from catalog.graphql.types import (
     AuthorizationKindEnum,
@@ -84,6 +85,8 @@ class SupplierMutation(BaseMutation):
 class SupplierApply(SupplierMutation):
     """Apply as a supplier (or re-apply after a rejection or, past the cooling-off, an exit)."""
 
+    allowed_roles = POLICIES["supplierApply"]
+
     class Arguments:
         input = SupplierApplyInput(required=True)
 
@@ -110,6 +113,8 @@ class SupplierApply(SupplierMutation):
 
 class SupplierQualificationAdd(BaseMutation):
     """Add or renew a qualification of your own supplier."""
+
+    allowed_roles = POLICIES["supplierQualificationAdd"]
 
     class Arguments:
         supplier_id = graphene.ID(required=True)
@@ -143,6 +148,8 @@ class SupplierRecommendDecision(graphene.Enum):
 class SupplierReview(SupplierMutation):
     """Admit or reject an applicant (operator)."""
 
+    allowed_roles = POLICIES["supplierReview"]
+
     class Arguments:
         id = graphene.ID(required=True)
         decision = SupplierReviewDecision(required=True)
@@ -161,6 +168,8 @@ class SupplierReview(SupplierMutation):
 
 class SupplierRecommend(SupplierMutation):
     """Recommend or decline an applicant of your county (county reviewer)."""
+
+    allowed_roles = POLICIES["supplierRecommend"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -181,6 +190,8 @@ class SupplierRecommend(SupplierMutation):
 class SupplierSuspend(SupplierMutation):
     """Suspend an admitted supplier (operator): its products leave the storefront at once."""
 
+    allowed_roles = POLICIES["supplierSuspend"]
+
     class Arguments:
         id = graphene.ID(required=True)
         reason = graphene.String(required=True)
@@ -196,6 +207,8 @@ class SupplierSuspend(SupplierMutation):
 class SupplierReinstate(SupplierMutation):
     """Reinstate a suspended supplier whose required qualifications are current (operator)."""
 
+    allowed_roles = POLICIES["supplierReinstate"]
+
     class Arguments:
         id = graphene.ID(required=True)
         note = graphene.String()
@@ -210,6 +223,8 @@ class SupplierReinstate(SupplierMutation):
 
 class SupplierExit(SupplierMutation):
     """Exit a supplier (operator), optionally blacklisting its credit code for good."""
+
+    allowed_roles = POLICIES["supplierExit"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -263,6 +278,8 @@ class ProductMutation(BaseMutation):
 class ProductCreate(ProductMutation):
     """Create a DRAFT product for your admitted supplier."""
 
+    allowed_roles = POLICIES["productCreate"]
+
     class Arguments:
         input = ProductInput(required=True)
 
@@ -277,6 +294,8 @@ class ProductCreate(ProductMutation):
 
 class ProductUpdate(ProductMutation):
     """Edit your product; changing name, category or origin needs certification again."""
+
+    allowed_roles = POLICIES["productUpdate"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -294,6 +313,8 @@ class ProductUpdate(ProductMutation):
 
 class ProductSubmitForCertification(ProductMutation):
     """Ask the platform to certify your product (产品认定), or renew it before it lapses."""
+
+    allowed_roles = POLICIES["productSubmitForCertification"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -313,6 +334,8 @@ class CertificationDecision(graphene.Enum):
 
 class ProductCertify(ProductMutation):
     """Certify a pending product until `validUntil` (default one year), or reject it (operator)."""
+
+    allowed_roles = POLICIES["productCertify"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -371,6 +394,8 @@ class VariantMutation(BaseMutation):
 
 
 class ProductVariantCreate(VariantMutation):
+    allowed_roles = POLICIES["productVariantCreate"]
+
     class Arguments:
         product_id = graphene.ID(required=True)
         input = ProductVariantInput(required=True)
@@ -386,6 +411,8 @@ class ProductVariantCreate(VariantMutation):
 
 
 class ProductVariantUpdate(VariantMutation):
+    allowed_roles = POLICIES["productVariantUpdate"]
+
     class Arguments:
         id = graphene.ID(required=True)
         input = ProductVariantInput(required=True)
@@ -403,6 +430,8 @@ class ProductVariantUpdate(VariantMutation):
 class StockUpdate(VariantMutation):
     """Set the quantity available of your variant."""
 
+    allowed_roles = POLICIES["stockUpdate"]
+
     class Arguments:
         variant_id = graphene.ID(required=True)
         quantity = graphene.Int(required=True)
@@ -419,6 +448,8 @@ class StockUpdate(VariantMutation):
 
 class ProductImageCreate(BaseMutation):
     """Upload a JPEG, PNG or WebP image of your product (multipart request)."""
+
+    allowed_roles = POLICIES["productImageCreate"]
 
     class Arguments:
         product_id = graphene.ID(required=True)
@@ -457,6 +488,8 @@ class ProductAuthorizationInput(graphene.InputObjectType):
 class ProductAuthorizationAdd(BaseMutation):
     """Attach a GI or regional-brand authorisation to your product."""
 
+    allowed_roles = POLICIES["productAuthorizationAdd"]
+
     class Arguments:
         product_id = graphene.ID(required=True)
         input = ProductAuthorizationInput(required=True)
@@ -489,6 +522,8 @@ class InspectionReportInput(graphene.InputObjectType):
 
 class InspectionReportAdd(BaseMutation):
     """Attach a test report (检测报告) to your product."""
+
+    allowed_roles = POLICIES["inspectionReportAdd"]
 
     class Arguments:
         product_id = graphene.ID(required=True)
@@ -533,6 +568,8 @@ class TraceBatchInput(graphene.InputObjectType):
 
 class TraceBatchCreate(BaseMutation):
     """Record a batch of your product with its supplying households."""
+
+    allowed_roles = POLICIES["traceBatchCreate"]
 
     class Arguments:
         product_id = graphene.ID(required=True)

@@ -4,9 +4,9 @@ from django.utils import timezone
 from graphene_django import DjangoObjectType
 
 from catalog import models, selectors
+from catalog.access import can_read_qualifications, can_see_supplier_records
 from catalog.errors import CatalogErrorCode
 from catalog.graphql import dataloaders as loaders
-from catalog.selectors import can_read_qualifications, can_see_supplier_records
 from shop.core.graphql.errors import error_type
 from shop.core.graphql.response_cache import record_live
 from shop.core.graphql.types import CountableConnection, Money
@@ -346,10 +346,7 @@ class ProductType(DjangoObjectType):
     def resolve_is_poverty_county_product(self, info):
         origin = ProductType.resolve_origin_county(self, info)
         supplier = ProductType.resolve_supplier(self, info)
-        return (
-            origin.is_poverty_exited
-            and SupplierType.resolve_county(supplier, info).is_poverty_exited
-        )
+        return models.is_poverty_county_product(origin, SupplierType.resolve_county(supplier, info))
 
 
 class ProductConnection(CountableConnection):

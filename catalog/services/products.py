@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog import hooks
+from catalog import access, hooks
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.images import ProcessedImage, process_image
@@ -35,7 +35,6 @@ from catalog.models import (
     TierPrice,
     TraceBatch,
 )
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import BadUserInput, DomainError, DomainErrors, InvalidTransition, NotFound
@@ -59,19 +58,6 @@ MATERIAL_FIELDS = ("name", "category_id", "origin_county_id")
 
 def _today() -> date:
     return timezone.localdate()
-
-
-def _own_product(acting_user: Any, product_id: int | None, *, lock: bool = False) -> Product:
-    """The product, if it belongs to the acting supplier staff's supplier; another supplier's
-    product is answered like an unknown one."""
-    require_role(acting_user, Role.SUPPLIER)
-    products = Product.objects.select_related("supplier")
-    if lock:
-        products = products.select_for_update()
-    product = products.filter(pk=product_id, supplier_id=acting_user.supplier_id).first()
-    if product is None or acting_user.supplier_id is None:
-        raise NotFound("No such product.", field="id")
-    return product
 
 
 def _require_admitted(supplier) -> None:
@@ -188,7 +174,7 @@ def _clean_product(data: ProductInput, *, creating: bool) -> dict[str, Any]:
 @transaction.atomic
 def product_create(*, acting_user: Any, data: ProductInput) -> Product:
     """Supplier staff create a DRAFT product for their admitted supplier."""
-    require_role(acting_user, Role.SUPPLIER)
+    require_role(acting_user, *access.POLICIES["productCreate"])
     supplier = acting_user.supplier
     if supplier is None:
         raise DomainError(
@@ -206,7 +192,7 @@ def product_create(*, acting_user: Any, data: ProductInput) -> Product:
 def product_update(*, acting_user: Any, product_id: int | None, data: ProductInput) -> Product:
     """Edit a product. Changing what was certified (name, category, origin) sends a certified
     product back to DRAFT, so it must be certified again before it sells."""
-    product = _own_product(acting_user, product_id, lock=True)
+    product = access.own_product(acting_user, product_id, lock=True)
     _require_admitted(product.supplier)
     values = _clean_product(data, creating=False)
     changed = {k for k, v in values.items() if getattr(product, k) != v}
@@ -232,7 +218,7 @@ def product_update(*, acting_user: Any, product_id: int | None, data: ProductInp
 
 @transaction.atomic
 def product_submit_for_certification(*, acting_user: Any, product_id: int | None) -> Product:
-    product = _own_product(acting_user, product_id, lock=True)
+    product = access.own_product(acting_user, product_id, lock=True)
     _require_admitted(product.supplier)
     if not product.variants.exists():
         raise DomainError(
@@ -264,7 +250,7 @@ def product_certify(
 ) -> Product:
     """An operator certifies (产品认定) a pending product until `valid_until` (default one
     year), or rejects it with a note."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *access.POLICIES["productCertify"])
     product = Product.objects.select_for_update().filter(pk=product_id).first()
     if product is None:
         raise NotFound("No such product.")
@@ -411,7 +397,7 @@ def _sku_taken() -> DomainError:
 def product_variant_create(
     *, acting_user: Any, product_id: int | None, data: VariantInput
 ) -> ProductVariant:
-    product = _own_product(acting_user, product_id, lock=True)
+    product = access.own_product(acting_user, product_id, lock=True)
     _require_admitted(product.supplier)
     values = _clean_variant(data, creating=True, base=None)
     tiers = values.pop("tiers", None)
@@ -430,24 +416,11 @@ def product_variant_create(
     return variant
 
 
-def _own_variant(acting_user: Any, variant_id: int | None) -> ProductVariant:
-    require_role(acting_user, Role.SUPPLIER)
-    variant = (
-        ProductVariant.objects.select_for_update()
-        .select_related("product__supplier")
-        .filter(pk=variant_id, product__supplier_id=acting_user.supplier_id)
-        .first()
-    )
-    if variant is None or acting_user.supplier_id is None:
-        raise NotFound("No such variant.", field="id")
-    return variant
-
-
 @transaction.atomic
 def product_variant_update(
     *, acting_user: Any, variant_id: int | None, data: VariantInput
 ) -> ProductVariant:
-    variant = _own_variant(acting_user, variant_id)
+    variant = access.own_variant(acting_user, variant_id)
     _require_admitted(variant.product.supplier)
     values = _clean_variant(data, creating=False, base=variant)
     tiers = values.pop("tiers", None)
@@ -470,7 +443,7 @@ def product_variant_update(
 @transaction.atomic
 def stock_update(*, acting_user: Any, variant_id: int | None, quantity: int) -> ProductVariant:
     """Set the available stock of a variant (under a row lock, like checkout's reservations)."""
-    variant = _own_variant(acting_user, variant_id)
+    variant = access.own_variant(acting_user, variant_id)
     if quantity < 0 or quantity > 10**9:
         raise DomainError(
             "Stock is a whole number from 0 to 1,000,000,000.",
@@ -541,7 +514,7 @@ def product_image_create(
 ) -> ProductImage:
     """Verify an upload by decoding it, strip its metadata, store it with WebP thumbnails.
     A refused file stores nothing."""
-    product = _own_product(acting_user, product_id, lock=True)
+    product = access.own_product(acting_user, product_id, lock=True)
     _require_admitted(product.supplier)
     processed = process_image(data, filename=filename, content_type=content_type)
     image = store_image(product, processed, alt=alt)
@@ -565,7 +538,7 @@ def product_authorization_add(
     *, acting_user: Any, product_id: int | None, data: AuthorizationInput
 ) -> ProductAuthorization:
     """Attach a GI or regional-brand authorisation (地理标志/区域公用品牌使用授权)."""
-    product = _own_product(acting_user, product_id)
+    product = access.own_product(acting_user, product_id)
     errors = []
     if data.kind not in AuthorizationKind.values:
         errors.append(DomainError("Unknown authorisation kind.", code="INVALID", field="kind"))
@@ -626,7 +599,7 @@ def inspection_report_add(
 ) -> InspectionReport:
     """Attach a test report to an own product, optionally with the lab's file (PDF or image,
     verified by content and kept private; a refused file stores nothing)."""
-    product = _own_product(acting_user, product_id)
+    product = access.own_product(acting_user, product_id)
     errors = [
         DomainError("This field is required.", code="REQUIRED", field=name)
         for name in ("lab", "number", "items")
@@ -718,7 +691,7 @@ def trace_batch_create(
     *, acting_user: Any, product_id: int | None, data: TraceBatchInput
 ) -> TraceBatch:
     """Record a production batch (溯源批次) with its supplying households (供货农户台账)."""
-    product = _own_product(acting_user, product_id)
+    product = access.own_product(acting_user, product_id)
     errors: list[DomainError] = []
     code = (data.code or "").strip()
     if not code:

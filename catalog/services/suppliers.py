@@ -12,6 +12,7 @@ from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from catalog import hooks, notifications
+from catalog.access import POLICIES
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.membership import supplier_member_add
@@ -271,7 +272,7 @@ def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
     becomes the new supplier's staff; a rejected or exited supplier's staff re-applies with the
     same credit code (after the cooling-off period, and never when blacklisted)."""
     # Operators, agencies, auditors and reviewers act for their organisation, never apply.
-    require_role(acting_user, Role.CONSUMER, Role.SUPPLIER)
+    require_role(acting_user, *POLICIES["supplierApply"])
     code, county = _validate_application(data)
     _check_may_apply(code)
     existing = Supplier.objects.select_for_update().filter(credit_code=code).first()
@@ -329,7 +330,7 @@ def supplier_qualification_add(
 ) -> Qualification:
     """Supplier staff add or renew a qualification of their own supplier, optionally with a
     scan (PDF or image, verified by content and kept private; a refused file stores nothing)."""
-    require_role(acting_user, Role.SUPPLIER)
+    require_role(acting_user, *POLICIES["supplierQualificationAdd"])
     supplier = Supplier.objects.filter(pk=supplier_id).first()
     if supplier is None or supplier.pk != acting_user.supplier_id:
         # Another supplier's id is answered like an unknown one.
@@ -358,7 +359,7 @@ def supplier_recommend(
     *, acting_user: Any, supplier_id: int | None, recommend: bool, note: str = ""
 ) -> Supplier:
     """A county reviewer recommends (or declines) an applicant registered in their county."""
-    require_role(acting_user, Role.COUNTY_REVIEWER)
+    require_role(acting_user, *POLICIES["supplierRecommend"])
     supplier = _locked_supplier(supplier_id)
     if acting_user.county_id is None or supplier.county_id != acting_user.county_id:
         raise NotFound("No such supplier in your county.")
@@ -392,7 +393,7 @@ def supplier_review(
     *, acting_user: Any, supplier_id: int | None, admit: bool, note: str = ""
 ) -> Supplier:
     """An operator admits or rejects an applicant, after the county step when it is on."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["supplierReview"])
     supplier = _locked_supplier(supplier_id)
     if supplier.status not in reviewable_statuses():
         code = CatalogErrorCode.INVALID_TRANSITION
@@ -429,7 +430,7 @@ def _withdraw(supplier: Supplier, to_status: str, *, actor: Any, reason: str, ac
 
 @transaction.atomic
 def supplier_suspend(*, acting_user: Any, supplier_id: int | None, reason: str) -> Supplier:
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["supplierSuspend"])
     supplier = _locked_supplier(supplier_id)
     _withdraw(
         supplier,
@@ -454,7 +455,7 @@ def expired_required_qualifications(supplier: Supplier, today: date) -> list[Qua
 @transaction.atomic
 def supplier_reinstate(*, acting_user: Any, supplier_id: int | None, note: str = "") -> Supplier:
     """Back from SUSPENDED to ADMITTED, once every required qualification is current."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["supplierReinstate"])
     supplier = _locked_supplier(supplier_id)
     if supplier.status != S.SUSPENDED:
         raise InvalidTransition(
@@ -479,7 +480,7 @@ def supplier_exit(
     *, acting_user: Any, supplier_id: int | None, reason: str, blacklist: bool = False
 ) -> Supplier:
     """Push a supplier out; with `blacklist`, its credit code may never apply again."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["supplierExit"])
     supplier = _locked_supplier(supplier_id)
     reason = _require_reason(reason)
     _withdraw(supplier, S.EXITED, actor=acting_user, reason=reason, action="supplier.exit")

@@ -3,6 +3,7 @@
 import graphene
 
 from procurement import selectors
+from procurement.access import POLICIES
 from procurement.graphql.types import (
     AgencyType,
     AgencyTypeEnum,
@@ -39,6 +40,8 @@ class AgencyCreateInput(graphene.InputObjectType):
 class AgencyCreate(BaseMutation):
     """Register a Fujian buyer (operator)."""
 
+    allowed_roles = POLICIES["agencyCreate"]
+
     class Arguments:
         input = AgencyCreateInput(required=True)
 
@@ -64,6 +67,8 @@ class AgencyCreate(BaseMutation):
 
 class ReservedSharePlanSet(BaseMutation):
     """File a year's reserved-share plan (the agency's buyers or an operator)."""
+
+    allowed_roles = POLICIES["reservedSharePlanSet"]
 
     class Arguments:
         agency_id = graphene.ID(required=True)
@@ -117,6 +122,8 @@ class CheckoutCreate(BaseMutation):
     """Buy: all or nothing, one order per supplier. Retrying with the same idempotency key
     returns the same orders."""
 
+    allowed_roles = POLICIES["checkoutCreate"]
+
     class Arguments:
         lines = graphene.List(graphene.NonNull(CheckoutLineInput), required=True)
         shipping_address = ShippingAddressInput(required=True)
@@ -153,6 +160,8 @@ class OrderMutation(BaseMutation):
 class OrderConfirm(OrderMutation):
     """Accept a placed order (supplier)."""
 
+    allowed_roles = POLICIES["orderConfirm"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -168,6 +177,8 @@ class OrderConfirm(OrderMutation):
 class OrderReject(OrderMutation):
     """Decline a placed order (supplier); its stock is released."""
 
+    allowed_roles = POLICIES["orderReject"]
+
     class Arguments:
         id = graphene.ID(required=True)
         reason = graphene.String(required=True)
@@ -181,6 +192,8 @@ class OrderReject(OrderMutation):
 
 
 class OrderShip(OrderMutation):
+    allowed_roles = POLICIES["orderShip"]
+
     class Arguments:
         id = graphene.ID(required=True)
         tracking_number = graphene.String(required=True)
@@ -202,6 +215,8 @@ class OrderAcceptLineInput(graphene.InputObjectType):
 
 class OrderAccept(OrderMutation):
     """验收 (agency): lines not listed are accepted in full; rejected units return to stock."""
+
+    allowed_roles = POLICIES["orderAccept"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -238,6 +253,8 @@ class ShipmentCreate(ShipmentMutation):
     """Ship some units of a confirmed order in one parcel (supplier). At most what was ordered
     less what already shipped; the order becomes SHIPPED with its last unit."""
 
+    allowed_roles = POLICIES["shipmentCreate"]
+
     class Arguments:
         order_id = graphene.ID(required=True)
         carrier = graphene.String(required=True)
@@ -262,6 +279,8 @@ class ShipmentCreate(ShipmentMutation):
 class ShipmentMarkDelivered(ShipmentMutation):
     """Record that a parcel arrived (supplier)."""
 
+    allowed_roles = POLICIES["shipmentMarkDelivered"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -276,6 +295,8 @@ class ShipmentMarkDelivered(ShipmentMutation):
 class ShipmentAccept(ShipmentMutation):
     """验收 of one parcel (agency): lines not listed are accepted in full. Accepting the last
     parcel of a fully shipped order accepts the order."""
+
+    allowed_roles = POLICIES["shipmentAccept"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -297,6 +318,8 @@ class ShipmentAccept(ShipmentMutation):
 class OrderCancel(OrderMutation):
     """Cancel an order the supplier has not confirmed (agency)."""
 
+    allowed_roles = POLICIES["orderCancel"]
+
     class Arguments:
         id = graphene.ID(required=True)
         reason = graphene.String()
@@ -311,6 +334,8 @@ class OrderCancel(OrderMutation):
 
 class OrderInvoiceAttach(OrderMutation):
     """Attach the invoice (发票) for the accepted goods (supplier)."""
+
+    allowed_roles = POLICIES["orderInvoiceAttach"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -333,6 +358,8 @@ class OrderInvoiceAttach(OrderMutation):
 class OrderComplete(OrderMutation):
     """Close an accepted, invoiced and paid order (agency or operator)."""
 
+    allowed_roles = POLICIES["orderComplete"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -348,6 +375,8 @@ class OrderComplete(OrderMutation):
 class PaymentCreate(BaseMutation):
     """Pay the accepted value (agency). With `paymentMethod` (e.g. `pm_card_visa`) a card
     payment is confirmed at once; otherwise confirm it client-side with `clientSecret`."""
+
+    allowed_roles = POLICIES["paymentCreate"]
 
     class Arguments:
         order_id = graphene.ID(required=True)
@@ -382,6 +411,8 @@ class PaymentCreate(BaseMutation):
 class PaymentRecordTransfer(BaseMutation):
     """Record a bank transfer that arrived (operator)."""
 
+    allowed_roles = POLICIES["paymentRecordTransfer"]
+
     class Arguments:
         order_id = graphene.ID(required=True)
         reference = graphene.String(required=True)
@@ -402,6 +433,8 @@ class PaymentRecordTransfer(BaseMutation):
 
 class OrderRefund(BaseMutation):
     """Refund part or all of a payment (operator, or the order's supplier)."""
+
+    allowed_roles = POLICIES["orderRefund"]
 
     class Arguments:
         order_id = graphene.ID(required=True)
@@ -428,6 +461,8 @@ class OrderRefund(BaseMutation):
 class ComplaintCreate(BaseMutation):
     """Complain about an order's goods (the buying agency)."""
 
+    allowed_roles = POLICIES["complaintCreate"]
+
     class Arguments:
         order_id = graphene.ID(required=True)
         kind = ComplaintKindEnum(required=True)
@@ -449,6 +484,8 @@ class ComplaintCreate(BaseMutation):
 
 class ComplaintResolve(BaseMutation):
     """Decide a complaint (operator); upheld quality complaints count toward supplier exit."""
+
+    allowed_roles = POLICIES["complaintResolve"]
 
     class Arguments:
         id = graphene.ID(required=True)

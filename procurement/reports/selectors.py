@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, Null
 from django.utils import timezone
 
 from catalog.models import City
+from procurement import access
 from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod, Target
 from procurement.reports.rollups import DIMENSIONS, grouping_key
 from shop.accounts.models import Role
@@ -91,16 +92,8 @@ class Summary:
 
 
 def scoped_filter(acting_user: Any, filters: LedgerFilter | None) -> LedgerFilter:
-    """Auditors and operators see everything; an agency only its own entries."""
-    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
-    filters = filters or LedgerFilter()
-    if acting_user.role == Role.AGENCY:
-        filters = LedgerFilter(
-            filters.date_from,
-            filters.date_to,
-            {**filters.values, "AGENCY": [str(acting_user.agency_id)]},
-        )
-    return filters
+    """What the caller may read of the ledger (procurement/access.py)."""
+    return access.ledger_scope(acting_user, filters or LedgerFilter())
 
 
 def _month_aligned(filters: LedgerFilter) -> bool:

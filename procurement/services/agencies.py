@@ -8,12 +8,12 @@ from django.db import IntegrityError, transaction
 
 from catalog.models import City
 from catalog.services.suppliers import clean_credit_code
+from procurement.access import POLICIES, agency_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Agency, AgencyType, ReservedSharePlan
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, NotFound
+from shop.core.errors import DomainError, DomainErrors
 from shop.core.money import quantize_cny
 from shop.core.permissions import require_role
 
@@ -34,7 +34,7 @@ class AgencyInput:
 @transaction.atomic
 def agency_create(*, acting_user: Any, data: AgencyInput) -> Agency:
     """An operator registers a Fujian buyer."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["agencyCreate"])
     errors: list[DomainError] = []
     code = ""
     try:
@@ -81,14 +81,6 @@ def agency_create(*, acting_user: Any, data: AgencyInput) -> Agency:
     return agency
 
 
-def _own_or_operated_agency(acting_user: Any, agency_id: int | None) -> Agency:
-    require_role(acting_user, Role.OPERATOR, Role.AGENCY)
-    agency = Agency.objects.filter(pk=agency_id).first()
-    if agency is None or (acting_user.role == Role.AGENCY and acting_user.agency_id != agency.pk):
-        raise NotFound("No such agency.", field="agencyId")
-    return agency
-
-
 @transaction.atomic
 def reserved_share_plan_set(
     *,
@@ -101,7 +93,7 @@ def reserved_share_plan_set(
 ) -> ReservedSharePlan:
     """File (or correct) a year's plan: reserved = canteen total × ratio, ratio ≥ 10% unless
     the unit has no canteen (then nothing is reserved). The agency's own buyers or an operator."""
-    agency = _own_or_operated_agency(acting_user, agency_id)
+    agency = agency_for(acting_user, agency_id, roles=POLICIES["reservedSharePlanSet"])
     if not 2021 <= year <= 2100:
         raise DomainError(
             "The year is out of range.", code=ProcurementErrorCode.INVALID, field="year"

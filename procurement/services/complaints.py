@@ -7,10 +7,9 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Complaint, ComplaintKind, ComplaintStatus, OrderEvent, OrderStatus
-from procurement.services.orders import order_for
-from shop.accounts.models import Role
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -22,7 +21,7 @@ COMPLAINABLE = (OrderStatus.SHIPPED, OrderStatus.ACCEPTED, OrderStatus.COMPLETED
 def complaint_create(
     *, acting_user: Any, order_id: int | None, kind: str, description: str
 ) -> Complaint:
-    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    order = order_for(acting_user, order_id, roles=POLICIES["complaintCreate"])
     if order.status not in COMPLAINABLE:
         raise InvalidTransition(
             "Complaints concern goods that were shipped.",
@@ -58,7 +57,7 @@ def complaint_resolve(
     *, acting_user: Any, complaint_id: int | None, upheld: bool, note: str
 ) -> Complaint:
     """An operator decides a complaint. Upheld quality complaints count toward exit."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["complaintResolve"])
     complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
     if complaint is None:
         raise NotFound("No such complaint.")

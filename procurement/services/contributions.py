@@ -25,6 +25,7 @@ from stdnum.cn import uscc
 
 from catalog.models import FUJIAN, NINGXIA, Category, City, County
 from procurement import ledger
+from procurement.access import POLICIES
 from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     AgencyType,
@@ -34,7 +35,6 @@ from procurement.models import (
     Order,
     Target,
 )
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import BadUserInput, DomainError, DomainErrors
@@ -181,7 +181,7 @@ def _reference_data() -> dict:
 @transaction.atomic
 def contribution_import(*, acting_user: Any, filename: str, data: bytes) -> ContributionImport:
     """Book purchases made on other channels (e.g. the 832 platform), all or nothing."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["contributionImport"])
     if len(data) > MAX_IMPORT_BYTES:
         raise DomainError(
             f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.",
@@ -260,7 +260,7 @@ class AdjustmentInput:
 @transaction.atomic
 def contribution_adjust(*, acting_user: Any, data: AdjustmentInput) -> ContributionEntry:
     """A signed correction with a mandatory reason (operator). History is never edited."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["contributionAdjust"])
     reason = (data.reason or "").strip()
     errors = []
     if not reason:
@@ -366,7 +366,7 @@ class TargetInput:
 @transaction.atomic
 def target_create(*, acting_user: Any, data: TargetInput) -> Target:
     """Add a target: the next plan's, or a yearly or per-city sub-target (operator)."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["targetCreate"])
     errors = []
     code = (data.code or "").strip()
     if not code or Target.objects.filter(code=code).exists():

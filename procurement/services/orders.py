@@ -11,16 +11,14 @@ from django.utils import timezone
 from catalog.models import ProductVariant
 from catalog.services.suppliers import clean_credit_code
 from procurement import notifications
+from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
-from procurement.selectors import own_rows
 from procurement.services import payment_terms
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, InvalidTransition, NotFound
+from shop.core.errors import DomainError, InvalidTransition
 from shop.core.money import quantize_cny
-from shop.core.permissions import require_role
 
 S = OrderStatus
 
@@ -39,17 +37,6 @@ TIMESTAMP_OF = {
     S.COMPLETED: "completed_at",
     S.CANCELLED: "cancelled_at",
 }
-
-
-def order_for(acting_user: Any, order_id: int | None, *, roles: tuple[str, ...]) -> Order:
-    """The order, locked, if the caller may act on it: an agency its own orders, supplier staff
-    their supplier's, operators any. Someone else's order is answered like an unknown one."""
-    require_role(acting_user, *roles)
-    orders = Order.objects.select_for_update(of=("self",)).select_related("supplier", "agency")
-    order = own_rows(orders, acting_user).filter(pk=order_id).first()
-    if order is None:
-        raise NotFound("No such order.", field="id")
-    return order
 
 
 def move(order: Order, to_status: str, *, actor: Any, note: str = "", kind: str = "") -> None:
@@ -110,7 +97,7 @@ def _require_reason(reason: str) -> str:
 
 @transaction.atomic
 def order_confirm(*, acting_user: Any, order_id: int | None) -> Order:
-    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderConfirm"])
     move(order, S.CONFIRMED, actor=acting_user)
     notifications.order_moved(order)
     return order
@@ -119,14 +106,14 @@ def order_confirm(*, acting_user: Any, order_id: int | None) -> Order:
 @transaction.atomic
 def order_reject(*, acting_user: Any, order_id: int | None, reason: str) -> Order:
     """The supplier declines a placed order; its stock is released."""
-    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderReject"])
     return _cancel(order, actor=acting_user, reason=_require_reason(reason), kind="rejected")
 
 
 @transaction.atomic
 def order_cancel(*, acting_user: Any, order_id: int | None, reason: str = "") -> Order:
     """The buying agency cancels an order the supplier has not confirmed yet."""
-    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderCancel"])
     return _cancel(order, actor=acting_user, reason=(reason or "").strip(), kind="cancelled")
 
 
@@ -136,7 +123,7 @@ def order_ship(*, acting_user: Any, order_id: int | None, tracking_number: str) 
     order becomes SHIPPED. `shipmentCreate` ships in several parcels."""
     from procurement.services import shipments
 
-    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderShip"])
     shipments.ship_the_rest(order, actor=acting_user, tracking_number=tracking_number)
     return order
 
@@ -187,7 +174,7 @@ class AcceptedLine:
 def order_accept(*, acting_user: Any, order_id: int | None, lines: list[AcceptedLine]) -> Order:
     """验收: the agency accepts what arrived, line by line (lines not named are accepted in
     full). Rejected units go back to stock; the accepted value is what will be paid."""
-    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderAccept"])
     if order.status != S.SHIPPED:
         raise InvalidTransition(
             f"Only a SHIPPED order can be accepted; this one is {order.status}.",
@@ -236,7 +223,7 @@ def order_invoice_attach(
 ) -> Order:
     """The supplier attaches its invoice (发票) for the accepted goods. One invoice belongs to
     one order, so a purchase can never be counted twice."""
-    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderInvoiceAttach"])
     if order.status not in (S.ACCEPTED, S.COMPLETED) or order.invoice_number:
         raise InvalidTransition(
             "An invoice is attached once, after acceptance.",
@@ -296,7 +283,7 @@ def order_invoice_attach(
 @transaction.atomic
 def order_complete(*, acting_user: Any, order_id: int | None) -> Order:
     """Close an accepted order once it is invoiced and paid (the agency or an operator)."""
-    order = order_for(acting_user, order_id, roles=(Role.AGENCY, Role.OPERATOR))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderComplete"])
     if order.status == S.ACCEPTED:
         if not order.invoice_number:
             raise DomainError(

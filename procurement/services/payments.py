@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     Order,
@@ -38,8 +39,6 @@ from procurement.models import (
     RefundState,
 )
 from procurement.services import payment_terms
-from procurement.services.orders import order_for
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
@@ -167,7 +166,7 @@ def payment_create(
 @transaction.atomic
 def _record_payment(*, acting_user: Any, order_id: int | None, method: str) -> Payment:
     """Step 1: the attempt, committed before any gateway call."""
-    order = order_for(acting_user, order_id, roles=(Role.AGENCY,))
+    order = order_for(acting_user, order_id, roles=POLICIES["paymentCreate"])
     amount = _payable(order)
     if method not in PaymentMethod.values:
         raise DomainError(
@@ -289,7 +288,7 @@ def _apply_intent(
 @transaction.atomic
 def payment_record_transfer(*, acting_user: Any, order_id: int | None, reference: str) -> Payment:
     """An operator records a bank transfer (对公转账) that arrived, with its bank reference."""
-    order = order_for(acting_user, order_id, roles=(Role.OPERATOR,))
+    order = order_for(acting_user, order_id, roles=POLICIES["paymentRecordTransfer"])
     amount = _payable(order)
     reference = (reference or "").strip()
     if not reference:
@@ -352,7 +351,7 @@ def order_refund(*, acting_user: Any, order_id: int | None, amount: Any, reason:
 
 @transaction.atomic
 def _record_refund(*, acting_user: Any, order_id: int | None, amount: Any, reason: str) -> Refund:
-    order = order_for(acting_user, order_id, roles=(Role.OPERATOR, Role.SUPPLIER))
+    order = order_for(acting_user, order_id, roles=POLICIES["orderRefund"])
     if order.payment_status not in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):
         raise DomainError(
             "Only a paid order can be refunded.",

@@ -15,18 +15,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from procurement import notifications
+from procurement.access import POLICIES, order_for, own_rows
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderStatus, Shipment, ShipmentLine
-from procurement.selectors import own_rows
 from procurement.services.orders import (
     AcceptedLine,
     LineLimit,
     accept_lines,
     checked_quantities,
     move,
-    order_for,
 )
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
@@ -138,7 +136,7 @@ def shipment_create(
 ) -> Shipment:
     """The supplier ships some units of its own confirmed order. Each line's units must be
     positive and at most what was ordered less what already shipped."""
-    order = order_for(acting_user, order_id, roles=(Role.SUPPLIER,))
+    order = order_for(acting_user, order_id, roles=POLICIES["shipmentCreate"])
     carrier = _text(carrier, column="carrier", field="carrier", required=True)
     tracking_number = _text(
         tracking_number, column="tracking_number", field="trackingNumber", required=True
@@ -189,7 +187,7 @@ def _shipment_for(acting_user: Any, shipment_id: int | None, *, roles: tuple[str
 @transaction.atomic
 def shipment_mark_delivered(*, acting_user: Any, shipment_id: int | None) -> Shipment:
     """The supplier records that a parcel arrived (once)."""
-    shipment = _shipment_for(acting_user, shipment_id, roles=(Role.SUPPLIER,))
+    shipment = _shipment_for(acting_user, shipment_id, roles=POLICIES["shipmentMarkDelivered"])
     if shipment.delivered_at is not None:
         raise InvalidTransition(
             "This shipment is already marked delivered.",
@@ -215,7 +213,7 @@ def shipment_accept(
     """验收 of one parcel (the buying agency): lines (order line ids) not named are accepted in
     full. When the order is fully shipped and this was its last unaccepted parcel, the order is
     accepted with the units accepted across its parcels."""
-    shipment = _shipment_for(acting_user, shipment_id, roles=(Role.AGENCY,))
+    shipment = _shipment_for(acting_user, shipment_id, roles=POLICIES["shipmentAccept"])
     order = shipment.order
     if shipment.accepted_at is not None or order.status not in (S.CONFIRMED, S.SHIPPED):
         raise InvalidTransition(

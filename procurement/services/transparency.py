@@ -9,15 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 
 from procurement import ledger
+from procurement.access import LEDGER_INSPECTORS, LOG_READERS, own_rows
 from procurement.models import ContributionEntry, LedgerCheckpoint
-from procurement.selectors import own_rows
 from procurement.transparency import signing, store
-from shop.accounts.models import Role
 from shop.core.errors import BadUserInput, Unavailable
 from shop.core.permissions import require_role
-
-# Whoever may see some of the ledger may check that the tree they see is the one signed.
-LOG_READERS = (Role.OPERATOR, Role.AUDITOR, Role.AGENCY, Role.SUPPLIER)
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,13 @@ def tree_lines(size: int | None = None) -> Iterator[str]:
 
 def tree_export(*, acting_user: Any, size: int | None) -> Iterator[str]:
     """The whole tree is the auditors' and operators' to export."""
-    require_role(acting_user, Role.OPERATOR, Role.AUDITOR)
+    require_role(acting_user, *LEDGER_INSPECTORS)
     if size is not None and size < 0:
         raise BadUserInput(f"`size` must not be negative; got {size}.")
     return tree_lines(size)
+
+
+def ledger_verify(*, acting_user: Any) -> ledger.VerifyResult:
+    """Recompute the whole chain: the auditors' and operators' check."""
+    require_role(acting_user, *LEDGER_INSPECTORS)
+    return ledger.verify()

@@ -6,7 +6,7 @@ from graphql_relay import to_global_id
 
 from catalog.graphql.queries import ProductFilterInput, ProductOrder, product_filter_from
 from catalog.models import Category, County
-from search import indexing, metrics
+from search import access, indexing, metrics
 from search.backends import get_search_backend
 from search.backends.database import DatabaseSearchBackend
 from search.graphql.types import (
@@ -22,12 +22,10 @@ from search.graphql.types import (
 from search.price_bands import PRICE_BANDS
 from search.query import FACETS, PRICE_BAND_KEYS, SearchFilters, SearchRequest
 from search.storefront import ORDER_FIELDS, SearchResultList, load_products, order_label
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.graphql.connection import checked_page_size, offset_after, offset_cursor
 from shop.core.graphql.dataloaders import prime_siblings
-from shop.core.permissions import require_role
 
 
 def _price_band_label(key: str) -> str:
@@ -212,7 +210,7 @@ class SearchQueries(graphene.ObjectType):
         return found
 
     def resolve_search_status(root, info):
-        require_role(info.context.user, Role.OPERATOR, Role.AUDITOR)
+        access.require_status_reader(info.context.user)
         backend = get_search_backend()
         database = getattr(backend, "database", None) or backend
         if not isinstance(database, DatabaseSearchBackend):

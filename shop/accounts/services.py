@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from shop.accounts import organisations, throttle, tokens
+from shop.accounts.access import POLICIES
 from shop.accounts.errors import AccountErrorCode
 from shop.accounts.models import Role, User
 from shop.core.audit import audit_record
@@ -98,7 +99,7 @@ def user_create(
     agency_id: int | None = None,
 ) -> User:
     """An operator creates an account with any role, tied to its organisation."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["userCreate"])
     if role not in Role.values:
         raise DomainError(f"Unknown role {role!r}.", code=AccountErrorCode.INVALID, field="role")
     organisation = _organisation(
@@ -115,7 +116,7 @@ def user_create(
 @transaction.atomic
 def user_deactivate(*, acting_user: Any, user_id: int | None, reason: str = "") -> User:
     """An operator blocks an account; its tokens stop working at once."""
-    require_role(acting_user, Role.OPERATOR)
+    require_role(acting_user, *POLICIES["userDeactivate"])
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound("No such user.")

@@ -4,6 +4,9 @@ from typing import Any
 
 from shop.core.errors import NotAuthenticated, PermissionDenied
 
+# A mutation's policy when anyone may call it, signed in or not (sign-up, sign-in, tokens).
+ANYONE = "ANYONE"
+
 
 def require_authenticated(user: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:

@@ -1,6 +1,7 @@
 import graphene
 
 from shop.accounts import services
+from shop.accounts.access import POLICIES
 from shop.accounts.graphql.types import AccountError, RoleEnum, UserType
 from shop.accounts.throttle import client_address
 from shop.core.graphql.errors import errors_field
@@ -10,6 +11,8 @@ from shop.core.graphql.mutations import BaseMutation
 
 class AccountRegister(BaseMutation):
     """Create a consumer account for yourself."""
+
+    allowed_roles = POLICIES["accountRegister"]
 
     class Arguments:
         email = graphene.String(required=True)
@@ -26,6 +29,8 @@ class AccountRegister(BaseMutation):
 class TokenCreate(BaseMutation):
     """Sign in: an access token for `Authorization: Bearer …`, and a refresh token. Must be
     the only mutation of its request."""
+
+    allowed_roles = POLICIES["tokenCreate"]
 
     atomic_request = False  # its count of failed attempts commits on its own
 
@@ -49,6 +54,8 @@ class TokenCreate(BaseMutation):
 class TokenRefresh(BaseMutation):
     """A fresh access token for a refresh token."""
 
+    allowed_roles = POLICIES["tokenRefresh"]
+
     class Arguments:
         refresh_token = graphene.String(required=True)
 
@@ -64,6 +71,8 @@ class TokenRefresh(BaseMutation):
 
 class TokenVerify(BaseMutation):
     """Check an access token; returns its user when valid."""
+
+    allowed_roles = POLICIES["tokenVerify"]
 
     class Arguments:
         token = graphene.String(required=True)
@@ -86,6 +95,8 @@ class TokenVerify(BaseMutation):
 
 class UserCreate(BaseMutation):
     """Create an account with a role (operator)."""
+
+    allowed_roles = POLICIES["userCreate"]
 
     class Arguments:
         email = graphene.String(required=True)
@@ -121,6 +132,8 @@ def _optional_id(global_id: str | None, type_name: str) -> int | None:
 
 class UserDeactivate(BaseMutation):
     """Block an account (operator); its tokens stop working at once."""
+
+    allowed_roles = POLICIES["userDeactivate"]
 
     class Arguments:
         id = graphene.ID(required=True)

@@ -8,6 +8,7 @@ from graphql import GraphQLResolveInfo
 
 from shop.core.errors import AccessError, DomainError
 from shop.core.observability import note_error
+from shop.core.permissions import ANYONE, require_role
 
 
 def camel_case(name: str | None) -> str | None:
@@ -18,7 +19,14 @@ def camel_case(name: str | None) -> str | None:
 
 
 class BaseMutation(graphene.Mutation):
-    """Subclasses declare `errors = errors_field(<Domain>Error)` and implement `perform`.
+    """Subclasses declare `errors = errors_field(<Domain>Error)` and `allowed_roles`, and
+    implement `perform`.
+
+    `allowed_roles` is the mutation's access policy as data: the roles that may call it, or
+    `ANYONE` (signed in or not). It is checked before `perform`, so a caller outside it gets
+    the access error whatever its input; the service checks it again for its other callers
+    (admin, demo, jobs), and tests/shop/core/test_mutation_policies.py proves the two agree
+    role by role. A mutation without a declared policy fails that test.
 
     A `DomainError` raised by the service becomes the payload's `errors` (the service's own
     transaction has already rolled its writes back). An access error stays a top-level error
@@ -32,6 +40,9 @@ class BaseMutation(graphene.Mutation):
     # (see shop/core/graphql/view.py).
     atomic_request = True
 
+    # The roles allowed to call it (a tuple of Role values) or ANYONE; None is undeclared.
+    allowed_roles: tuple[str, ...] | str | None = None
+
     class Meta:
         abstract = True
 
@@ -42,6 +53,8 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def mutate(cls, root: Any, info: GraphQLResolveInfo, **data: Any) -> "BaseMutation":
         try:
+            if cls.allowed_roles is not None and cls.allowed_roles != ANYONE:
+                require_role(info.context.user, *cls.allowed_roles)
             payload = cls.perform(info, **data)
         except DomainError as error:
             payloads = error_payloads(error)
