@@ -43,6 +43,14 @@ POLICIES: dict[str, tuple[str, ...]] = {
     "contributionImport": (OP,),
     "contributionAdjust": (OP,),
     "targetCreate": (OP,),
+    "purchaseRequestCreate": (A,),
+    "purchaseRequestApprove": (A,),
+    "purchaseRequestDecline": (A,),
+    "agencySettingsUpdate": (OP, A),
+    "agencyMemberDutiesSet": (OP, A),
+    "agencyBudgetSet": (OP, A),
+    "basketUpload": (A,),
+    "basketCheckout": (A,),
 }
 
 # Who reads the whole ledger's integrity (ledgerVerify, the tree export).

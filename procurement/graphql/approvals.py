@@ -5,6 +5,7 @@ import graphene
 from graphene_django import DjangoObjectType
 
 from procurement import models, selectors
+from procurement.access import POLICIES
 from procurement.graphql.mutations import (
     CheckoutLineInput,
     ShippingAddressInput,
@@ -187,6 +188,8 @@ class PurchaseRequestCreate(BaseMutation):
     APPROVAL_REQUIRED above the agency's threshold). Reserves nothing; retrying with the same
     idempotency key returns the same request."""
 
+    allowed_roles = POLICIES["purchaseRequestCreate"]
+
     class Arguments:
         lines = graphene.List(graphene.NonNull(CheckoutLineInput), required=True)
         shipping_address = ShippingAddressInput(required=True)
@@ -211,6 +214,8 @@ class PurchaseRequestApprove(BaseMutation):
     """Approve a request: it is checked out as `checkoutCreate` would (all or nothing, within
     the budgets). Approving it again returns it unchanged."""
 
+    allowed_roles = POLICIES["purchaseRequestApprove"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -231,6 +236,8 @@ class PurchaseRequestApprove(BaseMutation):
 
 class PurchaseRequestDecline(BaseMutation):
     """Decline a pending request, saying why."""
+
+    allowed_roles = POLICIES["purchaseRequestDecline"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -254,6 +261,8 @@ class AgencySettingsUpdate(BaseMutation):
     (operators, or the agency's approvers). An argument left out is unchanged;
     `approvalThreshold: null` turns approval off."""
 
+    allowed_roles = POLICIES["agencySettingsUpdate"]
+
     class Arguments:
         agency_id = graphene.ID(required=True)
         approval_threshold = graphene.Decimal(
@@ -275,6 +284,8 @@ class AgencySettingsUpdate(BaseMutation):
 class AgencyMemberDutiesSet(BaseMutation):
     """Set what an agency member may do: buy, approve, or both (operators, or the agency's
     approvers for its other members)."""
+
+    allowed_roles = POLICIES["agencyMemberDutiesSet"]
 
     class Arguments:
         user_id = graphene.ID(required=True)
@@ -298,6 +309,8 @@ class AgencyMemberDutiesSet(BaseMutation):
 class AgencyBudgetSet(BaseMutation):
     """Set a year's budget for the agency or one of its budget lines (operators, or the
     agency's approvers)."""
+
+    allowed_roles = POLICIES["agencyBudgetSet"]
 
     class Arguments:
         agency_id = graphene.ID(required=True)

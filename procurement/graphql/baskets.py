@@ -7,6 +7,7 @@ from graphene_file_upload.scalars import Upload
 
 from catalog.graphql.types import ProductVariantType
 from procurement import basket_files, models, selectors
+from procurement.access import POLICIES
 from procurement.graphql.mutations import ShippingAddressInput
 from procurement.graphql.types import OrderType, ProcurementError
 from procurement.services import baskets, checkout
@@ -136,6 +137,8 @@ class BasketUploadMutation(BaseMutation):
     """Upload a basket (CSV or XLSX: SKU, quantity, optional delivery address; multipart
     request) and get its preview. Nothing is reserved until `basketCheckout`."""
 
+    allowed_roles = POLICIES["basketUpload"]
+
     class Meta:
         # The payload's name: `BasketUpload` is the upload itself.
         name = "BasketUploadPayload"
@@ -161,6 +164,8 @@ class BasketCheckout(BaseMutation):
     """Check out an uploaded basket whose rows are all valid: all or nothing, one order per
     supplier and delivery address. Retrying with the same idempotency key returns the same
     orders; an upload is checked out once."""
+
+    allowed_roles = POLICIES["basketCheckout"]
 
     class Arguments:
         upload_id = graphene.ID(required=True)
