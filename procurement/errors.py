@@ -43,3 +43,5 @@ class ProcurementErrorCode(StrEnum):
     SELF_APPROVAL = "SELF_APPROVAL"
     APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+    # A ledger entry cannot be changed or deleted, only reversed by a new entry.
+    APPEND_ONLY = "APPEND_ONLY"

@@ -137,18 +137,28 @@ def _clean_product(data: ProductInput, *, creating: bool) -> dict[str, Any]:
     if data.name is not None or creating:
         name = (data.name or "").strip()
         if not name:
-            errors.append(DomainError("A name is required.", code="REQUIRED", field="name"))
+            errors.append(
+                DomainError("A name is required.", code=CatalogErrorCode.REQUIRED, field="name")
+            )
         values["name"] = name
     if data.description is not None:
         values["description"] = data.description.strip()
     if data.category_id is not None or creating:
         if not Category.objects.filter(pk=data.category_id).exists():
-            errors.append(DomainError("No such category.", code="NOT_FOUND", field="categoryId"))
+            errors.append(
+                DomainError(
+                    "No such category.", code=CatalogErrorCode.NOT_FOUND, field="categoryId"
+                )
+            )
         values["category_id"] = data.category_id
     if data.origin_county_id is not None or creating:
         county = County.objects.filter(pk=data.origin_county_id).first()
         if county is None:
-            errors.append(DomainError("No such county.", code="NOT_FOUND", field="originCountyId"))
+            errors.append(
+                DomainError(
+                    "No such county.", code=CatalogErrorCode.NOT_FOUND, field="originCountyId"
+                )
+            )
         elif not county.is_ningxia:
             errors.append(
                 DomainError(
@@ -161,7 +171,9 @@ def _clean_product(data: ProductInput, *, creating: bool) -> dict[str, Any]:
     if data.cold_chain is not None:
         if data.cold_chain not in ColdChain.values:
             errors.append(
-                DomainError("Unknown cold-chain class.", code="INVALID", field="coldChain")
+                DomainError(
+                    "Unknown cold-chain class.", code=CatalogErrorCode.INVALID, field="coldChain"
+                )
             )
         values["cold_chain"] = data.cold_chain
     if data.is_published is not None:
@@ -262,7 +274,9 @@ def product_certify(
         )
     if not certify:
         if not (note or "").strip():
-            raise DomainError("Give a reason for the rejection.", code="REQUIRED", field="note")
+            raise DomainError(
+                "Give a reason for the rejection.", code=CatalogErrorCode.REQUIRED, field="note"
+            )
         _move(product, P.CERTIFICATION_REJECTED, actor=acting_user, note=note.strip())
         return product
     valid_until = valid_until or _today() + timedelta(
@@ -270,7 +284,9 @@ def product_certify(
     )
     if valid_until <= _today():
         raise DomainError(
-            "The validity must end in the future.", code="INVALID", field="validUntil"
+            "The validity must end in the future.",
+            code=CatalogErrorCode.INVALID,
+            field="validUntil",
         )
     _move(
         product, P.CERTIFIED, actor=acting_user, note=(note or "").strip(), valid_until=valid_until
@@ -317,7 +333,11 @@ def _clean_variant(
         if value is not None or creating:
             value = (value or "").strip()
             if not value:
-                errors.append(DomainError("This field is required.", code="REQUIRED", field=name))
+                errors.append(
+                    DomainError(
+                        "This field is required.", code=CatalogErrorCode.REQUIRED, field=name
+                    )
+                )
             values[name] = value
     if data.unit_price is not None or creating:
         try:
@@ -541,9 +561,13 @@ def product_authorization_add(
     product = access.own_product(acting_user, product_id)
     errors = []
     if data.kind not in AuthorizationKind.values:
-        errors.append(DomainError("Unknown authorisation kind.", code="INVALID", field="kind"))
+        errors.append(
+            DomainError("Unknown authorisation kind.", code=CatalogErrorCode.INVALID, field="kind")
+        )
     if not (data.name or "").strip():
-        errors.append(DomainError("A name is required.", code="REQUIRED", field="name"))
+        errors.append(
+            DomainError("A name is required.", code=CatalogErrorCode.REQUIRED, field="name")
+        )
     if data.expires_on <= _today():
         errors.append(
             DomainError(
@@ -601,13 +625,15 @@ def inspection_report_add(
     verified by content and kept private; a refused file stores nothing)."""
     product = access.own_product(acting_user, product_id)
     errors = [
-        DomainError("This field is required.", code="REQUIRED", field=name)
+        DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=name)
         for name in ("lab", "number", "items")
         if not (getattr(data, name) or "").strip()
     ]
     if data.tested_on > _today():
         errors.append(
-            DomainError("The test date is in the future.", code="INVALID", field="testedOn")
+            DomainError(
+                "The test date is in the future.", code=CatalogErrorCode.INVALID, field="testedOn"
+            )
         )
     verified = verify_if_given(document, errors)
     if errors:
@@ -657,20 +683,24 @@ def _clean_households(items: list[HouseholdInput]) -> list[DomainError]:
             errors.append(
                 DomainError(
                     f"Household {n}: name and village are required.",
-                    code="REQUIRED",
+                    code=CatalogErrorCode.REQUIRED,
                     field="households",
                 )
             )
         if item.linkage not in LinkageKind.values:
             errors.append(
                 DomainError(
-                    f"Household {n}: unknown linkage kind.", code="INVALID", field="households"
+                    f"Household {n}: unknown linkage kind.",
+                    code=CatalogErrorCode.INVALID,
+                    field="households",
                 )
             )
         if item.poverty_status not in HouseholdStatus.values:
             errors.append(
                 DomainError(
-                    f"Household {n}: unknown poverty status.", code="INVALID", field="households"
+                    f"Household {n}: unknown poverty status.",
+                    code=CatalogErrorCode.INVALID,
+                    field="households",
                 )
             )
         try:
@@ -681,7 +711,9 @@ def _clean_households(items: list[HouseholdInput]) -> list[DomainError]:
             )
         except BadUserInput as error:
             errors.append(
-                DomainError(f"Household {n}: {error}", code="INVALID", field="households")
+                DomainError(
+                    f"Household {n}: {error}", code=CatalogErrorCode.INVALID, field="households"
+                )
             )
     return errors
 
@@ -695,7 +727,9 @@ def trace_batch_create(
     errors: list[DomainError] = []
     code = (data.code or "").strip()
     if not code:
-        errors.append(DomainError("A batch code is required.", code="REQUIRED", field="code"))
+        errors.append(
+            DomainError("A batch code is required.", code=CatalogErrorCode.REQUIRED, field="code")
+        )
     elif TraceBatch.objects.filter(code=code).exists():
         errors.append(
             DomainError(
@@ -713,7 +747,11 @@ def trace_batch_create(
         )
     if data.produced_on > _today():
         errors.append(
-            DomainError("The production date is in the future.", code="INVALID", field="producedOn")
+            DomainError(
+                "The production date is in the future.",
+                code=CatalogErrorCode.INVALID,
+                field="producedOn",
+            )
         )
     validation.collecting(
         errors,
@@ -730,7 +768,7 @@ def trace_batch_create(
             errors.append(
                 DomainError(
                     "No such inspection report for this product.",
-                    code="NOT_FOUND",
+                    code=CatalogErrorCode.NOT_FOUND,
                     field="inspectionReportId",
                 )
             )

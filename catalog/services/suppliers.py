@@ -8,8 +8,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from stdnum.cn import uscc
-from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from catalog import hooks, notifications
 from catalog.access import POLICIES
@@ -66,18 +64,6 @@ class SupplierApplication:
     contact_email: str = ""
     description: str = ""
     qualifications: list[QualificationInput] = field(default_factory=list)
-
-
-def clean_credit_code(code: str, *, field_name: str = "creditCode") -> str:
-    """The 18-character unified social credit code, upper-cased, with a valid checksum."""
-    try:
-        return uscc.validate(code or "")
-    except StdnumValidationError as error:
-        raise DomainError(
-            f"{code!r} is not a valid unified social credit code (统一社会信用代码): {error}.",
-            code=CatalogErrorCode.INVALID_CREDIT_CODE,
-            field=field_name,
-        ) from error
 
 
 def _today() -> date:
@@ -142,18 +128,26 @@ def _validate_application(data: SupplierApplication) -> tuple[str, County]:
     errors: list[DomainError] = []
     code = ""
     try:
-        code = clean_credit_code(data.credit_code)
+        code = validation.credit_code(
+            data.credit_code, field="creditCode", code=CatalogErrorCode.INVALID_CREDIT_CODE
+        )
     except DomainError as error:
         errors.append(error)
     for name in ("name", "legal_representative", "contact_name", "contact_phone"):
         if not str(getattr(data, name) or "").strip():
             camel = "".join(p.title() if i else p for i, p in enumerate(name.split("_")))
-            errors.append(DomainError("This field is required.", code="REQUIRED", field=camel))
+            errors.append(
+                DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=camel)
+            )
     if data.kind not in SupplierKind.values:
-        errors.append(DomainError("Unknown supplier kind.", code="INVALID", field="kind"))
+        errors.append(
+            DomainError("Unknown supplier kind.", code=CatalogErrorCode.INVALID, field="kind")
+        )
     county = County.objects.filter(pk=data.county_id).first()
     if county is None:
-        errors.append(DomainError("No such county.", code="NOT_FOUND", field="countyId"))
+        errors.append(
+            DomainError("No such county.", code=CatalogErrorCode.NOT_FOUND, field="countyId")
+        )
     elif not county.is_ningxia:
         errors.append(
             DomainError(
@@ -176,7 +170,11 @@ def _qualification_errors(
     for item in items:
         if item.kind not in QualificationKind.values:
             errors.append(
-                DomainError("Unknown qualification kind.", code="INVALID", field="qualifications")
+                DomainError(
+                    "Unknown qualification kind.",
+                    code=CatalogErrorCode.INVALID,
+                    field="qualifications",
+                )
             )
         elif not (item.number or "").strip():
             errors.append(

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from procurement.errors import ProcurementErrorCode
 from shop.core.errors import DomainError
 
 
@@ -27,7 +28,7 @@ class LedgerIsAppendOnly(DomainError):
     def __init__(self):
         super().__init__(
             "Ledger entries are never changed or deleted; book a correcting entry instead.",
-            code="APPEND_ONLY",
+            code=ProcurementErrorCode.APPEND_ONLY,
         )
 
 

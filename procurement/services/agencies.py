@@ -7,7 +7,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from catalog.models import City
-from catalog.services.suppliers import clean_credit_code
 from procurement.access import POLICIES, agency_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Agency, AgencyType, ReservedSharePlan
@@ -38,7 +37,9 @@ def agency_create(*, acting_user: Any, data: AgencyInput) -> Agency:
     errors: list[DomainError] = []
     code = ""
     try:
-        code = clean_credit_code(data.credit_code)
+        code = validation.credit_code(
+            data.credit_code, field="creditCode", code=ProcurementErrorCode.INVALID_CREDIT_CODE
+        )
     except DomainError as error:
         errors.append(
             DomainError(
@@ -46,16 +47,24 @@ def agency_create(*, acting_user: Any, data: AgencyInput) -> Agency:
             )
         )
     if not (data.name or "").strip():
-        errors.append(DomainError("A name is required.", code="REQUIRED", field="name"))
+        errors.append(
+            DomainError("A name is required.", code=ProcurementErrorCode.REQUIRED, field="name")
+        )
     if data.type not in AgencyType.values:
-        errors.append(DomainError("Unknown agency type.", code="INVALID", field="type"))
+        errors.append(
+            DomainError("Unknown agency type.", code=ProcurementErrorCode.INVALID, field="type")
+        )
     city = City.objects.filter(pk=data.city_id).first()
     if city is None:
-        errors.append(DomainError("No such Fujian city.", code="NOT_FOUND", field="cityId"))
+        errors.append(
+            DomainError("No such Fujian city.", code=ProcurementErrorCode.NOT_FOUND, field="cityId")
+        )
     if code and Agency.objects.filter(credit_code=code).exists():
         errors.append(
             DomainError(
-                "An agency with this credit code exists.", code="UNIQUE", field="creditCode"
+                "An agency with this credit code exists.",
+                code=ProcurementErrorCode.UNIQUE,
+                field="creditCode",
             )
         )
     if errors:

@@ -9,7 +9,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import ProductVariant
-from catalog.services.suppliers import clean_credit_code
 from procurement import notifications
 from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
@@ -235,7 +234,11 @@ def order_invoice_attach(
         raise DomainError(
             "The invoice number is required.", code=ProcurementErrorCode.REQUIRED, field="number"
         )
-    code = clean_credit_code(seller_credit_code, field_name="sellerCreditCode")
+    code = validation.credit_code(
+        seller_credit_code,
+        field="sellerCreditCode",
+        code=ProcurementErrorCode.INVALID_CREDIT_CODE,
+    )
     if code != order.supplier.credit_code:
         raise DomainError(
             "The seller on the invoice must be the order's supplier.",

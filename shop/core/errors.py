@@ -42,7 +42,13 @@ class DomainErrors(DomainError):
 
 
 class NotFound(DomainError):
-    def __init__(self, message: str, *, field: str | None = "id", code: str = "NOT_FOUND"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = "id",
+        code: StrEnum | str = CommonErrorCode.NOT_FOUND,
+    ):
         super().__init__(message, code=code, field=field)
 
 

@@ -14,8 +14,10 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from django.db import models
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from shop.core.errors import BadUserInput, DomainError, DomainErrors
+from shop.core.errors import BadUserInput, CommonErrorCode, DomainError, DomainErrors
 
 T = TypeVar("T")
 
@@ -151,6 +153,19 @@ def year(value: int | None, *, field: str = "year", code: StrEnum | str | None =
     return value
 
 
+def credit_code(value: str | None, *, field: str, code: StrEnum | None = None) -> str:
+    """The 18-character unified social credit code (统一社会信用代码), upper-cased, with a
+    valid checksum (python-stdnum's GB 32100-2015 check)."""
+    try:
+        return uscc.validate(value or "")
+    except StdnumValidationError as error:
+        raise _refuse(
+            f"{value!r} is not a valid unified social credit code (统一社会信用代码): {error}.",
+            field,
+            code,
+        ) from error
+
+
 def text_problem(value: str, max_length: int | None) -> str | None:
     """Why `value` cannot be stored in a column of `max_length`, or None."""
     if CONTROL_CHARACTERS.search(value):
@@ -204,7 +219,9 @@ def check_columns(instance: models.Model) -> None:
             )
             problem = problem and f"The value {problem}."
         if problem:
-            errors.append(DomainError(problem, code="INVALID", field=model_field.name))
+            errors.append(
+                DomainError(problem, code=CommonErrorCode.INVALID, field=model_field.name)
+            )
     if errors:
         raise DomainErrors(errors)
 

@@ -454,3 +454,14 @@ def test_exports_stream_the_filtered_entries_with_bearer_auth(client, operator):
         "HTTP_AUTHORIZATION": f"Bearer {create_access_token(UserFactory(role=Role.CONSUMER))}"
     }
     assert client.get("/exports/contributions.csv", **consumer).status_code == 403
+
+
+def test_the_append_only_refusal_answers_with_a_code_the_error_type_knows():
+    # Reported through a mutation's `errors`, its code must serialise as a ProcurementErrorCode
+    # value, not fail as an INTERNAL_SERVER_ERROR.
+    from shop.core.graphql.mutations import error_payloads
+    from shop.schema import schema
+
+    (payload,) = error_payloads(LedgerIsAppendOnly())
+    enum = schema.graphql_schema.get_type("ProcurementErrorCode")
+    assert enum.serialize(payload.code) == "APPEND_ONLY"
