@@ -126,8 +126,9 @@ def _is_counted(order: Order) -> bool:
 
 
 @transaction.atomic
-def order_paid_or_accepted(order: Order) -> list[ContributionEntry]:
-    """Book an order once it is both accepted and paid; calling it again books nothing."""
+def book_paid_order(order: Order) -> list[ContributionEntry]:
+    """Book a paid order's accepted lines into the ledger, dated on the later of its acceptance
+    and payment (called when the payment settles); calling it again books nothing."""
     if (
         not _is_counted(order)
         or ContributionEntry.objects.filter(source_key=f"order:{order.pk}:line:0").exists()

@@ -5,8 +5,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from procurement.models import LedgerCheckpoint, LedgerHead, Payment
-from procurement.models.orders import PaymentState
+from procurement.models import LedgerCheckpoint, LedgerHead, Payment, PaymentState
 from shop.core.metrics import age_seconds
 
 

@@ -5,7 +5,7 @@ import graphene
 from procurement import selectors
 from procurement.access import POLICIES
 from procurement.graphql.types import (
-    AgencyType,
+    AgencyNode,
     AgencyTypeEnum,
     ComplaintKindEnum,
     ComplaintType,
@@ -45,7 +45,7 @@ class AgencyCreate(BaseMutation):
     class Arguments:
         input = AgencyCreateInput(required=True)
 
-    agency = graphene.Field(AgencyType)
+    agency = graphene.Field(AgencyNode)
     errors = errors_field(ProcurementError)
 
     @classmethod

@@ -3,7 +3,7 @@ import graphene
 from procurement import selectors
 from procurement.graphql.types import (
     AgencyConnection,
-    AgencyType,
+    AgencyNode,
     ComplaintConnection,
     OrderConnection,
     OrderStatusEnum,
@@ -81,7 +81,7 @@ class PaymentConfigType(graphene.ObjectType):
 class ProcurementQueries(graphene.ObjectType):
     payment_config = graphene.Field(PaymentConfigType, required=True)
     agencies = PaginatedField(AgencyConnection, description="Operators and auditors: all.")
-    agency = graphene.Field(AgencyType, id=graphene.ID(required=True))
+    agency = graphene.Field(AgencyNode, id=graphene.ID(required=True))
     orders = PaginatedField(
         OrderConnection,
         filter=OrderFilterInput(),

@@ -78,7 +78,9 @@ class ReservedShareType(graphene.ObjectType):
         return Money.of(self.achieved)
 
 
-class AgencyType(DjangoObjectType):
+# The object type of an Agency. Not "AgencyType": in the schema that name is the enum of an
+# agency's kind (models.AgencyType, exposed as AgencyTypeEnum).
+class AgencyNode(DjangoObjectType):
     type = graphene.Field(AgencyTypeEnum, required=True)
     city = graphene.Field(CityType, required=True)
     is_reseller = graphene.Boolean(
@@ -121,7 +123,7 @@ class AgencyType(DjangoObjectType):
 
 class AgencyConnection(CountableConnection):
     class Meta:
-        node = AgencyType
+        node = AgencyNode
 
 
 class OrderLineType(DjangoObjectType):
@@ -323,7 +325,7 @@ class OverduePaymentType(graphene.ObjectType):
         name = "OverduePayment"
 
     order = graphene.Field(OrderType, required=True)
-    agency = graphene.Field(AgencyType, required=True)
+    agency = graphene.Field(AgencyNode, required=True)
     city = graphene.Field(CityType, required=True, description="The buying agency's city.")
     amount_outstanding = graphene.Field(Money, required=True)
     due_date = graphene.Date(required=True, description="Asia/Shanghai business date.")

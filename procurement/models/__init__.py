@@ -1,4 +1,10 @@
-from procurement.models.agencies import RESELLER_TYPES, Agency, AgencyMembership, AgencyType
+from procurement.models.agencies import (
+    RESELLER_TYPES,
+    Agency,
+    AgencyMembership,
+    AgencyType,
+    ReservedSharePlan,
+)
 from procurement.models.approvals import (
     AgencyBudget,
     AgencyMemberDuties,
@@ -6,6 +12,7 @@ from procurement.models.approvals import (
     PurchaseRequestStatus,
 )
 from procurement.models.baskets import BasketPreviewLine, BasketUpload
+from procurement.models.complaints import Complaint, ComplaintKind, ComplaintStatus
 from procurement.models.ledger import (
     PLATFORM_CHANNEL,
     ContributionEntry,
@@ -23,24 +30,22 @@ from procurement.models.ledger import (
 from procurement.models.orders import (
     SHIP_WITHIN_DAYS,
     Checkout,
-    Complaint,
-    ComplaintKind,
-    ComplaintStatus,
     Order,
     OrderEvent,
     OrderLine,
     OrderStatus,
+    PaymentStatus,
+    Shipment,
+    ShipmentLine,
+)
+from procurement.models.payments import (
     Payment,
     PaymentMethod,
     PaymentReminder,
     PaymentReminderKind,
     PaymentState,
-    PaymentStatus,
     Refund,
     RefundState,
-    ReservedSharePlan,
-    Shipment,
-    ShipmentLine,
 )
 
 __all__ = [

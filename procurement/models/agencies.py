@@ -1,4 +1,5 @@
-"""Procurement's organisations: the Fujian agencies that buy, and who buys for them."""
+"""Procurement's organisations: the Fujian agencies that buy, who buys for them, and the
+share of their canteen purchases they reserve."""
 
 from django.conf import settings
 from django.db import models
@@ -67,3 +68,23 @@ class AgencyMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.agency}"
+
+
+class ReservedSharePlan(models.Model):
+    """预留份额: a budget unit's yearly canteen food purchases and the share reserved."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="share_plans")
+    year = models.PositiveSmallIntegerField()
+    canteen_total = models.DecimalField(max_digits=16, decimal_places=2)
+    ratio = models.DecimalField(max_digits=5, decimal_places=4)
+    no_canteen = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["agency_id", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "year"], name="one_share_plan_per_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.year}"

@@ -124,7 +124,7 @@ def _mark_paid(order: Order, payment: Payment, *, actor: Any, note: str) -> None
     )
     from procurement import ledger
 
-    ledger.order_paid_or_accepted(order)
+    ledger.book_paid_order(order)
 
 
 # --- paying ------------------------------------------------------------------------------------

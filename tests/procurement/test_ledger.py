@@ -47,7 +47,7 @@ def test_an_order_is_booked_once_when_accepted_and_paid(operator):
         "枸杞",
         "中宁县",
     )
-    assert ledger.order_paid_or_accepted(order) == []  # again: nothing more
+    assert ledger.book_paid_order(order) == []  # again: nothing more
     assert ContributionEntry.objects.count() == 1
 
 

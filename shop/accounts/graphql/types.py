@@ -22,7 +22,7 @@ class UserType(DjangoObjectType):
         "catalog.graphql.types.CountyType", description="For county reviewers: their county."
     )
     agency = graphene.Field(
-        "procurement.graphql.types.AgencyType", description="For agency buyers: their agency."
+        "procurement.graphql.types.AgencyNode", description="For agency buyers: their agency."
     )
 
     class Meta:
