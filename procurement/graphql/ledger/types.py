@@ -1,13 +1,11 @@
-"""Auditor queries and operator mutations of the contribution ledger (docs/design.md §4)."""
+"""The contribution ledger's GraphQL types and its filter input."""
 
 import graphene
 from django.utils import timezone
 from graphene_django import DjangoObjectType
-from graphene_file_upload.scalars import Upload
 
 from procurement import ledger
-from procurement.access import POLICIES
-from procurement.graphql.types import OrderType, ProcurementError
+from procurement.graphql.types import OrderType
 from procurement.models import (
     ContributionEntry,
     ContributionKind,
@@ -16,14 +14,8 @@ from procurement.models import (
     Target,
 )
 from procurement.reports import selectors as reports
-from procurement.reports.filters import ID_DIMENSIONS, ledger_filter_from
-from procurement.services import contributions, transparency
-from procurement.transparency import merkle, signing
-from shop.core.errors import BadUserInput
-from shop.core.graphql.connection import PaginatedField
-from shop.core.graphql.errors import errors_field
-from shop.core.graphql.ids import decode_id
-from shop.core.graphql.mutations import BaseMutation
+from procurement.reports.filters import ID_DIMENSIONS
+from procurement.transparency import merkle
 from shop.core.graphql.types import CountableConnection, Money
 
 ContributionKindEnum = graphene.Enum.from_enum(ContributionKind, name="ContributionKind")
@@ -377,215 +369,3 @@ class ContributionFilterInput(graphene.InputObjectType):
         graphene.NonNull(graphene.String), description="Ningxia counties by division code."
     )
     categories = graphene.List(graphene.NonNull(graphene.String), description="Category names.")
-
-
-class LedgerQueries(graphene.ObjectType):
-    targets = graphene.List(graphene.NonNull(TargetType), required=True)
-    target_coverage = graphene.Field(
-        TargetCoverageType,
-        required=True,
-        description="Which target today's purchases count toward, or that none does.",
-    )
-    target_progress = graphene.Field(TargetProgressType, code=graphene.String(required=True))
-    contribution_summary = graphene.Field(
-        SummaryType,
-        required=True,
-        filter=ContributionFilterInput(),
-        group_by=graphene.List(graphene.NonNull(ContributionDimension)),
-    )
-    contributions = PaginatedField(ContributionConnection, filter=ContributionFilterInput())
-    ledger_verify = graphene.Field(LedgerVerifyType, required=True)
-    ledger_checkpoints = PaginatedField(
-        LedgerCheckpointConnection, description="Signed checkpoints of the tree, newest first."
-    )
-    ledger_public_key = graphene.Field(
-        LedgerPublicKeyType, required=True, description="The key checkpoints are signed with."
-    )
-    ledger_inclusion_proof = graphene.Field(
-        LedgerInclusionProofType,
-        required=True,
-        entry_id=graphene.ID(required=True),
-        tree_size=graphene.Int(description="A checkpoint's size; the latest one's by default."),
-        description="Proof that an entry is in the tree of a signed size (your own entries).",
-    )
-    ledger_consistency_proof = graphene.Field(
-        LedgerConsistencyProofType,
-        required=True,
-        from_size=graphene.Int(required=True),
-        to_size=graphene.Int(required=True),
-        description="Proof that the tree of toSize extends the tree of fromSize unchanged.",
-    )
-
-    def resolve_ledger_checkpoints(root, info):
-        return transparency.checkpoints(acting_user=info.context.user)
-
-    def resolve_ledger_public_key(root, info):
-        key = transparency.public_key()
-        return LedgerPublicKeyType(algorithm="Ed25519", public_key=key, key_id=signing.key_id(key))
-
-    def resolve_ledger_inclusion_proof(root, info, entry_id, tree_size=None):
-        pk = decode_id(entry_id, "Contribution")
-        if pk is None:
-            raise BadUserInput("`entryId` must be a Contribution ID.")
-        return transparency.inclusion_proof(
-            acting_user=info.context.user, entry_id=pk, tree_size=tree_size
-        )
-
-    def resolve_ledger_consistency_proof(root, info, from_size, to_size):
-        return transparency.consistency_proof(
-            acting_user=info.context.user, from_size=from_size, to_size=to_size
-        )
-
-    def resolve_targets(root, info):
-        return reports.targets_visible_to(acting_user=info.context.user)
-
-    def resolve_target_coverage(root, info):
-        return reports.target_coverage(acting_user=info.context.user)
-
-    def resolve_target_progress(root, info, code):
-        target = reports.targets_visible_to(acting_user=info.context.user).filter(code=code).first()
-        return reports.target_progress(target) if target else None
-
-    def resolve_contribution_summary(root, info, filter=None, group_by=None):
-        return reports.contribution_summary(
-            acting_user=info.context.user,
-            filters=ledger_filter_from(filter),
-            group_by=[getattr(g, "value", g) for g in group_by or []],
-        )
-
-    def resolve_contributions(root, info, filter=None):
-        return reports.contributions_visible_to(
-            acting_user=info.context.user, filters=ledger_filter_from(filter)
-        )
-
-    def resolve_ledger_verify(root, info):
-        result = transparency.ledger_verify(acting_user=info.context.user)
-        broken = result.first_broken_entry_id
-        return LedgerVerifyType(
-            ok=result.ok,
-            entries_checked=result.entries_checked,
-            first_broken_entry_id=graphene.Node.to_global_id("Contribution", broken)
-            if broken
-            else None,
-            problem=result.problem or None,
-        )
-
-
-class ContributionImportMutation(BaseMutation):
-    """Import purchases on other channels from a CSV (operator); see docs/ledger.md."""
-
-    allowed_roles = POLICIES["contributionImport"]
-
-    class Arguments:
-        file = Upload(required=True)
-
-    contribution_import = graphene.Field(ImportBatchType, name="import")
-    errors = errors_field(ProcurementError)
-
-    class Meta:
-        name = "ContributionImport"
-
-    @classmethod
-    def perform(cls, info, file):
-        data = file.read(contributions.MAX_IMPORT_BYTES + 1) if hasattr(file, "read") else b""
-        batch = contributions.contribution_import(
-            acting_user=info.context.user, filename=getattr(file, "name", "import.csv"), data=data
-        )
-        return cls(contribution_import=batch)
-
-
-class ContributionAdjustInput(graphene.InputObjectType):
-    amount = graphene.Decimal(required=True, description="Signed, CNY.")
-    business_date = graphene.Date(required=True)
-    reason = graphene.String(required=True)
-    kind = ContributionKindEnum()
-    channel = graphene.String()
-    city_code = graphene.String(description="A Fujian city's division code, e.g. 350200.")
-    city = graphene.String(
-        description="A Fujian city's name.",
-        deprecation_reason="Use cityCode; names are accepted for one more release.",
-    )
-    category = graphene.String()
-
-
-class ContributionAdjust(BaseMutation):
-    """Book a signed correction with a reason (operator)."""
-
-    allowed_roles = POLICIES["contributionAdjust"]
-
-    class Arguments:
-        input = ContributionAdjustInput(required=True)
-
-    contribution = graphene.Field(ContributionType)
-    errors = errors_field(ProcurementError)
-
-    @classmethod
-    def perform(cls, info, input):
-        entry = contributions.contribution_adjust(
-            acting_user=info.context.user,
-            data=contributions.AdjustmentInput(
-                amount=input.amount,
-                business_date=input.business_date,
-                reason=input.reason,
-                kind=getattr(input.get("kind"), "value", None) or "PURCHASE",
-                channel=input.get("channel") or "ADJUSTMENT",
-                agency_city=input.get("city") or "",
-                agency_city_code=input.get("city_code") or "",
-                category=input.get("category") or "",
-            ),
-        )
-        return cls(contribution=entry)
-
-
-class TargetCreateInput(graphene.InputObjectType):
-    code = graphene.String(required=True)
-    name = graphene.String(required=True)
-    amount = graphene.Decimal(required=True)
-    start_date = graphene.Date(required=True)
-    end_date = graphene.Date(required=True)
-    buyer_province = graphene.String()
-    origin_province = graphene.String()
-    buyer_city_code = graphene.String(
-        description="For a per-city sub-target: the city's division code, e.g. 350200."
-    )
-    buyer_city = graphene.String(
-        description="For a per-city sub-target: the city's name.",
-        deprecation_reason="Use buyerCityCode; names are accepted for one more release.",
-    )
-    parent_code = graphene.String()
-
-
-class TargetCreate(BaseMutation):
-    """Add a target, e.g. the 15th plan's or a yearly or per-city sub-target (operator)."""
-
-    allowed_roles = POLICIES["targetCreate"]
-
-    class Arguments:
-        input = TargetCreateInput(required=True)
-
-    target = graphene.Field(TargetType)
-    errors = errors_field(ProcurementError)
-
-    @classmethod
-    def perform(cls, info, input):
-        data = contributions.TargetInput(
-            code=input.code,
-            name=input.name,
-            amount=input.amount,
-            start_date=input.start_date,
-            end_date=input.end_date,
-            buyer_city=input.get("buyer_city") or "",
-            buyer_city_code=input.get("buyer_city_code") or "",
-            parent_code=input.get("parent_code") or "",
-        )
-        if input.get("buyer_province"):
-            data.buyer_province = input.buyer_province
-        if input.get("origin_province"):
-            data.origin_province = input.origin_province
-        return cls(target=contributions.target_create(acting_user=info.context.user, data=data))
-
-
-class LedgerMutations(graphene.ObjectType):
-    contribution_import = ContributionImportMutation.Field()
-    contribution_adjust = ContributionAdjust.Field()
-    target_create = TargetCreate.Field()
