@@ -34,7 +34,13 @@ from catalog.models import (
     TierPrice,
     TraceBatch,
 )
-from catalog.services.products import product_certify
+from catalog.services.products import (
+    OPERATOR_EDITABLE,
+    ProductInput,
+    clean_product_input,
+    product_certify,
+    product_operator_update,
+)
 from catalog.services.suppliers import (
     reviewable_statuses,
     supplier_exit,
@@ -382,8 +388,26 @@ class VariantInline(ReadOnlyInline):
     show_change_link = True
 
 
+class ProductAdminForm(forms.ModelForm):
+    """Checks an operator's edit with the service's own rules before it is saved."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        edits = {n: cleaned.get(n) for n in OPERATOR_EDITABLE if n in self.changed_data}
+        try:
+            clean_product_input(ProductInput(**edits))
+        except DomainError as error:
+            for problem in error.as_errors():
+                field = {"coldChain": "cold_chain", "isPublished": "is_published"}.get(
+                    problem.field, problem.field
+                )
+                self.add_error(field if field in self.fields else None, problem.message)
+        return cleaned
+
+
 @admin.register(Product)
 class ProductAdmin(OperatorAdmin):
+    form = ProductAdminForm
     list_display = [
         "name",
         "supplier",
@@ -434,6 +458,15 @@ class ProductAdmin(OperatorAdmin):
 
     def has_add_permission(self, request):
         return False  # suppliers list products through the API (`product_create`)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the edit is audited and the search index follows it.
+        edits = {
+            name: form.cleaned_data[name] for name in OPERATOR_EDITABLE if name in form.changed_data
+        }
+        product_operator_update(
+            acting_user=request.user, product_id=obj.pk, data=ProductInput(**edits)
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False

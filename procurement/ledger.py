@@ -30,10 +30,10 @@ from procurement.models import (
     LedgerCheckpoint,
     LedgerHead,
     Order,
-    OrderStatus,
     PaymentStatus,
     Refund,
 )
+from procurement.models.orders import COUNTED
 from procurement.transparency import merkle, signing, store
 from shop.core import validation
 from shop.core.money import quantize_cny
@@ -120,9 +120,7 @@ def _order_dimensions(order: Order, line) -> dict[str, Any]:
 
 
 def _is_counted(order: Order) -> bool:
-    return order.status in (OrderStatus.ACCEPTED, OrderStatus.COMPLETED) and (
-        order.payment_status != PaymentStatus.UNPAID
-    )
+    return order.status in COUNTED and (order.payment_status != PaymentStatus.UNPAID)
 
 
 @transaction.atomic
@@ -339,9 +337,9 @@ def reconcile() -> tuple[Decimal, Decimal, list[ReconcileDifference]]:
         .annotate(total=Sum("amount"))
         .values_list("order_id", "total")
     )
-    qualifying = Order.objects.filter(
-        status__in=(OrderStatus.ACCEPTED, OrderStatus.COMPLETED)
-    ).exclude(payment_status=PaymentStatus.UNPAID)
+    qualifying = Order.objects.filter(status__in=COUNTED).exclude(
+        payment_status=PaymentStatus.UNPAID
+    )
     expected_total, differences = Decimal("0.00"), []
     seen = set()
     for order_id, number, accepted, refunded in qualifying.values_list(

@@ -15,16 +15,14 @@ from procurement.models import (
     Complaint,
     ContributionRollup,
     Order,
-    OrderStatus,
     ReservedSharePlan,
     RollupPeriod,
 )
+from procurement.models.orders import WAITING_TO_SHIP
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.permissions import require_role
-
-WAITING_TO_SHIP = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 
 def agencies_visible_to(*, acting_user: Any) -> QuerySet[Agency]:

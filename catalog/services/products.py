@@ -131,6 +131,11 @@ class ProductInput:
     is_published: bool | None = None
 
 
+def clean_product_input(data: ProductInput) -> dict[str, Any]:
+    """The cleaned values of an edit, or the DomainErrors of its bad fields."""
+    return _clean_product(data, creating=False)
+
+
 def _clean_product(data: ProductInput, *, creating: bool) -> dict[str, Any]:
     errors: list[DomainError] = []
     values: dict[str, Any] = {}
@@ -206,18 +211,7 @@ def product_update(*, acting_user: Any, product_id: int | None, data: ProductInp
     product back to DRAFT, so it must be certified again before it sells."""
     product = access.own_product(acting_user, product_id, lock=True)
     _require_admitted(product.supplier)
-    values = _clean_product(data, creating=False)
-    changed = {k for k, v in values.items() if getattr(product, k) != v}
-    for key, value in values.items():
-        setattr(product, key, value)
-    product.save()
-    hooks.products_changed([product.pk])
-    audit_record(
-        actor=acting_user,
-        action="product.update",
-        target=product,
-        data={"changed": sorted(changed)},
-    )
+    changed = _save_changes(product, _clean_product(data, creating=False), actor=acting_user)
     if product.status == P.CERTIFIED and changed & set(MATERIAL_FIELDS):
         _move(
             product,
@@ -226,6 +220,49 @@ def product_update(*, acting_user: Any, product_id: int | None, data: ProductInp
             note="material change: " + ", ".join(sorted(changed)),
         )
     return product
+
+
+# What an operator may correct on a listing (the Django admin); what was certified stays the
+# supplier's to change through product_update.
+OPERATOR_EDITABLE = ("description", "cold_chain", "is_published")
+
+
+@transaction.atomic
+def product_operator_update(
+    *, acting_user: Any, product_id: int | None, data: ProductInput
+) -> Product:
+    """An operator corrects a listing's description, cold-chain class or publication: audited
+    and re-indexed like a supplier's edit."""
+    require_role(acting_user, access.OPERATOR)
+    product = Product.objects.select_for_update().filter(pk=product_id).first()
+    if product is None:
+        raise NotFound("No such product.", field="id")
+    refused = [
+        name
+        for name in ("name", "category_id", "origin_county_id")
+        if getattr(data, name) is not None
+    ]
+    if refused:
+        raise DomainError(
+            "What was certified is the supplier's to change.",
+            code=CatalogErrorCode.INVALID,
+            field=refused[0],
+        )
+    _save_changes(product, _clean_product(data, creating=False), actor=acting_user)
+    return product
+
+
+def _save_changes(product: Product, values: dict[str, Any], *, actor: Any) -> set[str]:
+    """Apply cleaned values, re-index the listing and audit which fields changed."""
+    changed = {k for k, v in values.items() if getattr(product, k) != v}
+    for key, value in values.items():
+        setattr(product, key, value)
+    product.save()
+    hooks.products_changed([product.pk])
+    audit_record(
+        actor=actor, action="product.update", target=product, data={"changed": sorted(changed)}
+    )
+    return changed
 
 
 @transaction.atomic

@@ -38,6 +38,18 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "已取消"
 
 
+# Named groups of order states. Every rule asking "may this order be paid / is it counted /
+# may it be complained about" reads one of these, so a new state is placed in each group here.
+WAITING_TO_SHIP = frozenset({OrderStatus.PLACED, OrderStatus.CONFIRMED})
+COMPLAINABLE = frozenset({OrderStatus.SHIPPED, OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
+# Institutions pay the accepted value after acceptance.
+PAYABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
+# An invoice is attached to what was accepted.
+INVOICEABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
+# The ledger counts an accepted order once it is paid (procurement/ledger.py).
+COUNTED = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
+
+
 class PaymentStatus(models.TextChoices):
     UNPAID = "UNPAID", "未支付"
     PAID = "PAID", "已支付"

@@ -16,11 +16,11 @@ from procurement.models import (
     ContributionEntry,
     ContributionSource,
     Order,
-    OrderStatus,
     PaymentStatus,
     Refund,
     RefundState,
 )
+from procurement.models.orders import COUNTED
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
@@ -121,7 +121,7 @@ def _line(order: Order, refunded: Decimal, start: datetime, end: datetime) -> St
         order.accepted_value
         if counted_at
         and start <= counted_at < end
-        and order.status in (OrderStatus.ACCEPTED, OrderStatus.COMPLETED)
+        and order.status in COUNTED
         and order.payment_status != PaymentStatus.UNPAID
         else ZERO
     )

@@ -9,12 +9,11 @@ from django.utils import timezone
 
 from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
-from procurement.models import Complaint, ComplaintKind, ComplaintStatus, OrderEvent, OrderStatus
+from procurement.models import Complaint, ComplaintKind, ComplaintStatus, OrderEvent
+from procurement.models.orders import COMPLAINABLE
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.permissions import require_role
-
-COMPLAINABLE = (OrderStatus.SHIPPED, OrderStatus.ACCEPTED, OrderStatus.COMPLETED)
 
 
 @transaction.atomic

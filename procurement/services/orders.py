@@ -13,6 +13,7 @@ from procurement import notifications
 from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
+from procurement.models.orders import INVOICEABLE
 from procurement.services import payment_terms
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -223,7 +224,7 @@ def order_invoice_attach(
     """The supplier attaches its invoice (发票) for the accepted goods. One invoice belongs to
     one order, so a purchase can never be counted twice."""
     order = order_for(acting_user, order_id, roles=POLICIES["orderInvoiceAttach"])
-    if order.status not in (S.ACCEPTED, S.COMPLETED) or order.invoice_number:
+    if order.status not in INVOICEABLE or order.invoice_number:
         raise InvalidTransition(
             "An invoice is attached once, after acceptance.",
             code=ProcurementErrorCode.INVALID_TRANSITION,

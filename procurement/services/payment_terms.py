@@ -15,15 +15,13 @@ from django.utils import timezone
 from procurement import notifications
 from procurement.models import (
     Order,
-    OrderStatus,
     PaymentReminder,
     PaymentReminderKind,
     PaymentStatus,
 )
+from procurement.models.orders import PAYABLE
 
 logger = logging.getLogger(__name__)
-
-PAYABLE_STATUSES = (OrderStatus.ACCEPTED, OrderStatus.COMPLETED)
 
 
 def due_date_for(accepted_at: datetime) -> date:
@@ -51,7 +49,7 @@ def days_overdue(due: date, today: date | None = None) -> int:
 
 def unpaid_accepted_orders():
     return Order.objects.filter(
-        status__in=PAYABLE_STATUSES,
+        status__in=PAYABLE,
         payment_status=PaymentStatus.UNPAID,
         payment_due_date__isnull=False,
     )

@@ -30,7 +30,6 @@ from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     Order,
     OrderEvent,
-    OrderStatus,
     Payment,
     PaymentMethod,
     PaymentState,
@@ -38,6 +37,7 @@ from procurement.models import (
     Refund,
     RefundState,
 )
+from procurement.models.orders import PAYABLE
 from procurement.services import payment_terms
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -66,7 +66,7 @@ class PaymentFailed(DomainError):
 
 
 def _payable(order: Order) -> Decimal:
-    if order.status not in (OrderStatus.ACCEPTED, OrderStatus.COMPLETED):
+    if order.status not in PAYABLE:
         raise InvalidTransition(
             "Institutions pay the accepted value after acceptance.",
             code=ProcurementErrorCode.INVALID_TRANSITION,

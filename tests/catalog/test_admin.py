@@ -447,3 +447,57 @@ def test_reference_data_in_use_cannot_be_deleted(operator_client):
     response = operator_client.post(url("county_delete", unused.pk), {"post": "yes"})
     assert response.status_code == 302
     assert not County.objects.filter(pk=unused.pk).exists()
+
+
+def _change_form(response, **values) -> dict:
+    """The product change form as the page rendered it, with `values` changed."""
+    form = response.context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(values)
+    data = {k: ("on" if v is True else v) for k, v in data.items() if v not in (None, False)}
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[f"{inline.formset.prefix}-{name}"] = management.initial.get(name, 0)
+    return data
+
+
+def test_an_operator_edit_of_a_product_goes_through_the_service(
+    operator_client, operator, django_capture_on_commit_callbacks
+):
+    from search import indexing
+    from search.models import ProductSearchEntry
+    from tests.procurement.flows import stocked_variant
+
+    product = stocked_variant().product
+    with django_capture_on_commit_callbacks(execute=True):
+        indexing.products_changed([product.pk])
+    page = operator_client.get(url("product_change", product.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            url("product_change", product.pk), _change_form(page, description="手工礼盒装")
+        )
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert product.description == "手工礼盒装"
+    event = AuditEvent.objects.get(object_type="catalog.product", object_id=str(product.pk))
+    assert (event.actor_id, event.action, event.data) == (
+        operator.pk,
+        "product.update",
+        {"changed": ["description"]},
+    )
+    # The search index followed the edit (its outbox drained when the edit committed).
+    assert "礼盒" in ProductSearchEntry.objects.get(product=product).body_terms
+
+
+def test_an_operator_edit_the_service_refuses_is_a_form_error(operator_client):
+    product = ProductFactory(description="旧的描述")
+    page = operator_client.get(url("product_change", product.pk))
+    response = operator_client.post(
+        url("product_change", product.pk), _change_form(page, description="坏\x00的")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    product.refresh_from_db()
+    assert product.description == "旧的描述"
+    assert not AuditEvent.objects.filter(object_type="catalog.product").exists()
