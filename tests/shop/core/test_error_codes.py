@@ -109,6 +109,8 @@ def problems(path: Path) -> list[str]:
         members = _members(path, code)
         if members is not None:
             sites.extend((line, member) for member in members)
+        elif isinstance(code, ast.Attribute) and code.attr == "code":
+            continue  # another error's code, carried on (DomainErrors takes its first error's)
         elif isinstance(code, ast.Constant):
             found.append(f"{where}: bare string {code.value!r}; use a {domain.__name__} member")
         elif isinstance(code, ast.Attribute) and isinstance(code.value, ast.Name):
@@ -119,11 +121,7 @@ def problems(path: Path) -> list[str]:
                 found.append(f"{where}: {enum.__name__} has no {code.attr}")
             elif enum[code.attr].value not in domain._value2member_map_:
                 found.append(f"{where}: {code.attr} is not in {domain.__name__}")
-        elif not (
-            (isinstance(code, ast.Name) and code.id == "code")
-            # another error's code, carried on (DomainErrors takes its first error's)
-            or (isinstance(code, ast.Attribute) and code.attr == "code")
-        ):
+        elif not (isinstance(code, ast.Name) and code.id == "code"):
             found.append(f"{where}: give the code as an enum member (or pass `code` through)")
     return found
 
