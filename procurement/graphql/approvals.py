@@ -12,7 +12,7 @@ from procurement.graphql.mutations import (
     basket_arguments,
 )
 from procurement.graphql.queries import _ids, _values
-from procurement.graphql.types import AgencyType, OrderType, ProcurementError
+from procurement.graphql.types import AgencyNode, OrderType, ProcurementError
 from procurement.services import approvals
 from shop.accounts.graphql.types import UserType
 from shop.core.graphql.connection import PaginatedField
@@ -36,7 +36,7 @@ class PurchaseRequestLineType(graphene.ObjectType):
 
 class PurchaseRequestType(DjangoObjectType):
     status = graphene.Field(PurchaseRequestStatusEnum, required=True)
-    agency = graphene.Field(AgencyType, required=True)
+    agency = graphene.Field(AgencyNode, required=True)
     requested_by = graphene.Field(UserType, required=True)
     decided_by = graphene.Field(UserType)
     lines = graphene.List(graphene.NonNull(PurchaseRequestLineType), required=True)
@@ -270,7 +270,7 @@ class AgencySettingsUpdate(BaseMutation):
         )
         allow_self_approval = graphene.Boolean()
 
-    agency = graphene.Field(AgencyType)
+    agency = graphene.Field(AgencyNode)
     errors = errors_field(ProcurementError)
 
     @classmethod
