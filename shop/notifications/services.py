@@ -26,6 +26,7 @@ from shop.core.errors import DomainError, DomainErrors, NotFound, PermissionDeni
 from shop.core.jobs import enqueue_on_commit
 from shop.core.notifications import Note, notify_many
 from shop.core.permissions import require_role
+from shop.notifications.access import MANAGER_ROLES, SIGNED_IN
 from shop.notifications.delivery import url_problem
 from shop.notifications.errors import NotificationErrorCode as Code
 from shop.notifications.events import SUBSCRIBABLE, EventType, Organisation, OrganisationKind
@@ -36,9 +37,6 @@ from shop.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-
-MANAGER_ROLES = (Role.OPERATOR, Role.SUPPLIER, Role.AGENCY)
-
 
 # --- publishing ---------------------------------------------------------------------------
 
@@ -455,7 +453,7 @@ def webhook_test(*, acting_user: Any, endpoint_id: int | None) -> WebhookDeliver
 
 
 def email_event_types(user: Any) -> list[str]:
-    require_role(user, *Role.values)
+    require_role(user, *SIGNED_IN)
     preference = EmailPreference.objects.filter(user=user).first()
     return preference.event_types if preference else [str(t) for t in SUBSCRIBABLE]
 
@@ -463,7 +461,7 @@ def email_event_types(user: Any) -> list[str]:
 @transaction.atomic
 def email_preferences_update(*, acting_user: Any, event_types: list[str]) -> list[str]:
     """The event types the caller wants e-mails about (an empty list: none)."""
-    require_role(acting_user, *Role.values)
+    require_role(acting_user, *SIGNED_IN)
     chosen = _clean_event_types(event_types) if event_types else []
     EmailPreference.objects.update_or_create(user=acting_user, defaults={"event_types": chosen})
     audit_record(

@@ -6,6 +6,7 @@ from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation
 from shop.notifications import services
+from shop.notifications.access import POLICIES
 from shop.notifications.graphql.types import (
     NotificationError,
     NotificationPreferencesType,
@@ -47,6 +48,8 @@ class WebhookEndpointCreate(BaseMutation):
     """Register a webhook endpoint for your organisation. The secret is shown only here (and
     when rotated)."""
 
+    allowed_roles = POLICIES["webhookEndpointCreate"]
+
     class Arguments:
         input = WebhookEndpointCreateInput(required=True)
 
@@ -70,6 +73,8 @@ class WebhookEndpointCreate(BaseMutation):
 
 class WebhookEndpointUpdate(BaseMutation):
     """Change an endpoint of your organisation."""
+
+    allowed_roles = POLICIES["webhookEndpointUpdate"]
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -99,6 +104,8 @@ class WebhookEndpointUpdate(BaseMutation):
 class WebhookEndpointDelete(BaseMutation):
     """Remove an endpoint of your organisation and its delivery log."""
 
+    allowed_roles = POLICIES["webhookEndpointDelete"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -116,6 +123,8 @@ class WebhookEndpointDelete(BaseMutation):
 class WebhookTest(BaseMutation):
     """Send a `webhook.test` event to an endpoint; follow it in `webhookDeliveries`."""
 
+    allowed_roles = POLICIES["webhookTest"]
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -132,6 +141,8 @@ class WebhookTest(BaseMutation):
 
 class NotificationPreferencesUpdate(BaseMutation):
     """Choose what you are e-mailed about (an empty list: nothing)."""
+
+    allowed_roles = POLICIES["notificationPreferencesUpdate"]
 
     class Arguments:
         email_event_types = graphene.List(graphene.NonNull(WebhookEventTypeEnum), required=True)

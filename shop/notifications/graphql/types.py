@@ -49,7 +49,7 @@ class WebhookEndpointType(DjangoObjectType):
         "catalog.graphql.types.SupplierType", description="The supplier it belongs to."
     )
     agency = graphene.Field(
-        "procurement.graphql.types.AgencyType", description="The agency it belongs to."
+        "procurement.graphql.types.AgencyNode", description="The agency it belongs to."
     )
     is_platform = graphene.Boolean(
         required=True, description="A platform endpoint (operators): hears every event."

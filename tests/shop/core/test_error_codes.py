@@ -13,6 +13,7 @@ from catalog.errors import CatalogErrorCode
 from procurement.errors import ProcurementErrorCode
 from shop.accounts.errors import AccountErrorCode
 from shop.core.errors import CommonErrorCode
+from shop.notifications.errors import NotificationErrorCode
 from shop.payments.errors import PaymentErrorCode
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,6 +24,7 @@ DOMAINS: dict[str, type[StrEnum]] = {
     "procurement": ProcurementErrorCode,
     "shop/accounts": AccountErrorCode,
     "shop/payments": PaymentErrorCode,
+    "shop/notifications": NotificationErrorCode,
     "shop/core": CommonErrorCode,
     "search": CommonErrorCode,
 }
@@ -145,6 +147,8 @@ def test_the_walk_finds_the_raise_sites():
     assert len(list(raise_sites(ROOT / "procurement/services/orders.py"))) > 5
 
 
-@pytest.mark.parametrize("enum", [AccountErrorCode, CatalogErrorCode, ProcurementErrorCode])
+@pytest.mark.parametrize(
+    "enum", [AccountErrorCode, CatalogErrorCode, ProcurementErrorCode, NotificationErrorCode]
+)
 def test_every_domain_enum_repeats_the_common_codes(enum):
     assert {c.value for c in CommonErrorCode} <= set(enum._value2member_map_)

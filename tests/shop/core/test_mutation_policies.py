@@ -92,7 +92,7 @@ def call(client, name: str, user) -> dict:
 
 
 def snapshot() -> dict[str, int]:
-    labels = ("accounts", "catalog", "procurement", "core", "search", "payments")
+    labels = ("accounts", "catalog", "procurement", "core", "search", "payments", "notifications")
     return {
         model._meta.label: model.objects.count()
         for label in labels
