@@ -34,11 +34,11 @@ from catalog.models import (
     TierPrice,
     TraceBatch,
 )
+from catalog.services.certification import product_certify
 from catalog.services.products import (
     OPERATOR_EDITABLE,
     ProductInput,
     clean_product_input,
-    product_certify,
     product_operator_update,
 )
 from catalog.services.suppliers import (

@@ -510,7 +510,7 @@ def _batch(index: int, product: Product, report: InspectionReport) -> None:
 def _images(index: int, product: Product, colour) -> None:
     # Through the real processing and storing path (decode, strip, thumbnails).
     from catalog.images import process_image
-    from catalog.services.products import store_image
+    from catalog.services.product_images import store_image
 
     store_image(product, process_image(demo_image(index, colour), filename=f"demo-{index}.jpg"))
 

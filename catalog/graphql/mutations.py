@@ -22,8 +22,10 @@ from catalog.graphql.types import (
     SupplierType,
     TraceBatchType,
 )
+from catalog.services import certification, product_images, trace_batches
 from catalog.services import products as product_services
 from catalog.services import suppliers as supplier_services
+from catalog.services import variants as variant_services
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation
@@ -321,7 +323,7 @@ class ProductSubmitForCertification(ProductMutation):
 
     @classmethod
     def perform(cls, info, id):
-        product = product_services.product_submit_for_certification(
+        product = certification.product_submit_for_certification(
             acting_user=info.context.user, product_id=decode_id(id, "Product")
         )
         return cls(product=product)
@@ -345,7 +347,7 @@ class ProductCertify(ProductMutation):
 
     @classmethod
     def perform(cls, info, id, decision, note="", valid_until=None):
-        product = product_services.product_certify(
+        product = certification.product_certify(
             acting_user=info.context.user,
             product_id=decode_id(id, "Product"),
             certify=_value(decision) == "CERTIFY",
@@ -370,9 +372,9 @@ class ProductVariantInput(graphene.InputObjectType):
     tiers = graphene.List(graphene.NonNull(TierPriceInput), description="Replaces all tiers.")
 
 
-def _variant_input(data) -> product_services.VariantInput:
+def _variant_input(data) -> variant_services.VariantInput:
     tiers = data.get("tiers")
-    return product_services.VariantInput(
+    return variant_services.VariantInput(
         sku=data.get("sku"),
         spec=data.get("spec"),
         unit=data.get("unit"),
@@ -381,7 +383,7 @@ def _variant_input(data) -> product_services.VariantInput:
         stock=data.get("stock"),
         tiers=None
         if tiers is None
-        else [product_services.TierInput(t.min_quantity, t.unit_price) for t in tiers],
+        else [variant_services.TierInput(t.min_quantity, t.unit_price) for t in tiers],
     )
 
 
@@ -402,7 +404,7 @@ class ProductVariantCreate(VariantMutation):
 
     @classmethod
     def perform(cls, info, product_id, input):
-        variant = product_services.product_variant_create(
+        variant = variant_services.product_variant_create(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
             data=_variant_input(input),
@@ -419,7 +421,7 @@ class ProductVariantUpdate(VariantMutation):
 
     @classmethod
     def perform(cls, info, id, input):
-        variant = product_services.product_variant_update(
+        variant = variant_services.product_variant_update(
             acting_user=info.context.user,
             variant_id=decode_id(id, "ProductVariant"),
             data=_variant_input(input),
@@ -438,7 +440,7 @@ class StockUpdate(VariantMutation):
 
     @classmethod
     def perform(cls, info, variant_id, quantity):
-        variant = product_services.stock_update(
+        variant = variant_services.stock_update(
             acting_user=info.context.user,
             variant_id=decode_id(variant_id, "ProductVariant"),
             quantity=quantity,
@@ -466,7 +468,7 @@ class ProductImageCreate(BaseMutation):
         from catalog.images import max_image_bytes
 
         data = image.read(max_image_bytes() + 1) if hasattr(image, "read") else b""
-        created = product_services.product_image_create(
+        created = product_images.product_image_create(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
             data=data,
@@ -499,10 +501,10 @@ class ProductAuthorizationAdd(BaseMutation):
 
     @classmethod
     def perform(cls, info, product_id, input):
-        authorization = product_services.product_authorization_add(
+        authorization = certification.product_authorization_add(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
-            data=product_services.AuthorizationInput(
+            data=certification.AuthorizationInput(
                 kind=_value(input.kind),
                 name=input.name,
                 number=input.get("number") or "",
@@ -535,10 +537,10 @@ class InspectionReportAdd(BaseMutation):
 
     @classmethod
     def perform(cls, info, product_id, input, file=None):
-        report = product_services.inspection_report_add(
+        report = certification.inspection_report_add(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
-            data=product_services.InspectionReportInput(
+            data=certification.InspectionReportInput(
                 lab=input.lab, number=input.number, items=input["items"], tested_on=input.tested_on
             ),
             document=read_upload(file) if file is not None else None,
@@ -581,7 +583,7 @@ class TraceBatchCreate(BaseMutation):
     @classmethod
     def perform(cls, info, product_id, input):
         households = [
-            product_services.HouseholdInput(
+            trace_batches.HouseholdInput(
                 household=h.household,
                 village=h.village,
                 linkage=_value(h.linkage),
@@ -591,10 +593,10 @@ class TraceBatchCreate(BaseMutation):
             for h in input.get("households") or []
         ]
         report_id = input.get("inspection_report_id")
-        batch = product_services.trace_batch_create(
+        batch = trace_batches.trace_batch_create(
             acting_user=info.context.user,
             product_id=decode_id(product_id, "Product"),
-            data=product_services.TraceBatchInput(
+            data=trace_batches.TraceBatchInput(
                 code=input.code,
                 produced_on=input.produced_on,
                 origin_county_id=decode_id(input.origin_county_id, "County"),

@@ -17,8 +17,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, SupplierStatus
+from catalog.services import product_images
 from catalog.services import products as product_services
 from catalog.services import suppliers as supplier_services
+from catalog.services import variants as variant_services
 from procurement.services.orders import order_cancel
 from search import indexing
 from search.models import SynonymRule
@@ -70,7 +72,7 @@ def edit(staff, product_id: int, **fields) -> None:
 
 
 def add_image(staff, product_id: int) -> None:
-    product_services.product_image_create(
+    product_images.product_image_create(
         acting_user=staff,
         product_id=product_id,
         data=jpeg_bytes(),
@@ -114,10 +116,10 @@ def test_a_product_edit_shows_at_once(client, variant, staff):
 
 def test_a_new_variant_shows_at_once(client, variant, staff):
     cached_read(client)
-    product_services.product_variant_create(
+    variant_services.product_variant_create(
         acting_user=staff,
         product_id=variant.product_id,
-        data=product_services.VariantInput(
+        data=variant_services.VariantInput(
             sku="NEW-1", spec="1kg", unit="袋", unit_price=Decimal("50.00"), stock=5
         ),
     )
@@ -127,10 +129,10 @@ def test_a_new_variant_shows_at_once(client, variant, staff):
 
 def test_a_price_change_shows_at_once(client, variant, staff):
     cached_read(client)
-    product_services.product_variant_update(
+    variant_services.product_variant_update(
         acting_user=staff,
         variant_id=variant.pk,
-        data=product_services.VariantInput(unit_price=Decimal("88.00")),
+        data=variant_services.VariantInput(unit_price=Decimal("88.00")),
     )
     (shown,) = only_product(read(client)[0])["variants"]
     assert shown["unitPrice"]["amount"] == "88.00"

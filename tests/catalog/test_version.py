@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from catalog import version
-from catalog.services import products as product_services
+from catalog.services import variants as variant_services
 from procurement.services.orders import order_cancel
 from tests.procurement.flows import buyer, place, staff_of, stocked_variant
 
@@ -58,9 +58,9 @@ def test_a_checkout_and_its_cancel_move_only_the_stock_version():
 def test_a_price_change_moves_the_catalog_version():
     variant = stocked_variant()
     before = version.current()
-    product_services.product_variant_update(
+    variant_services.product_variant_update(
         acting_user=staff_of(variant.product.supplier),
         variant_id=variant.pk,
-        data=product_services.VariantInput(unit_price=Decimal("88.00")),
+        data=variant_services.VariantInput(unit_price=Decimal("88.00")),
     )
     assert version.current().catalog > before.catalog

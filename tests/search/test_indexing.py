@@ -12,14 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import ProductVariant
-from catalog.services.products import (
-    ProductInput,
-    VariantInput,
-    product_update,
-    product_variant_update,
-    stock_update,
-)
+from catalog.services.products import ProductInput, product_update
 from catalog.services.suppliers import supplier_exit, supplier_reinstate, supplier_suspend
+from catalog.services.variants import VariantInput, product_variant_update, stock_update
 from search import indexing
 from search.backends import get_search_backend
 from search.models import ProductSearchEntry, SearchOutbox
