@@ -279,16 +279,25 @@ def is_poverty_county_product(origin_county: "County", supplier_county: "County"
     return origin_county.is_poverty_exited and supplier_county.is_poverty_exited
 
 
+def sellable_condition(today: date, product: str = "") -> Q:
+    """The storefront rule, in one place: supplier admitted, product certified and not
+    expired, published. `product`: the path to the product from the model queried, e.g.
+    "product__" from a variant (a condition on joins a query already makes costs less to build
+    and run than an EXISTS subquery)."""
+    return Q(
+        **{
+            f"{product}supplier__status": SupplierStatus.ADMITTED,
+            f"{product}status": ProductStatus.CERTIFIED,
+            f"{product}certified_until__gte": today,
+            f"{product}is_published": True,
+        }
+    )
+
+
 class ProductQuerySet(models.QuerySet):
     def sellable(self, today: date) -> "ProductQuerySet":
-        """The storefront rule, in one place: supplier admitted, product certified and not
-        expired, published."""
-        return self.filter(
-            supplier__status=SupplierStatus.ADMITTED,
-            status=ProductStatus.CERTIFIED,
-            certified_until__gte=today,
-            is_published=True,
-        )
+        """The products `sellable_condition` holds for."""
+        return self.filter(sellable_condition(today))
 
 
 class Product(models.Model):

@@ -8,7 +8,8 @@ checkouts never deadlock) and decrements each where enough is left. A row it cou
 means another checkout got there first: the whole checkout rolls back with INSUFFICIENT_STOCK.
 So the hot rows (everybody's favourite products) are locked from that statement to COMMIT only,
 not while the rest is built. A retry with the same idempotency key returns the orders of the
-first request and creates nothing.
+first request and creates nothing (the key is looked up only when the INSERT of the checkout
+meets it, or when the basket is refused).
 """
 
 import hashlib
@@ -21,11 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, QuerySet
 from django.utils import timezone
 
 from catalog import version as catalog_version
-from catalog.models import Product, ProductVariant, SupplierStatus, TierPrice
+from catalog.models import ProductVariant, SupplierStatus, TierPrice, sellable_condition
 from procurement import membership, notifications
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
@@ -197,10 +198,13 @@ def _insufficient(lines: list[CheckoutLine], variant: ProductVariant, stock: int
 def variants_with_sellable(variants: QuerySet) -> QuerySet:
     """`variants` with what the checkout rules read: product, supplier, county and category,
     and whether the product can be sold today (`sellable`)."""
-    today = timezone.localdate()
+    condition = sellable_condition(timezone.localdate(), product="product__")
     return variants.select_related(
         "product__supplier", "product__origin_county", "product__category"
-    ).annotate(sellable=Exists(Product.objects.sellable(today).filter(pk=OuterRef("product_id"))))
+    ).annotate(
+        # NULL (an unset certification date) reads as not sellable, as the filter would
+        sellable=ExpressionWrapper(condition, output_field=BooleanField())
+    )
 
 
 def line_problem(variant: ProductVariant, quantity: int) -> LineProblem | None:
@@ -569,16 +573,22 @@ def checkout_create(
     wanted = check_request(lines, shipping, ship_within_days, max_lines)
     line = budgets.checked_line(agency.pk, budget_line) if budget_line else ""
     payload_hash = payload_hash_of(lines, shipping, ship_within_days, line)
-    existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
-    if existing is not None:
-        return _replay(existing, payload_hash)
-    basket = priced_basket(agency, lines, wanted, shipping, ship_within_days)
-    if agency.approval_threshold is not None and basket.total > agency.approval_threshold:
-        raise DomainError(
-            f"Purchases above ¥{agency.approval_threshold} need an approver: submit this "
-            f"basket (¥{basket.total}) as a purchase request (purchaseRequestCreate).",
-            code=ProcurementErrorCode.APPROVAL_REQUIRED,
-        )
+    # No look-up of the key first: a first request (nearly every one) would pay a statement
+    # for nothing. A retry is recognised when its basket is refused (the first request took
+    # the stock, say) or when its checkout row meets the first one's on the unique index.
+    try:
+        basket = priced_basket(agency, lines, wanted, shipping, ship_within_days)
+        if agency.approval_threshold is not None and basket.total > agency.approval_threshold:
+            raise DomainError(
+                f"Purchases above ¥{agency.approval_threshold} need an approver: submit this "
+                f"basket (¥{basket.total}) as a purchase request (purchaseRequestCreate).",
+                code=ProcurementErrorCode.APPROVAL_REQUIRED,
+            )
+    except DomainError:
+        existing = Checkout.objects.filter(agency=agency, idempotency_key=key).first()
+        if existing is not None:
+            return _replay(existing, payload_hash)
+        raise
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():

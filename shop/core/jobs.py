@@ -97,6 +97,19 @@ def uses_worker(job_task: Task | None = None) -> bool:
     return isinstance(backend, DatabaseBackend)
 
 
+def enqueue_many(job_task: Task, calls: list[tuple[tuple, dict[str, Any]]]) -> None:
+    """Queue `job_task` once per (args, kwargs) in `calls`: one INSERT with the database
+    backend (jobs run on the spot are simply run one after the other)."""
+    from shop.core.job_backend import JobBackend
+
+    backend = job_task.get_backend()
+    if isinstance(backend, JobBackend):
+        backend.enqueue_many(job_task, calls)
+        return
+    for args, kwargs in calls:
+        job_task.enqueue(*args, **kwargs)
+
+
 def enqueue_on_commit(job_task: Task) -> None:
     """Queue `job_task` (no arguments) once the current transaction commits. With the database
     backend, a job of the same kind still waiting (READY, due) is enough: it has not started,

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
-from shop.core.jobs import job, uses_worker
+from shop.core.jobs import enqueue_many, job, uses_worker
 from shop.core.models import Notification
 
 
@@ -28,7 +28,7 @@ class Note:
     """One message for some users: stored for each active one, e-mailed to `email_to` (all of
     them when None) and to `extra_emails`."""
 
-    users: list[Any]
+    users: list[Any]  # with pk, email and is_active: User instances or the like
     subject: str
     body: str
     email_to: list[Any] | None = None
@@ -44,7 +44,7 @@ def notify_many(notes: list[Note]) -> int:
     """Store every note's notifications in one INSERT and queue its e-mails (see the module
     docstring). Returns how many notifications were stored."""
     rows = [
-        Notification(user=user, subject=note.subject, body=note.body)
+        Notification(user_id=user.pk, subject=note.subject, body=note.body)
         for note in notes
         for user in note.users
         if user.is_active
@@ -54,8 +54,7 @@ def notify_many(notes: list[Note]) -> int:
     if mails:
 
         def queue() -> None:
-            for subject, body, to in mails:
-                send_email.enqueue(subject, body, to)
+            enqueue_many(send_email, [(mail, {}) for mail in mails])
 
         if uses_worker(send_email):
             queue()  # job rows committed with the action: a crash after commit loses no e-mail

@@ -129,7 +129,45 @@ def _hears(endpoint: WebhookEndpoint, draft: Draft) -> bool:
     ) in draft.organisations
 
 
-def _members(users: list[Any], organisations: tuple[Organisation, ...]) -> list[Any]:
+@dataclass(frozen=True)
+class _Person:
+    """An active user of an organisation an event concerns, read as values (publishing runs
+    in every checkout: no model instances for rows it only reads)."""
+
+    pk: int
+    email: str
+    supplier_id: int | None
+    agency_id: int | None
+    email_event_types: list[str] | None  # None: no preference row yet, so every type
+    is_active: bool = True
+
+    def wants_email(self, event_type: EventType) -> bool:
+        """Whether they are e-mailed about `event_type` (everything, until they choose)."""
+        return self.email_event_types is None or str(event_type) in self.email_event_types
+
+
+def _people(suppliers: set[int], agencies: set[int]) -> list[_Person]:
+    rows = (
+        get_user_model()
+        .objects.filter(
+            # The membership rows the organisations' apps keep (shop/accounts/organisations.py).
+            Q(supplier_membership__supplier_id__in=suppliers)
+            | Q(agency_membership__agency_id__in=agencies),
+            is_active=True,
+        )
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "email",
+            "supplier_membership__supplier_id",
+            "agency_membership__agency_id",
+            "email_preference__event_types",
+        )
+    )
+    return [_Person(*row) for row in rows]
+
+
+def _members(users: list[_Person], organisations: tuple[Organisation, ...]) -> list[_Person]:
     suppliers, agencies = _split(organisations)
     return [u for u in users if u.supplier_id in suppliers or u.agency_id in agencies]
 
@@ -163,18 +201,7 @@ def publish_all(drafts: list[Draft]) -> Published:
     notified = 0
     with_message = [d for d in drafts if d.message is not None and d.readers()]
     if with_message:
-        users = list(
-            get_user_model()
-            .objects.with_organisations()
-            .filter(
-                # The membership rows the organisations' apps keep (shop/accounts/organisations.py).
-                Q(supplier_membership__supplier_id__in=suppliers)
-                | Q(agency_membership__agency_id__in=agencies),
-                is_active=True,
-            )
-            .select_related("email_preference")
-            .order_by("pk")
-        )
+        users = _people(suppliers, agencies)
         notes = []
         for draft in with_message:
             people = _members(users, draft.readers())
@@ -183,7 +210,7 @@ def publish_all(drafts: list[Draft]) -> Published:
                     users=people,
                     subject=draft.message.subject,
                     body=draft.message.body,
-                    email_to=[u for u in people if wants_email(u, draft.event_type)],
+                    email_to=[u for u in people if u.wants_email(draft.event_type)],
                     extra_emails=draft.message.extra_emails,
                 )
             )
@@ -203,15 +230,6 @@ def publish(
     readers = None if message_to is None else tuple(message_to)
     organisations = tuple(dict.fromkeys(organisations))
     return publish_all([Draft(event_type, data, organisations, message, readers)])
-
-
-def wants_email(user: Any, event_type: EventType) -> bool:
-    """Whether `user` is e-mailed about `event_type` (everything, until they choose)."""
-    try:
-        preference = user.email_preference
-    except EmailPreference.DoesNotExist:
-        return True
-    return str(event_type) in preference.event_types
 
 
 # --- endpoints ----------------------------------------------------------------------------

@@ -11,7 +11,14 @@ from catalog.models import ProductVariant
 from procurement.models import Checkout, Order, OrderLine
 from procurement.services import checkout
 from shop.core.errors import DomainError, DomainErrors
-from tests.procurement.flows import ADDRESS, buyer, new_supplier, place, stocked_variant
+from tests.procurement.flows import (
+    ADDRESS,
+    buyer,
+    new_supplier,
+    place,
+    staff_of,
+    stocked_variant,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -291,16 +298,22 @@ def test_a_supplier_suspended_while_the_checkout_was_being_built_refuses_it():
     assert not OrderLine.objects.exists()
 
 
-def test_a_checkout_takes_the_stock_in_its_last_statement_and_its_count_is_fixed():
-    """Outside any caller's transaction (as checkoutCreate runs): the hot rows are locked by the
-    statement just before COMMIT, and a bigger basket makes no more statements (no N+1)."""
+def test_a_checkout_takes_the_stock_in_its_last_statement_and_its_count_is_fixed(settings):
+    """Outside any caller's transaction (as checkoutCreate runs), with jobs as rows for workers
+    (as in production): the hot rows are locked by the statement just before COMMIT, and a
+    bigger basket (more lines, orders, notifications and e-mails) makes no more statements."""
     from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "shop.core.job_backend.JobBackend"}}
+    settings.JOBS_BACKEND = "database"
 
     def statements(lines_per_supplier: int, suppliers: int) -> list[str]:
         user = buyer()
         variants = [
             stocked_variant(stock=100, supplier=supplier)
             for supplier in [new_supplier() for _ in range(suppliers)]
+            if staff_of(supplier)  # someone to e-mail at each supplier
             for _ in range(lines_per_supplier)
         ]
         with CaptureQueriesContext(connection) as queries:
@@ -308,15 +321,29 @@ def test_a_checkout_takes_the_stock_in_its_last_statement_and_its_count_is_fixed
         return [" ".join(q["sql"].split()) for q in queries.captured_queries]
 
     small, large = statements(1, 1), statements(4, 3)
-    # 15 before the orders were published; the four statements of `publish_all` (events,
-    # endpoints, people, notifications: docs/notifications.md) run before the stock is taken,
-    # so the hot rows stay locked from the last statement to COMMIT only
+    # 19 before issue 15 (a look-up of the idempotency key first, one INSERT per e-mail job)
     assert len(small) == len(large) == 19
     begin = large.index("BEGIN")
-    # read, check and price before the transaction: the buyer's duties, idempotency key,
-    # variants, tier prices
-    assert begin == 4
+    # read, check and price before the transaction: the buyer's duties, variants, tier prices
+    assert begin == 3
     *before_the_stock, take_stock, commit = large[begin:]
+    assert [sql.split(" (")[0] for sql in before_the_stock if sql.startswith("INSERT")] == [
+        f'INSERT INTO "{table}"'
+        for table in (
+            "procurement_checkout",
+            "procurement_order",
+            "procurement_orderline",
+            "procurement_orderevent",
+            "core_auditevent",
+            "notifications_outboundevent",
+            "core_notification",
+            # the e-mails of the three orders to the buyer and each supplier's staff: six jobs
+            "django_tasks_database_dbtaskresult",
+        )
+    ]
+    # due at once, for a worker to claim
+    e_mails = DBTaskResult.objects.ready().filter(task_path="shop.core.notifications.send_email")
+    assert e_mails.count() == 2 + 6
     assert commit == "COMMIT"
     assert take_stock.startswith("WITH catalog_version_bump AS (INSERT INTO catalog_catalogversion")
     assert "UPDATE catalog_productvariant AS v SET stock = v.stock - w.quantity" in take_stock
