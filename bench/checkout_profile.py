@@ -30,7 +30,13 @@ import uuid
 from pathlib import Path
 
 from bench import common
-from bench.checkout_throughput import hot_basket, make_agencies, set_stock, variant_pool
+from bench.checkout_throughput import (
+    hot_basket,
+    load_buyer,
+    make_agencies,
+    set_stock,
+    variant_pool,
+)
 
 
 def checkouts(user, basket: list[int], count: int) -> None:
@@ -73,13 +79,11 @@ def run(args) -> int:
         from django.test.utils import CaptureQueriesContext
 
         from bench import catalog_dataset
-        from shop.accounts.models import User
 
         call_command("migrate", interactive=False, verbosity=0)
         catalog_dataset.generate(products=args.products, suppliers=args.suppliers)
         (user_id,) = make_agencies(1)
-        # as a request loads its user (shop/accounts/backends.py)
-        user = User.objects.with_organisations().get(pk=user_id)
+        user = load_buyer(user_id)
         basket = hot_basket(variant_pool(), random.Random(args.seed))
         set_stock(dict.fromkeys(basket, 100_000_000))
         checkouts(user, basket, 10)  # warm up: imports, caches, first-use paths

@@ -73,6 +73,18 @@ def make_agencies(count: int) -> list[int]:
     return users
 
 
+def load_buyer(user_id: int) -> Any:
+    """A buyer as a request loads its user (shop/accounts/backends.py: with its memberships and
+    what their apps load with them), its agency and city too."""
+    from shop.accounts.models import User
+
+    return (
+        User.objects.with_organisations()
+        .select_related("agency_membership__agency__city")
+        .get(pk=user_id)
+    )
+
+
 def variant_pool() -> dict[int, list[int]]:
     """Sellable bench variants with a minimum order of 1, by supplier id (suppliers with at
     least 4 such variants)."""
@@ -202,10 +214,9 @@ def buyer(user_id, baskets, quantities, key_prefix, barrier, results, impl) -> N
         impl.ShippingAddress,
         impl.checkout_create,
     )
-    from shop.accounts.models import User
     from shop.core.errors import DomainError, DomainErrors
 
-    user = User.objects.select_related("agency_membership__agency__city").get(pk=user_id)
+    user = load_buyer(user_id)
     shipping = ShippingAddress("压测收货人", "0591-88888888", "福州市鼓楼区压测路1号")
     out = []
     barrier.wait()
@@ -342,15 +353,13 @@ def count_queries(user_id: int, basket: list[int], impl) -> tuple[int, float, li
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from shop.accounts.models import User
-
     CheckoutLine, ShippingAddress, checkout_create = (  # noqa: N806 - classes of the module
         impl.CheckoutLine,
         impl.ShippingAddress,
         impl.checkout_create,
     )
 
-    user = User.objects.select_related("agency_membership__agency__city").get(pk=user_id)
+    user = load_buyer(user_id)
     timings: list[float] = []
 
     def timed(execute, sql, params, many, context):

@@ -37,6 +37,9 @@ def duties_of(user: Any) -> tuple[bool, bool]:
     """(can buy, can approve) for an agency member."""
     from procurement.models import AgencyMemberDuties
 
+    if user.__class__.agency_duties.is_cached(user):  # loaded with the user, as a request's is
+        row = getattr(user, "agency_duties", None)  # None: no row, the defaults
+        return (row.can_buy, row.can_approve) if row is not None else DEFAULT_DUTIES
     duties = (
         AgencyMemberDuties.objects.filter(user_id=user.pk)
         .values_list("can_buy", "can_approve")
@@ -73,5 +76,7 @@ def register_organisations() -> None:
             membership_model="procurement.AgencyMembership",
             membership="agency_membership",
             missing="Agency buyers need an existing agency.",
+            # read by every checkout and approval (`duties_of`)
+            loaded_with_user=("agency_duties",),
         )
     )

@@ -557,6 +557,28 @@ def test_an_approver_gives_a_buyer_the_approver_duty(gql, agency):
     }
 
 
+def test_a_user_loaded_as_a_request_does_brings_their_duties(agency):
+    """`with_organisations` (how a request loads its user) joins the agency duties too, so the
+    duties every checkout and approval asks about cost no statement; a member without a row
+    has the defaults."""
+    from procurement import membership
+    from shop.accounts.models import User
+
+    record, buyer_, approver = agency
+    plain = UserFactory(role=Role.AGENCY, agency=record)
+    users = User.objects.with_organisations().filter(pk__in=[buyer_.pk, approver.pk, plain.pk])
+    loaded = {user.pk: user for user in users}
+    with CaptureQueriesContext(connection) as queries:
+        duties = [membership.duties_of(loaded[u.pk]) for u in (buyer_, approver, plain)]
+    assert duties == [(True, False), (False, True), membership.DEFAULT_DUTIES]
+    assert len(queries) == 0
+    # a user loaded otherwise reads them
+    plainly_loaded = User.objects.get(pk=approver.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert membership.duties_of(plainly_loaded) == (False, True)
+    assert len(queries) == 1
+
+
 def test_an_approver_cannot_change_their_own_duties(gql, agency):
     _agency, _buyer, approver = agency
     audit = AuditEvent.objects.count()
