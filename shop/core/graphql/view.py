@@ -21,7 +21,6 @@ from graphene_file_upload.django import FileUploadGraphQLView
 from graphene_file_upload.utils import place_files_in_operations
 from graphql import (
     DocumentNode,
-    ExecutionContext,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -44,6 +43,7 @@ from graphql.utilities import get_operation_ast
 from shop.core import db_router
 from shop.core.errors import AccessError, BadUserInput, Unavailable
 from shop.core.graphql import response_cache
+from shop.core.graphql.execution import SynchronousExecutionContext
 from shop.core.graphql.limits import MAX_NESTING, check_cost, check_shape, parse_document
 from shop.core.graphql.mutations import non_atomic_mutation_fields
 from shop.core.metrics import RESPONSE_CACHE
@@ -223,15 +223,6 @@ def _graphql_params(request: HttpRequest, data: Any) -> tuple:
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestRefused("`operationName` must be a string.")
     return query, variables, operation_name, None
-
-
-class SynchronousExecutionContext(ExecutionContext):
-    """Every resolver here returns a value, never an awaitable (the dataloaders batch without
-    promises), so graphql-core's per-field check for one is skipped."""
-
-    @staticmethod
-    def is_awaitable(_value: Any) -> bool:
-        return False
 
 
 def _validated(
