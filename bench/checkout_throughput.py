@@ -431,10 +431,14 @@ def run(args) -> int:
             max_connections = cursor.fetchone()[0]
 
         impls = load_implementations(args.baseline)
-        postmaster = postgres.postmaster_pid() if postgres is not None else None
+        postmaster = (
+            postgres.postmaster_pid()
+            if postgres is not None
+            else common.local_postmaster_pid(database_url)
+        )
 
         def pg_cpu() -> float:
-            """CPU seconds of the throw-away server's processes so far (nan for another)."""
+            """CPU seconds of the server's processes so far (nan for a server elsewhere)."""
             if postmaster is None:
                 return float("nan")
             return common.process_tree_cpu_seconds(postmaster)

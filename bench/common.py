@@ -285,6 +285,20 @@ def server_version(url: str) -> str:
         return conn.execute("SHOW server_version").fetchone()[0]
 
 
+def local_postmaster_pid(url: str) -> int | None:
+    """The postmaster of a server running on this machine (from its data directory's
+    postmaster.pid), so that a benchmark given `--database-url` can count its CPU too; None
+    when it cannot be read (another machine, no permission)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            data = conn.execute("SHOW data_directory").fetchone()[0]
+        return int((Path(data) / "postmaster.pid").read_text().split()[0])
+    except (psycopg.Error, OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class StatementLogWindow:
     statements: int = 0  # statements executed (simple-protocol statements + extended executes)
