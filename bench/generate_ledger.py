@@ -131,7 +131,8 @@ def chunk_rows(plan: Plan, start: int, stop: int) -> tuple[str, Decimal]:
         }
         values["id"] = position
         values["prev_hash"] = ""
-        values["hash"] = merkle.leaf_hash(merkle.encode_leaf(values)).hex()
+        values["leaf_version"] = merkle.LEAF_VERSION
+        values["hash"] = merkle.leaf_hash(merkle.encode_leaf(values, merkle.LEAF_VERSION)).hex()
         lines.append("\t".join([_text(values[column]) for column in plan.columns]))
     lines.append("")
     return "\n".join(lines), total

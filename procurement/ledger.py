@@ -40,7 +40,7 @@ from shop.core.money import quantize_cny
 
 GENESIS_HASH = "0" * 64
 # The old chain's hash (entries booked before the transparency log): what it covered, in order.
-HASHED_FIELDS = (*merkle.LEAF_FIELDS, "prev_hash")
+HASHED_FIELDS = (*merkle.LEAF_FIELDS_V1, "prev_hash")
 
 
 def _canonical(value: Any) -> Any:
@@ -60,12 +60,18 @@ def entry_hash(entry: ContributionEntry) -> str:
 
 
 def leaf_values(entry: ContributionEntry) -> dict[str, Any]:
-    """The entry's fields as its leaf encodes them (and the export carries them)."""
-    return {name: _canonical(getattr(entry, name)) for name in merkle.LEAF_FIELDS}
+    """The entry's fields as its leaf encodes them, in the encoding it was booked with (and as
+    the export carries them)."""
+    fields = merkle.leaf_fields(entry.leaf_version)
+    return {name: _canonical(getattr(entry, name)) for name in fields}
+
+
+def encoded_leaf(entry: ContributionEntry) -> bytes:
+    return merkle.encode_leaf(leaf_values(entry), entry.leaf_version)
 
 
 def leaf_hash(entry: ContributionEntry) -> bytes:
-    return merkle.leaf_hash(merkle.encode_leaf(leaf_values(entry)))
+    return merkle.leaf_hash(encoded_leaf(entry))
 
 
 def kind_for(agency_type: str) -> str:
@@ -85,6 +91,7 @@ def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
     now = timezone.now()
     for entry, position in zip(entries, store.next_positions(len(entries)), strict=True):
         entry.position, entry.prev_hash = position, ""
+        entry.leaf_version = merkle.LEAF_VERSION
         entry.booked_at = entry.booked_at or now
         entry.amount = quantize_cny(entry.amount)
         entry.hash = leaf_hash(entry).hex()

@@ -6,15 +6,18 @@ Authenticated by a Bearer token (API clients) or, without an Authorization heade
 signed-in session of the dashboard's links (/dashboard/). GET only, so a session-authenticated
 download changes nothing and CSRF does not apply."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from graphql_relay import to_global_id
 
+from procurement.reports import dimensions
 from procurement.reports.filters import ledger_filter_from
-from procurement.reports.selectors import city_codes, contributions_visible_to
+from procurement.reports.selectors import contributions_visible_to
 from procurement.services import transparency
 from shop.accounts.models import Role
 from shop.core import db_router, validation
@@ -22,40 +25,85 @@ from shop.core.errors import AccessError, BadUserInput, NotFound
 from shop.core.exports import csv_response, xlsx_response
 from shop.core.money import quantize_cny
 
-HEADER = [
-    "序号 position",
-    "计入日期 business date",
-    "类型 kind",
-    "来源 source",
-    "金额 amount (CNY)",
-    "渠道 channel",
-    "采购单位 agency",
-    "单位类型 agency type",
-    "城市 city",
-    "供应商 supplier",
-    "销售方信用代码 seller credit code",
-    "产地 county",
-    "城市代码 city code",
-    "产地代码 county code",
-    "采购单位ID agency ID",
-    "供应商ID supplier ID",
-    "品类 category",
-    "产品 product",
-    "发票号 invoice",
-    "订单号 order",
-    "说明 reason",
-    "哈希 hash",
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    field: str  # what `values()` reads
+    cell: Callable[[Any, dict], Any] = lambda value, _context: value
+
+
+def _dimension_column(dimension: dimensions.Dimension, column: dimensions.ExportColumn) -> Column:
+    if column.part == "label":
+        return Column(column.header, dimension.label_attr, lambda v, _c: v or "")
+    if dimension.id_type:
+        type_name = dimension.id_type
+        return Column(
+            column.header,
+            dimension.value_attr,
+            lambda v, _c: to_global_id(type_name, v) if v else "",
+        )
+    if dimension.public_codes is not None:
+        name = dimension.name
+        return Column(column.header, dimension.value_attr, lambda v, c: c[name].get(v, ""))
+    return Column(column.header, dimension.value_attr, lambda v, _c: "" if v is None else v)
+
+
+# The contributions export's own columns; the dimensions' are declared in dimensions.py.
+FIXED_COLUMNS = {
+    "position": Column("序号 position", "position"),
+    "business_date": Column("计入日期 business date", "business_date", lambda v, _c: v.isoformat()),
+    "source": Column("来源 source", "source"),
+    # A number, so a negative amount stays data.
+    "amount": Column("金额 amount (CNY)", "amount", lambda v, _c: quantize_cny(v)),
+    "seller_credit_code": Column("销售方信用代码 seller credit code", "seller_credit_code"),
+    "product_name": Column("产品 product", "product_name"),
+    # The entry's invoice, or its order's (contributions_visible_to).
+    "invoice": Column("发票号 invoice", "invoice"),
+    "order": Column("订单号 order", "order__number", lambda v, _c: v or ""),
+    "reason": Column("说明 reason", "reason"),
+    "hash": Column("哈希 hash", "hash"),
+}
+DIMENSION_COLUMNS = {
+    column.key(dimension): _dimension_column(dimension, column)
+    for dimension, column in dimensions.export_columns()
+}
+# Left to right: the places and organisations as their names, then keyed as the API's filters
+# take them (division codes, global IDs), so a row can be traced back to a summary or a filter.
+# A dimension's columns not placed here follow the last one (dimensions.arranged).
+LAYOUT = (
+    "position",
+    "business_date",
+    "KIND.value",
+    "source",
+    "amount",
+    "CHANNEL.value",
+    "AGENCY.label",
+    "AGENCY_TYPE.value",
+    "CITY.label",
+    "SUPPLIER.label",
+    "seller_credit_code",
+    "COUNTY.label",
+    "CITY.value",
+    "COUNTY.value",
+    "AGENCY.value",
+    "SUPPLIER.value",
+    "CATEGORY.value",
+    "product_name",
+    "invoice",
+    "order",
+    "reason",
+    "hash",
+)
+COLUMNS = [
+    {**FIXED_COLUMNS, **DIMENSION_COLUMNS}[name]
+    for name in dimensions.arranged(LAYOUT, FIXED_COLUMNS, list(DIMENSION_COLUMNS))
 ]
+HEADER = [column.header for column in COLUMNS]
+# Query parameter (camelCase) → filter argument, for every dimension's arguments.
 LIST_PARAMETERS = {
-    "kinds": "kinds",
-    "cityCodes": "city_codes",
-    "cities": "cities",  # deprecated: city names
-    "agencyTypes": "agency_types",
-    "agencies": "agencies",
-    "channels": "channels",
-    "suppliers": "suppliers",
-    "counties": "counties",
-    "categories": "categories",
+    dimensions.camel(argument.name): argument.name
+    for _dimension, argument in dimensions.filter_arguments()
 }
 
 
@@ -79,42 +127,13 @@ def filter_data(request: HttpRequest) -> dict:
 
 
 def _rows(entries) -> Iterator[list]:
-    """The places and organisations as their names, then keyed as the API's filters take them
-    (division codes, global IDs), so a row can be traced back to a summary or a filter."""
-    columns = (
-        "position",
-        "business_date",
-        "kind",
-        "source",
-        "amount",
-        "channel",
-        "agency_name",
-        "agency_type",
-        "agency_city",
-        "supplier_name",
-        "seller_credit_code",
-        "origin_county_name",
-        "agency_city",
-        "origin_county_code",
-        "agency_id",
-        "supplier_id",
-        "category",
-        "product_name",
-        "invoice",  # the entry's invoice, or its order's (contributions_visible_to)
-        "order__number",
-        "reason",
-        "hash",
-    )
-    codes = city_codes()
-    for row in entries.values_list(*columns).iterator(chunk_size=2000):
-        row = list(row)
-        row[1] = row[1].isoformat()
-        row[4] = quantize_cny(row[4])  # a number, so a negative amount stays data
-        row[12] = codes.get(row[12], "")
-        row[14] = to_global_id("Agency", row[14]) if row[14] else ""
-        row[15] = to_global_id("Supplier", row[15]) if row[15] else ""
-        row[19] = row[19] or ""
-        yield row
+    """The export's rows, each cell made from its column's field by name."""
+    fields = list(dict.fromkeys(column.field for column in COLUMNS))
+    context = {
+        d.name: d.public_codes() for d in dimensions.DIMENSIONS if d.public_codes is not None
+    }
+    for row in entries.values(*fields).iterator(chunk_size=2000):
+        yield [column.cell(row[column.field], context) for column in COLUMNS]
 
 
 def _export(request: HttpRequest, writer):

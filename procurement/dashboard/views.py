@@ -17,6 +17,7 @@ from catalog.models import FUJIAN, NINGXIA
 from procurement import views as exports
 from procurement.dashboard import charts
 from procurement.models import ContributionKind
+from procurement.reports import dimensions
 from procurement.reports.filters import ledger_filter_from
 from procurement.reports.selectors import (
     LedgerFilter,
@@ -64,10 +65,7 @@ KEPT_PARAMETERS = ("year", *exports.LIST_PARAMETERS)
 # Which query parameter a split's values are fed back into (the exports' and the API's filter).
 DRILL_PARAMETER = {
     "YEAR": "year",
-    "KIND": "kinds",
-    "CITY": "cityCodes",
-    "COUNTY": "counties",
-    "CATEGORY": "categories",
+    **{d.name: dimensions.camel(d.filters[0].name) for d in dimensions.DIMENSIONS if d.filters},
 }
 
 

@@ -99,6 +99,9 @@ class ContributionEntry(models.Model):
     )
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64)
+    # The leaf encoding the entry was booked with (procurement/transparency/merkle.py
+    # LEAF_ENCODINGS), hashed into its leaf: a later encoding never changes an earlier hash.
+    leaf_version = models.PositiveSmallIntegerField(default=1, db_default=1)
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -1,15 +1,14 @@
 """The ledger filter as the API, the CSV exports and the dashboard give it (public values:
 division codes, global IDs), parsed into the selectors' `LedgerFilter`. Below the GraphQL layer
-so that views use it without importing GraphQL."""
+so that views use it without importing GraphQL. Its arguments are the dimensions' (dimensions.py).
+"""
 
 from typing import Any
 
+from procurement.reports import dimensions
 from procurement.reports import selectors as reports
 from shop.core.errors import BadUserInput
 from shop.core.graphql.ids import decode_id
-
-# The dimensions whose values are global IDs of these types.
-ID_DIMENSIONS = {"AGENCY": "Agency", "SUPPLIER": "Supplier"}
 
 
 def _ids(global_ids, type_name: str) -> list[str]:
@@ -24,24 +23,20 @@ def _ids(global_ids, type_name: str) -> list[str]:
 def ledger_filter_from(data: Any) -> reports.LedgerFilter:
     """The filter of the API and the exports, in the public values of the summary's keys."""
     data = data or {}
-    if data.get("city_codes") and data.get("cities"):
-        raise BadUserInput("Filter cities by cityCodes or by the deprecated cities, not both.")
-    values: dict[str, list[str]] = {}
-    plain = {
-        "kinds": "KIND",
-        "city_codes": "CITY",
-        "agency_types": "AGENCY_TYPE",
-        "channels": "CHANNEL",
-        "counties": "COUNTY",
-        "categories": "CATEGORY",
-    }
-    for argument, dimension in plain.items():
-        if data.get(argument):
-            values[dimension] = [getattr(v, "value", v) for v in data[argument]]
-    for argument, dimension in (("agencies", "AGENCY"), ("suppliers", "SUPPLIER")):
-        if data.get(argument):
-            values[dimension] = _ids(data[argument], ID_DIMENSIONS[dimension])
-    filters = reports.LedgerFilter.of(data.get("date_from"), data.get("date_to"), values)
-    if data.get("cities"):
-        filters.values["CITY"] = list(data["cities"])  # names: what the entries store
+    public: dict[str, list[str]] = {}
+    stored: dict[str, list[str]] = {}
+    for dimension in dimensions.DIMENSIONS:
+        given = [argument for argument in dimension.filters if data.get(argument.name)]
+        if len(given) > 1:
+            names = [dimensions.camel(argument.name) for argument in given]
+            raise BadUserInput(
+                f"Filter {dimension.name} by {' or by '.join(names)}, not by several of them."
+            )
+        for argument in given:
+            values = [getattr(v, "value", v) for v in data[argument.name]]
+            if dimension.id_type:
+                values = _ids(values, dimension.id_type)
+            (stored if argument.stored_values else public)[dimension.name] = list(values)
+    filters = reports.LedgerFilter.of(data.get("date_from"), data.get("date_to"), public)
+    filters.values.update(stored)  # e.g. city names: what the entries store
     return filters

@@ -26,15 +26,16 @@ from django.utils import timezone
 from catalog.models import City
 from procurement import access
 from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod, Target
-from procurement.reports.rollups import DIMENSIONS, grouping_key
+from procurement.reports import dimensions
+from procurement.reports.rollups import grouping_key
 from shop.accounts.models import Role
 from shop.core.errors import BadUserInput
 from shop.core.permissions import require_role
 
-TIME_DIMENSIONS = ("YEAR", "MONTH")
-GROUP_DIMENSIONS = (*TIME_DIMENSIONS, *[d for d in DIMENSIONS if not d.endswith("_PROVINCE")])
-ENTRY_FIELD = {name: value_attr for name, (value_attr, _label) in DIMENSIONS.items()}
-LABEL_FIELD = {name: label_attr for name, (_value, label_attr) in DIMENSIONS.items()}
+TIME_DIMENSIONS = dimensions.TIME_DIMENSIONS
+GROUP_DIMENSIONS = dimensions.group_dimensions()
+ENTRY_FIELD = {d.name: d.value_attr for d in dimensions.DIMENSIONS}
+LABEL_FIELD = {d.name: d.label_attr for d in dimensions.DIMENSIONS}
 
 
 @dataclass
@@ -47,17 +48,23 @@ class LedgerFilter:
     def of(
         cls, date_from: date | None, date_to: date | None, public: dict[str, list[str]]
     ) -> "LedgerFilter":
-        """A filter from public values (see the module's docstring): city codes become the
-        stored city names; an unknown code matches nothing."""
+        """A filter from public values (see the module's docstring): codes (a city's) become
+        the stored values (its name); an unknown code matches nothing."""
         values = dict(public)
-        if "CITY" in values:
-            names = city_names()
-            values["CITY"] = [names.get(code, code) if code else "" for code in values["CITY"]]
+        for name, codes in _coded(values).items():
+            stored = {code: value for value, code in codes.items()}
+            values[name] = [stored.get(code, code) if code else "" for code in values[name]]
         return cls(date_from, date_to, values)
 
 
+def _coded(names) -> dict[str, dict[str, str]]:
+    """Stored value → public code of the coded dimensions among `names`."""
+    coded = [dimensions.dimension(n) for n in names if n not in TIME_DIMENSIONS]
+    return {d.name: d.public_codes() for d in coded if d.public_codes is not None}
+
+
 # Dimensions whose stored value is a nullable foreign key: "" selects the entries without one.
-NULLABLE_ID_DIMENSIONS = ("AGENCY", "SUPPLIER")
+NULLABLE_ID_DIMENSIONS = tuple(d.name for d in dimensions.DIMENSIONS if d.id_type)
 
 
 def city_names() -> dict[str, str]:
@@ -177,14 +184,18 @@ def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -
 
 def _public_values(rows: list[SummaryRow]) -> list[SummaryRow]:
     """Stored values as public ones: a city's name becomes its code (the name stays the label)."""
-    if not any(key.dimension == "CITY" for row in rows[:1] for key in row.keys):
+    coded = _coded([key.dimension for row in rows[:1] for key in row.keys])
+    if not coded:
         return rows
-    codes = city_codes()
     return [
         SummaryRow(
             keys=[
-                SummaryKey(key.dimension, codes.get(key.value, key.value), key.label or key.value)
-                if key.dimension == "CITY"
+                SummaryKey(
+                    key.dimension,
+                    coded[key.dimension].get(key.value, key.value),
+                    key.label or key.value,
+                )
+                if key.dimension in coded
                 else key
                 for key in row.keys
             ],

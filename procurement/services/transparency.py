@@ -85,8 +85,9 @@ def consistency_proof(*, acting_user: Any, from_size: int, to_size: int) -> Cons
 
 
 def tree_lines(size: int | None = None) -> Iterator[str]:
-    """The entries in tree order as JSON lines, `{"index", "leaf"}`: what the offline verifier
-    reads. Streamed, so memory stays flat whatever the ledger's size."""
+    """The entries in tree order as JSON lines, `{"index", "version", "leaf"}` (the leaf's
+    encoding version and its fields): what the offline verifier reads. Streamed, so memory
+    stays flat whatever the ledger's size."""
     entries = (
         ContributionEntry.objects.filter(leaf__isnull=False)
         .annotate(leaf_index=F("leaf__index"))
@@ -95,7 +96,11 @@ def tree_lines(size: int | None = None) -> Iterator[str]:
     if size is not None:
         entries = entries.filter(leaf__index__lt=size)
     for entry in entries.iterator(chunk_size=5000):
-        row = {"index": entry.leaf_index, "leaf": ledger.leaf_values(entry)}
+        row = {
+            "index": entry.leaf_index,
+            "version": entry.leaf_version,
+            "leaf": ledger.leaf_values(entry),
+        }
         yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 

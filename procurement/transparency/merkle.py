@@ -15,11 +15,13 @@ LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
-# The leaf encoding's version is hashed with the entry, so a later encoding can never be
-# mistaken for this one. Version 1 covers these fields, in this order, as canonical strings
-# (amounts "12.34", instants UTC ISO-8601 to the microsecond, dates ISO) or integers/null.
-LEAF_VERSION = 1
-LEAF_FIELDS = (
+# A leaf encodes the entry's fields of its encoding version, in order, as canonical strings
+# (amounts "12.34", instants UTC ISO-8601 to the microsecond, dates ISO) or integers/null, after
+# the version itself, so one encoding can never be mistaken for another. Each entry stores the
+# version it was booked with (`ContributionEntry.leaf_version`): a later version (a new signed
+# column) hashes the entries booked from then on, and every earlier entry keeps verifying with
+# its own. Versions are only ever added; an existing one never changes.
+LEAF_FIELDS_V1 = (
     "position",
     "kind",
     "source",
@@ -50,15 +52,33 @@ LEAF_FIELDS = (
     "product_name",
     "created_by_id",
 )
+LEAF_ENCODINGS: dict[int, tuple[str, ...]] = {1: LEAF_FIELDS_V1}
+LEAF_VERSION = 1  # the encoding new entries are booked with
 
 Hash = bytes
 SubtreeHash = Callable[[int, int], Hash]
 
 
-def encode_leaf(values: Mapping[str, Any]) -> bytes:
-    """The canonical, versioned bytes of one entry (its exported `leaf` object)."""
-    content = [LEAF_VERSION, *(values[name] for name in LEAF_FIELDS)]
+def leaf_fields(version: int) -> tuple[str, ...]:
+    """The fields an encoding version covers, in order; ValueError for a version unknown here."""
+    try:
+        return LEAF_ENCODINGS[version]
+    except (KeyError, TypeError):
+        raise ValueError(f"leaf encoding version {version!r} is unknown") from None
+
+
+def encode_leaf(values: Mapping[str, Any], version: int | None = None) -> bytes:
+    """The canonical, versioned bytes of one entry (its exported `leaf` object), in the
+    encoding `version` (by default the one new entries are booked with)."""
+    version = LEAF_VERSION if version is None else version
+    content = [version, *(values[name] for name in leaf_fields(version))]
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def leaf_amount(leaf: bytes | str) -> str:
+    """The amount a leaf encodes, whatever its version."""
+    version, *values = json.loads(leaf)
+    return values[leaf_fields(version).index("amount")]
 
 
 def leaf_hash(data: bytes) -> Hash:

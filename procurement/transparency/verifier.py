@@ -1,12 +1,15 @@
 """`shanhai-verify`: check the ledger without trusting the server (docs/ledger.md).
 
-Standard library and `cryptography` only: no Django, no database. Given an export of the
-entries in tree order (JSON lines, `manage.py ledger_export` or GET /exports/ledger.jsonl), the
-checkpoints the auditor kept and the published public key, it recomputes every leaf and the
-root at each checkpoint, checks each checkpoint's signature and that each extends the one before
-(both roots come from the same leaves, so the earlier tree is a prefix of the later one), and
-totals the entries by year, Fujian city, Ningxia county, category and kind, beside the server's
-`contributionSummary` when given. It reads the export line by line: memory stays flat.
+Standard library and `cryptography` only: no Django, no database (the dimension registry it
+totals by, procurement/reports/dimensions.py, imports Django only inside functions it does not
+call). Given an export of the entries in tree order (JSON lines, `manage.py ledger_export` or
+GET /exports/ledger.jsonl), the checkpoints the auditor kept and the published public key, it
+recomputes every leaf (in its line's encoding version) and the root at each checkpoint, checks
+each checkpoint's signature and that each extends the one before (both roots come from the same
+leaves, so the earlier tree is a prefix of the later one), and totals the entries by year and
+by the dimensions the registry marks `offline_total` (kind, Fujian city, Ningxia county,
+category), beside the server's `contributionSummary` when given. It reads the export line by
+line: memory stays flat.
 """
 
 import argparse
@@ -20,17 +23,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from procurement.reports import dimensions
 from procurement.transparency import merkle
 
-# Dimension of contributionSummary → how the verifier keys an entry, and whether the server's
-# row is matched on its value or its label (CITY values are division codes, entries store names).
-DIMENSIONS = {
-    "YEAR": (lambda leaf: leaf["business_date"][:4], "value"),
-    "CITY": (lambda leaf: leaf["agency_city"], "label"),
-    "COUNTY": (lambda leaf: leaf["origin_county_code"], "value"),
-    "CATEGORY": (lambda leaf: leaf["category"], "value"),
-    "KIND": (lambda leaf: leaf["kind"], "value"),
-}
+
+def _keyed_by(attribute: str):
+    return lambda leaf: "" if leaf.get(attribute) is None else str(leaf[attribute])
+
+
+def offline_dimensions() -> dict[str, tuple]:
+    """Dimension of contributionSummary → how the verifier keys an entry's leaf, and whether the
+    server's row is matched on its value or its label (a coded dimension's value is a code,
+    CITY's a division code, where entries store the name): YEAR, then the registry's dimensions
+    marked `offline_total`. A leaf of an encoding without the attribute counts under ""."""
+    out = {"YEAR": (lambda leaf: leaf["business_date"][:4], "value")}
+    for d in dimensions.DIMENSIONS:
+        if d.offline_total:
+            out[d.name] = (_keyed_by(d.value_attr), "label" if d.public_codes else "value")
+    return out
+
+
+DIMENSIONS = offline_dimensions()
 
 
 @dataclass
@@ -105,7 +118,13 @@ def verify(entries: Iterable[str], checkpoints: list[merkle.Checkpoint], public_
             )
             return report
         leaf = row["leaf"]
-        tree.append(merkle.leaf_hash(merkle.encode_leaf(leaf)))
+        try:
+            # An export from before leaf versions were stored carries none: version 1.
+            encoded = merkle.encode_leaf(leaf, row.get("version", 1))
+        except (ValueError, KeyError) as error:
+            report.failure = f"line {number}: leaf {tree.size} cannot be encoded ({error})"
+            return report
+        tree.append(merkle.leaf_hash(encoded))
         amount = Decimal(leaf["amount"])
         report.total += amount
         for dimension, (key, _match) in DIMENSIONS.items():
@@ -227,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"REFUSED: {failure}\n")
             return 1
         proof = proof.get("data", {}).get("ledgerInclusionProof", proof)
-        amount = json.loads(proof["leaf"])[merkle.LEAF_FIELDS.index("amount") + 1]
+        try:
+            amount = merkle.leaf_amount(proof["leaf"])
+        except ValueError as error:  # included, in an encoding newer than this verifier
+            amount = f"unreadable ({error})"
         sys.stdout.write(
             f"included: leaf {proof['leafIndex']} of the signed tree of size "
             f"{proof['treeSize']}, amount {amount}\n"

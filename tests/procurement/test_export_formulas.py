@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
 from procurement.services import contributions
+from procurement.views import HEADER
 from shop.accounts.models import Role
 from shop.accounts.tokens import create_access_token
 from tests.factories import UserFactory
@@ -20,7 +21,10 @@ pytestmark = pytest.mark.smoke
 
 HOSTILE_SUPPLIER = '=HYPERLINK("http://x","y")'
 HOSTILE_AGENCY = "@SUM(1+1)"
-AMOUNT, AGENCY, SUPPLIER = 4, 6, 9  # columns of procurement.views.HEADER
+# Columns found by their header, never by position.
+AMOUNT, AGENCY, SUPPLIER = (
+    HEADER.index(h) for h in ("金额 amount (CNY)", "采购单位 agency", "供应商 supplier")
+)
 
 IMPORT = (
     """mutation($file: Upload!) { contributionImport(file: $file) { errors { code message } } }"""

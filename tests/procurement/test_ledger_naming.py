@@ -9,6 +9,7 @@ import pytest
 from graphql_relay import to_global_id
 
 from procurement.models import ContributionEntry, Target
+from procurement.reports.dimensions import DIMENSIONS, camel
 from procurement.reports.selectors import GROUP_DIMENSIONS
 from procurement.services import contributions
 from shop.accounts.models import Role
@@ -25,17 +26,9 @@ SUMMARY = """query($f: ContributionFilterInput, $g: [ContributionDimension!]) {
 ENTRIES = """query($f: ContributionFilterInput) { contributions(filter: $f, first: 100) { totalCount
     edges { node { invoiceNumber agencyCity agencyCityCode agencyId supplierId originCountyCode } } } }"""
 
-# The filter field each dimension's values are fed back into (YEAR and MONTH become dates).
-FILTER_FIELD = {
-    "KIND": "kinds",
-    "CITY": "cityCodes",
-    "AGENCY_TYPE": "agencyTypes",
-    "AGENCY": "agencies",
-    "CHANNEL": "channels",
-    "SUPPLIER": "suppliers",
-    "COUNTY": "counties",
-    "CATEGORY": "categories",
-}
+# The filter field each dimension's values are fed back into (YEAR and MONTH become dates):
+# its first argument, the one taking public values.
+FILTER_FIELD = {d.name: camel(d.filters[0].name) for d in DIMENSIONS if d.filters}
 
 
 def as_filter(keys: list[dict]) -> dict:

@@ -613,3 +613,69 @@ def test_the_commands_checkpoint_and_export_what_the_verifier_reads(operator, tm
     checkpoint = store.as_signed(LedgerCheckpoint.objects.get()).to_json()
     assert run_verifier(tmp_path, entries.getvalue(), [checkpoint]) == 0
     assert "TOTAL     all                                     15.00" in capsys.readouterr().out
+
+
+# --- Leaf encoding versions -----------------------------------------------------------------
+
+
+@pytest.fixture
+def version_two(monkeypatch):
+    """A made-up version 2 of the leaf encoding, signing one more column (`district`, served
+    here by a property rather than a migration), for the length of one test."""
+
+    def switch():
+        monkeypatch.setattr(
+            ContributionEntry, "district", property(lambda e: e.agency_city[:2]), raising=False
+        )
+        monkeypatch.setitem(merkle.LEAF_ENCODINGS, 2, (*merkle.LEAF_FIELDS_V1, "district"))
+        monkeypatch.setattr(merkle, "LEAF_VERSION", 2)
+
+    return switch
+
+
+def test_a_new_leaf_version_signs_new_entries_while_old_ones_keep_verifying(
+    gql, client, operator, tmp_path, capsys, version_two
+):
+    auditor = UserFactory(role=Role.AUDITOR)
+    old = adjust(operator, "10.00", city_code="350200")
+    store.checkpoint()
+    version_two()
+    new = adjust(operator, "20.00", city_code="350500")
+    store.checkpoint()
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.leaf_version, new.leaf_version) == (1, 2)
+    assert old.hash == merkle.leaf_hash(merkle.encode_leaf(ledger.leaf_values(old), 1)).hex()
+    assert ledger.leaf_values(new)["district"] == "泉州"
+    assert json.loads(ledger.encoded_leaf(new))[0] == 2
+    assert new.hash == merkle.leaf_hash(ledger.encoded_leaf(new)).hex()
+    # The server's check and the offline verifier read each entry in its own version.
+    assert ledger.verify() == ledger.VerifyResult(True, 2, None)
+    lines = [json.loads(line) for line in export(client, auditor).splitlines()]
+    assert [(line["version"], "district" in line["leaf"]) for line in lines] == [
+        (1, False),
+        (2, True),
+    ]
+    kept = kept_checkpoints(gql, auditor)
+    assert run_verifier(tmp_path, export(client, auditor), kept) == 0, capsys.readouterr().out
+    proof = gql(INCLUSION, {"id": to_global_id("Contribution", new.pk)}, user=auditor)
+    assert proof["data"]["ledgerInclusionProof"]["leaf"].startswith("[2,")
+    assert proof["data"]["ledgerInclusionProof"]["leaf"].endswith(',"泉州"]')
+    # Claiming the old entry was booked in version 2 gives another leaf: the checkpoints refuse.
+    forged = json.dumps({**lines[0], "version": 2, "leaf": {**lines[0]["leaf"], "district": ""}})
+    capsys.readouterr()
+    entries = "\n".join([forged, json.dumps(lines[1])]) + "\n"
+    assert run_verifier(tmp_path, entries, kept) == 1
+    assert "REFUSED: checkpoint of size 1" in capsys.readouterr().out
+
+
+def test_an_export_without_versions_is_read_as_version_one(gql, client, operator, tmp_path):
+    """Exports saved before entries carried their version still verify."""
+    auditor = UserFactory(role=Role.AUDITOR)
+    adjust(operator)
+    store.checkpoint()
+    lines = [json.loads(line) for line in export(client, auditor).splitlines()]
+    unversioned = "".join(
+        json.dumps({"index": r["index"], "leaf": r["leaf"]}) + "\n" for r in lines
+    )
+    assert run_verifier(tmp_path, unversioned, kept_checkpoints(gql, auditor)) == 0

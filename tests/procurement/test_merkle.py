@@ -2,6 +2,7 @@
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,8 +131,25 @@ def test_any_range_hashes_from_its_perfect_parts(data, size):
 
 
 def test_leaf_encoding_is_versioned_and_ordered():
-    values = dict.fromkeys(merkle.LEAF_FIELDS, "")
+    values = dict.fromkeys(merkle.LEAF_FIELDS_V1, "")
     values["amount"] = "12.30"
     encoded = merkle.encode_leaf(values)
     assert encoded.startswith(b"[1,")
     assert merkle.encode_leaf({**values, "amount": "12.31"}) != encoded
+
+
+def test_each_leaf_is_encoded_in_the_version_it_names(monkeypatch):
+    """A later encoding (a new signed column) leaves version 1's bytes as they were."""
+    values = dict.fromkeys(merkle.LEAF_FIELDS_V1, "")
+    values["amount"] = "12.30"
+    first = merkle.encode_leaf(values, 1)
+    monkeypatch.setitem(merkle.LEAF_ENCODINGS, 2, (*merkle.LEAF_FIELDS_V1, "district"))
+    monkeypatch.setattr(merkle, "LEAF_VERSION", 2)
+    assert merkle.encode_leaf(values, 1) == first
+    second = merkle.encode_leaf({**values, "district": "思明区"}, 2)
+    assert second.startswith(b"[2,")
+    assert second.endswith('"思明区"]'.encode())
+    assert merkle.encode_leaf({**values, "district": "思明区"}) == second  # the current one
+    assert merkle.leaf_amount(first) == merkle.leaf_amount(second) == "12.30"
+    with pytest.raises(ValueError, match="version 3 is unknown"):
+        merkle.encode_leaf(values, 3)

@@ -4,7 +4,7 @@ import graphene
 from django.utils import timezone
 from graphene_django import DjangoObjectType
 
-from procurement import ledger
+from procurement import ledger, models
 from procurement.graphql.types import OrderType
 from procurement.models import (
     ContributionEntry,
@@ -13,12 +13,13 @@ from procurement.models import (
     LedgerCheckpoint,
     Target,
 )
+from procurement.reports import dimensions
 from procurement.reports import selectors as reports
-from procurement.reports.filters import ID_DIMENSIONS
-from procurement.transparency import merkle
 from shop.core.graphql.types import CountableConnection, Money
 
 ContributionKindEnum = graphene.Enum.from_enum(ContributionKind, name="ContributionKind")
+# The enums the dimensions' values are (dimensions.py `choices`), by name.
+CHOICE_ENUMS = {"ContributionKind": ContributionKindEnum}
 ContributionSourceEnum = graphene.Enum.from_enum(ContributionSource, name="ContributionSource")
 ContributionDimension = graphene.Enum(
     "ContributionDimension", [(d, d) for d in reports.GROUP_DIMENSIONS]
@@ -126,9 +127,6 @@ class TargetProgressType(graphene.ObjectType):
         return Money.of(self.projected_total)
 
 
-# Dimensions whose public value is an object's global ID, with the GraphQL type it names.
-
-
 class SummaryKeyType(graphene.ObjectType):
     dimension = graphene.Field(ContributionDimension, required=True)
     value = graphene.String(
@@ -147,9 +145,9 @@ class SummaryKeyType(graphene.ObjectType):
         name = "ContributionSummaryKey"
 
     def resolve_value(self, info):
-        type_name = ID_DIMENSIONS.get(self.dimension)
-        if type_name and self.value:
-            return graphene.Node.to_global_id(type_name, self.value)
+        dimension = dimensions.BY_NAME.get(self.dimension)  # YEAR and MONTH are not in it
+        if dimension and dimension.id_type and self.value:
+            return graphene.Node.to_global_id(dimension.id_type, self.value)
         return self.value
 
 
@@ -332,7 +330,7 @@ class LedgerInclusionProofType(graphene.ObjectType):
         name = "LedgerInclusionProof"
 
     def resolve_leaf(self, info):
-        return merkle.encode_leaf(ledger.leaf_values(self.entry)).decode()
+        return ledger.encoded_leaf(self.entry).decode()
 
     def resolve_leaf_hash(self, info):
         return self.leaf.hex()
@@ -347,25 +345,38 @@ class LedgerConsistencyProofType(graphene.ObjectType):
         name = "LedgerConsistencyProof"
 
 
-class ContributionFilterInput(graphene.InputObjectType):
-    date_from = graphene.Date(description="Business date (Asia/Shanghai), inclusive.")
-    date_to = graphene.Date(description="Inclusive.")
-    kinds = graphene.List(graphene.NonNull(ContributionKindEnum))
-    city_codes = graphene.List(
-        graphene.NonNull(graphene.String),
-        description="Fujian cities by administrative division code (e.g. 350200), as CITY values.",
+def _choice_enum(name: str) -> type[graphene.Enum]:
+    if name not in CHOICE_ENUMS:
+        CHOICE_ENUMS[name] = graphene.Enum.from_enum(getattr(models, name), name=name)
+    return CHOICE_ENUMS[name]
+
+
+def _filter_field(
+    dimension: dimensions.Dimension, argument: dimensions.FilterArgument
+) -> graphene.List:
+    if dimension.choices:
+        of = _choice_enum(dimension.choices)
+    elif dimension.id_type and not argument.stored_values:
+        of = graphene.ID
+    else:
+        of = graphene.String
+    return graphene.List(
+        graphene.NonNull(of),
+        description=argument.description or None,
+        deprecation_reason=argument.deprecation_reason or None,
     )
-    cities = graphene.List(
-        graphene.NonNull(graphene.String),
-        description="Fujian city names.",
-        deprecation_reason="Use cityCodes (division codes, as contributionSummary's CITY values); "
-        "names are accepted for one more release.",
-    )
-    agency_types = graphene.List(graphene.NonNull(graphene.String))
-    agencies = graphene.List(graphene.NonNull(graphene.ID), description="Agency global IDs.")
-    channels = graphene.List(graphene.NonNull(graphene.String))
-    suppliers = graphene.List(graphene.NonNull(graphene.ID), description="Supplier global IDs.")
-    counties = graphene.List(
-        graphene.NonNull(graphene.String), description="Ningxia counties by division code."
-    )
-    categories = graphene.List(graphene.NonNull(graphene.String), description="Category names.")
+
+
+# The dates, then every dimension's arguments (dimensions.py), in the registry's order.
+ContributionFilterInput = type(
+    "ContributionFilterInput",
+    (graphene.InputObjectType,),
+    {
+        "date_from": graphene.Date(description="Business date (Asia/Shanghai), inclusive."),
+        "date_to": graphene.Date(description="Inclusive."),
+        **{
+            argument.name: _filter_field(dimension, argument)
+            for dimension, argument in dimensions.filter_arguments()
+        },
+    },
+)
