@@ -1,7 +1,8 @@
 """Relay pagination over querysets by keyset, with a page-size limit and dataloader priming.
 
 A page is one SELECT whatever its depth: the cursor holds the sort keys of a row (and its id,
-which every order ends with, so rows with equal keys still have one place), and the next page is
+which every order ends with unless a unique column ends it first, so rows with equal keys still
+have one place), and the next page is
 the rows after it in that order, not an OFFSET that the database would have to walk. A nullable
 key (a product without variants has no price) sorts its NULLs last in both directions, on every
 database. `totalCount` is a separate COUNT run only when the field is selected.
@@ -79,8 +80,20 @@ def _output_field(queryset: QuerySet, name: str) -> tuple[str, Any, bool]:
     return LOOKUP_SEP.join(parts), field, nullable
 
 
+def _unique_column(queryset: QuerySet, name: str) -> bool:
+    """Whether `name` is a non-null unique column of the queryset's own model."""
+    if name in queryset.query.annotations or LOOKUP_SEP in name:
+        return False
+    try:
+        field = queryset.model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return field.concrete and not field.is_relation and field.unique and not field.null
+
+
 def sort_keys(queryset: QuerySet) -> list[SortKey]:
-    """The queryset's order as keys, ending with the primary key so that the order is total."""
+    """The queryset's order as keys, ending with the primary key, or sooner with a unique
+    column, so that the order is total."""
     ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
     keys = []
     for entry in ordering:
@@ -94,8 +107,11 @@ def sort_keys(queryset: QuerySet) -> list[SortKey]:
         except FieldDoesNotExist as error:
             raise TypeError(f"cannot paginate by {name!r}: {error}") from error
         keys.append(SortKey(name, entry.startswith("-"), nullable, field))
-        if name == "pk":
-            break  # the primary key is unique: later keys cannot order anything
+        if name == "pk" or _unique_column(queryset, name):
+            # A unique key orders every row by itself: later keys (and the id) add nothing, and
+            # a cursor of that key alone is one index range (`position < x`), where a trailing
+            # id would make it an OR the database cannot bound (issue 15).
+            return keys
     if not keys or keys[-1].name != "pk":
         keys.append(SortKey("pk", False, False, queryset.model._meta.pk))
     return keys
