@@ -6,16 +6,19 @@ Booking through the services runs at ~1,400 entries/s (two hours for ten million
 is an INSERT and 112 rollup upserts. This writes the same rows the services would have written,
 in bulk, on an empty ledger of a migrated PostgreSQL:
 
-1. Entries: synthetic other-channel entries (source IMPORT, ~3 % ADJUSTMENT corrections) over
-   the bench catalog's products and 300 agencies (bench/ledger_reports.py makes them), dated
-   2021-01-01 … 2026-06-30 growing ~35 % a year, positions in date order. Each entry's hash is
-   its Merkle leaf hash from `merkle.encode_leaf`, the function booking uses. Rows are built as
-   COPY text by `--workers` processes, each COPYing its own chunks on its own connection, with
-   the entry table's indexes and foreign keys dropped for the load and rebuilt after it (one
-   sort per index instead of ten million insertions into each).
+1. Entries and their tree: synthetic other-channel entries (source IMPORT, ~3 % ADJUSTMENT
+   corrections) over the bench catalog's products and 300 agencies (bench/ledger_reports.py
+   makes them), dated 2021-01-01 … 2026-06-30 growing ~35 % a year, positions in date order.
+   Each entry's hash is its Merkle leaf hash from `merkle.encode_leaf`, the function booking
+   uses. Rows are built as COPY text by `--workers` processes, each COPYing its own chunks on
+   its own connection. A chunk is 2^17 entries, so it is a perfect subtree of the Merkle tree:
+   its worker also writes the chunk's leaves and inner nodes (what checkpointing would store),
+   and hands back the chunk's root; the nodes above the chunks are hashed from those roots.
+   Every index and foreign key of the entry, tree and rollup tables is dropped for the load and
+   rebuilt after it (one sort per index instead of ten million insertions into each).
 2. Rollups: `rollups.rebuild()`, in SQL: the finest cells in one pass, then ever coarser.
-3. The tree: `store.checkpoint()`, the ledger's own sequencing and signing, writing the tree
-   nodes with COPY (needs LEDGER_SIGNING_KEY like any checkpoint).
+3. The tree's head (size, sequenced position) and a checkpoint signed with `store.sign`, the
+   ledger's own signing (needs LEDGER_SIGNING_KEY like any checkpoint).
 4. The position and id sequences set past the last entry, so booking continues from there.
 
 `ledger.verify()` and `ledger.reconcile()` pass on the result (tests/bench/test_generate_ledger.py
@@ -36,7 +39,8 @@ from zoneinfo import ZoneInfo
 
 from bench import common
 
-CHUNK = 100_000
+NODE_COLUMNS = "level, index, hash, entry_id"
+CHUNK = 1 << 17  # a perfect subtree of the Merkle tree
 SEED = 2026
 
 
@@ -46,6 +50,7 @@ class Plan:
 
     url: str
     table: str
+    node_table: str
     columns: list[str]
     seed: int
     days: list[date]
@@ -74,13 +79,15 @@ def _text(value) -> str:
     return "\\N" if value is None else str(value)
 
 
-def chunk_rows(plan: Plan, start: int, stop: int) -> tuple[str, Decimal]:
-    """COPY text of the entries at positions start+1 … stop, and their sum."""
+def chunk_rows(plan: Plan, start: int, stop: int) -> tuple[str, str, Decimal, list[bytes]]:
+    """COPY text of the entries at positions start+1 … stop, of their tree nodes, their sum,
+    and the hashes of the chunk's compact range (its root when it is whole)."""
     from procurement.transparency import merkle
 
     rng = random.Random(plan.seed * 1_000_003 + start)
     shanghai = ZoneInfo("Asia/Shanghai")
-    lines, total = [], Decimal(0)
+    lines, nodes, total = [], [], Decimal(0)
+    tree = merkle.CompactRange()  # the chunk's own subtree: its indexes count from `start`
     day_index = bisect.bisect_left(plan.day_ends, start + 1)
     for position in range(start + 1, stop + 1):
         while plan.day_ends[day_index] < position:
@@ -132,24 +139,47 @@ def chunk_rows(plan: Plan, start: int, stop: int) -> tuple[str, Decimal]:
         values["id"] = position
         values["prev_hash"] = ""
         values["leaf_version"] = merkle.LEAF_VERSION
-        values["hash"] = merkle.leaf_hash(merkle.encode_leaf(values, merkle.LEAF_VERSION)).hex()
+        leaf = merkle.leaf_hash(merkle.encode_leaf(values, merkle.LEAF_VERSION))
+        values["hash"] = leaf.hex()
         lines.append("\t".join([_text(values[column]) for column in plan.columns]))
+        # Leaf index = position - 1: sequencing puts entries in the tree in position order.
+        nodes.append(f"0\t{position - 1}\t\\\\x{values['hash']}\t{position}")
+        for level, index, digest in tree.append(leaf):
+            nodes.append(f"{level}\t{(start >> level) + index}\t\\\\x{digest.hex()}\t\\N")
     lines.append("")
-    return "\n".join(lines), total
+    nodes.append("")
+    return "\n".join(lines), "\n".join(nodes), total, tree.hashes
 
 
-def _load_chunk(args: tuple[Plan, int, int]) -> tuple[int, Decimal]:
+def _load_chunk(args: tuple[Plan, int, int]) -> tuple[int, int, Decimal, list[bytes]]:
     import psycopg
 
     plan, start, stop = args
-    text, total = chunk_rows(plan, start, stop)
-    with (
-        psycopg.connect(plan.url, autocommit=True) as conn,
-        conn.cursor() as cursor,
-        cursor.copy(f"COPY {plan.table} ({', '.join(plan.columns)}) FROM STDIN") as copy,
-    ):
-        copy.write(text.encode())
-    return stop - start, total
+    entries, nodes, total, hashes = chunk_rows(plan, start, stop)
+    with psycopg.connect(plan.url, autocommit=True) as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY {plan.table} ({', '.join(plan.columns)}) FROM STDIN") as copy:
+            copy.write(entries.encode())
+        with cursor.copy(
+            f"COPY {plan.node_table} (level, index, hash, entry_id) FROM STDIN"
+        ) as copy:
+            copy.write(nodes.encode())
+    return start, stop - start, total, hashes
+
+
+def _upper_nodes(chunks: list[tuple[int, int, list[bytes]]], total: int, size: int):
+    """The tree above the chunks, from each chunk's compact range in order: (the stored nodes
+    whole chunks complete, as (level, index, hash), and the tree's compact range)."""
+    from procurement.transparency import merkle
+
+    levels = size.bit_length() - 1
+    top, nodes, tail = merkle.CompactRange(), [], []
+    for _start, count, hashes in sorted(chunks):
+        if count == size:
+            # A whole chunk is one leaf of the tree of chunks, at level `levels` of the real one.
+            nodes += [(levels + lv, index, h) for lv, index, h in top.append(hashes[0])]
+        else:  # only the last chunk is partial: its perfect subtrees end the compact range
+            tail = hashes
+    return nodes, merkle.CompactRange(total, [*top.hashes, *tail])
 
 
 CHANNELS = ["SHANHAI"] * 6 + ["832平台"] * 3 + ["线下"]
@@ -187,10 +217,17 @@ def _drop(cursor, table: str, name: str, statement: str) -> None:
 
 
 def generate(
-    total: int, *, workers: int = 2, seed: int = SEED, products: int = 600, quiet: bool = False
+    total: int,
+    *,
+    workers: int = 2,
+    seed: int = SEED,
+    products: int = 600,
+    quiet: bool = False,
+    chunk: int = CHUNK,
 ) -> dict:
     """Write `total` entries, their rollups and their tree into the (empty) ledger of the
-    configured PostgreSQL database. Returns the seconds of each step."""
+    configured PostgreSQL database, `chunk` entries (a power of two) per COPY. Returns the
+    seconds of each step."""
     from django.db import connection, transaction
     from psycopg.conninfo import make_conninfo
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -198,10 +235,18 @@ def generate(
     from bench import catalog_dataset
     from bench.ledger_reports import SUPPLIERS, auditor, make_agencies, products_by_supplier
     from procurement import ledger
-    from procurement.models import ContributionEntry, ContributionImport, LedgerTreeNode
+    from procurement.models import (
+        ContributionEntry,
+        ContributionImport,
+        ContributionRollup,
+        LedgerHead,
+        LedgerTreeNode,
+    )
     from procurement.reports import rollups
     from procurement.transparency import store
 
+    if chunk < 1 or chunk & (chunk - 1):
+        raise ValueError("a chunk is a perfect subtree: a power of two entries")
     if connection.vendor != "postgresql":
         raise SystemExit("The generator writes with PostgreSQL's COPY: use a PostgreSQL database.")
     if ContributionEntry.objects.exists():
@@ -231,6 +276,7 @@ def generate(
     plan = Plan(
         url=url,
         table=ContributionEntry._meta.db_table,
+        node_table=LedgerTreeNode._meta.db_table,
         columns=[field.column for field in ContributionEntry._meta.concrete_fields],
         seed=seed,
         days=days,
@@ -254,7 +300,7 @@ def generate(
     )
     timings["setup"] = time.perf_counter() - started
 
-    tables = [plan.table, LedgerTreeNode._meta.db_table]
+    tables = [plan.table, plan.node_table, ContributionRollup._meta.db_table]
     with connection.cursor() as cursor:
         dropped = _constraints_and_indexes(cursor, tables)
         for table, name, statement in dropped:
@@ -262,8 +308,8 @@ def generate(
     connection.close()  # the workers fork: none may share this connection
 
     started = time.perf_counter()
-    chunks = [(plan, s, min(s + CHUNK, total)) for s in range(0, total, CHUNK)]
-    amount = Decimal(0)
+    chunks = [(plan, s, min(s + chunk, total)) for s in range(0, total, chunk)]
+    amount, subtrees = Decimal(0), []
     with (
         multiprocessing.get_context("fork").Pool(workers) as pool,
         Progress(
@@ -274,11 +320,12 @@ def generate(
             disable=quiet,
         ) as progress,
     ):
-        task = progress.add_task("entries (COPY)", total=total)
-        for count, chunk_total in pool.imap_unordered(_load_chunk, chunks):
+        task = progress.add_task("entries and tree leaves (COPY)", total=total)
+        for start, count, chunk_total, hashes in pool.imap_unordered(_load_chunk, chunks):
             amount += chunk_total
+            subtrees.append((start, count, hashes))
             progress.advance(task, count)
-    timings["entries"] = time.perf_counter() - started
+    timings["entries and tree (COPY)"] = time.perf_counter() - started
 
     def step(name: str, function) -> None:
         began = time.perf_counter()
@@ -293,6 +340,24 @@ def generate(
             for _table, _name, statement in dropped:
                 if _table == table:
                     cursor.execute(statement)
+
+    def tree_top() -> None:
+        nodes, tree = _upper_nodes(subtrees, total, chunk)
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY {plan.node_table} ({NODE_COLUMNS}) FROM STDIN") as copy:
+                for node in nodes:
+                    copy.write_row((*node, None))
+        restore(plan.node_table)
+        with transaction.atomic():
+            LedgerHead.objects.update_or_create(
+                pk=1,
+                defaults={
+                    "tree_size": total,
+                    "sequenced_position": total,
+                    "last_position": total,
+                },
+            )
+            store.sign(tree)
 
     def roll_up() -> None:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -310,11 +375,11 @@ def generate(
     ContributionImport.objects.filter(pk=batch.pk).update(total=amount)
     step("entry indexes and constraints", lambda: restore(plan.table))
     step("sequences and statistics", sequences)
+    step("tree top, indexes, signed checkpoint", tree_top)
     step("rollups (SQL rebuild)", roll_up)
-    step("tree and signed checkpoint", store.checkpoint)
-    step("tree indexes and constraints", lambda: restore(tables[1]))
+    step("rollup index", lambda: restore(tables[2]))
     with connection.cursor() as cursor:
-        for table in (*tables, "procurement_contributionrollup"):
+        for table in tables:
             cursor.execute(f"VACUUM ANALYZE {table}")  # noqa: S608 - our own table names
     return timings
 

@@ -116,10 +116,16 @@ def _column(attribute: str) -> str:
     return ContributionEntry._meta.get_field(attribute.removesuffix("_id")).column
 
 
+# Dimensions shown by a name of their own (the others' label is their value).
+NAMED = [d for d, (value, label) in DIMENSIONS.items() if value != label]
+
+
 def _labelled(label: str) -> str:
     """A label that carries its entry's position in front (zero-padded), so that max() over
-    cells picks the latest entry's label however many levels it is taken through."""
-    return f"lpad(position::text, 20, '0') || coalesce({label}::text, '')"
+    cells picks the latest entry's label however many levels it is taken through. Compared
+    byte-wise (COLLATE "C"): a linguistic collation's strcoll per comparison made the label
+    aggregates the slowest part of the rebuild."""
+    return f"(lpad(position::text, 20, '0') || coalesce({label}::text, '')) COLLATE \"C\""
 
 
 def _rebuild_statements() -> list[str]:
@@ -128,51 +134,70 @@ def _rebuild_statements() -> list[str]:
     dimension), those to the month cells of each pair of dimensions, those to year cells, a
     pair's cells to each single dimension's, a single's to the everything grouping. One
     GROUP BY GROUPING SETS pass over all 112 groupings measured thousands of times slower
-    (PostgreSQL 15 keeps one hash table per set and touches each per row)."""
+    (PostgreSQL 15 keeps one hash table per set and touches each per row).
+
+    What kept it slow at scale (issue 15): every value and label was compared with the
+    database's collation (strcoll, no abbreviated sort keys) and every dimension carried a
+    position-prefixed label through every step. Now the work tables compare bytes (COLLATE
+    "C"; only grouping and max() use them, the order of the stored cells is the index's), only
+    AGENCY, SUPPLIER and COUNTY carry labels (the others' label is their value), and the work
+    tables are analysed so the planner sizes its hash tables from real counts."""
     entries = ContributionEntry._meta.db_table
     dims = sorted(DIMENSIONS)
     base_columns = ", ".join(
         [
             "date_trunc('month', business_date)::date AS month",
-            *[f"coalesce({_column(DIMENSIONS[d][0])}::text, '') AS v_{d}" for d in dims],
-            *[f"max({_labelled(_column(DIMENSIONS[d][1]))}) AS l_{d}" for d in dims],
+            *[
+                f"coalesce({_column(DIMENSIONS[d][0])}::text, '') COLLATE \"C\" AS v_{d}"
+                for d in dims
+            ],
+            *[f"max({_labelled(_column(DIMENSIONS[d][1]))}) AS l_{d}" for d in dims if d in NAMED],
             "sum(amount) AS total",
             "count(*) AS n",
         ]
     )
+
+    def label(d: str) -> str:
+        return f"max(l_{d})" if d in NAMED else "NULL"
+
     statements = [
         "CREATE TEMPORARY TABLE rollup_base ON COMMIT DROP AS "  # noqa: S608
         f"SELECT {base_columns} FROM {entries} "
         f"GROUP BY 1, {', '.join(str(n) for n in range(2, len(dims) + 2))}",
-        "CREATE TEMPORARY TABLE rollup_cells (dimensions text, period text, month date, "
-        "value1 text, value2 text, label1 text, label2 text, total numeric, entry_count bigint) "
-        "ON COMMIT DROP",
+        "ANALYZE rollup_base",
+        # label1/label2: position-prefixed names of NAMED dimensions, NULL for the others.
+        'CREATE TEMPORARY TABLE rollup_cells (dimensions text COLLATE "C", period text, '
+        'month date, value1 text COLLATE "C", value2 text COLLATE "C", label1 text COLLATE "C", '
+        'label2 text COLLATE "C", total numeric, entry_count bigint) ON COMMIT DROP',
     ]
     cells = "INSERT INTO rollup_cells "
     for first, second in combinations(dims, 2):
         statements.append(
             cells + f"SELECT '{first}|{second}', 'MONTH', month, v_{first}, v_{second}, "  # noqa: S608
-            f"max(l_{first}), max(l_{second}), sum(total), sum(n) FROM rollup_base "
+            f"{label(first)}, {label(second)}, sum(total), sum(n) FROM rollup_base "
             f"GROUP BY month, v_{first}, v_{second}"
         )
+    statements.append("ANALYZE rollup_cells")
     # Each single dimension from the first pair it is part of; everything from one single.
     for d in dims:
         pair = grouping_key([d, dims[1] if d == dims[0] else dims[0]])
         side = 1 if pair.startswith(d + "|") else 2
         statements.append(
-            cells + f"SELECT '{d}', 'MONTH', month, value{side}, '', max(label{side}), '', "  # noqa: S608
+            cells + f"SELECT '{d}', 'MONTH', month, value{side}, '', max(label{side}), NULL, "  # noqa: S608
             f"sum(total), sum(entry_count) FROM rollup_cells "
             f"WHERE dimensions = '{pair}' AND period = 'MONTH' GROUP BY month, value{side}"
         )
     statements += [
-        cells + "SELECT '', 'MONTH', month, '', '', '', '', sum(total), sum(entry_count) "  # noqa: S608
+        cells + "SELECT '', 'MONTH', month, '', '', NULL, NULL, sum(total), sum(entry_count) "  # noqa: S608
         f"FROM rollup_cells WHERE dimensions = '{dims[0]}' AND period = 'MONTH' GROUP BY month",
         cells + "SELECT dimensions, 'YEAR', date_trunc('year', month)::date, value1, value2, "  # noqa: S608
         "max(label1), max(label2), sum(total), sum(entry_count) FROM rollup_cells "
         "WHERE period = 'MONTH' GROUP BY 1, 2, 3, 4, 5",
         f"INSERT INTO {TABLE} ({COLUMNS}) SELECT dimensions, period, month, value1, value2, "  # noqa: S608
-        "substr(label1, 21), substr(label2, 21), total, entry_count FROM rollup_cells "
-        # In the unique index's order, so its pages fill one after another.
+        "coalesce(substr(label1, 21), value1), coalesce(substr(label2, 21), value2), total, "
+        "entry_count FROM rollup_cells "
+        # In the unique index's order (byte order, as C.UTF-8 sorts), so its pages fill one
+        # after another.
         "ORDER BY dimensions, period, month, value1, value2",
     ]
     return statements
