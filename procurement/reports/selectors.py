@@ -14,6 +14,7 @@ empty value stands for entries without one (imports have no agency or supplier).
 """
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -92,10 +93,17 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class Summary:
+    """`total` and `entry_count` cover every group; `rows` is the page asked for (all rows
+    when no page size is given), in the order of the grouping's values."""
+
     total: Decimal
     entry_count: int
     rows: list[SummaryRow]
     from_rollups: bool
+    has_more: bool = False
+    # The stored values of the page's last group: where the next page starts (`after`).
+    end_key: list | None = None
+    row_count: Callable[[], int] | None = None  # the number of groups; a query, run on demand
 
 
 def scoped_filter(acting_user: Any, filters: LedgerFilter | None) -> LedgerFilter:
@@ -123,20 +131,55 @@ def _month_end(day: date) -> date:
 
 
 def contribution_summary(
-    *, acting_user: Any, filters: LedgerFilter | None, group_by: list[str]
+    *,
+    acting_user: Any,
+    filters: LedgerFilter | None,
+    group_by: list[str],
+    first: int | None = None,
+    after: list | None = None,
 ) -> Summary:
+    """Totals by the `group_by` dimensions. With `first`, only that many groups, those after
+    the group whose stored values are `after` (a previous page's `end_key`): a page is one
+    index range of the rollups however many groups there are (issue 15: 15,000 agency ×
+    supplier rows took 47 s to answer), and the totals still cover every group."""
     filters = scoped_filter(acting_user, filters)
     unknown = [g for g in group_by if g not in GROUP_DIMENSIONS]
     if unknown or len(set(group_by)) != len(group_by):
         raise BadUserInput(f"Cannot group by {unknown or group_by}.")
     dims = sorted({g for g in group_by if g not in TIME_DIMENSIONS} | set(filters.values))
     if len(dims) <= 2 and _month_aligned(filters):
-        return _from_rollups(filters, group_by, dims)
-    return _from_entries(filters, group_by)
+        return _from_rollups(filters, group_by, dims, first, after)
+    return _from_entries(filters, group_by, first, after)
 
 
-def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -> Summary:
-    by_year = "MONTH" not in group_by and _year_aligned(filters)
+def _checked_key(after: list | None, fields: list[str]) -> list | None:
+    """`after` as the values of `fields` (YEAR and MONTH numbers, the others text), or a
+    BadUserInput when it cannot be a group of this summary."""
+    if after is None:
+        return None
+    if len(after) == len(fields) and all(
+        isinstance(value, int) if name in TIME_DIMENSIONS else isinstance(value, str)
+        for name, value in zip(fields, after, strict=True)
+    ):
+        return after
+    raise BadUserInput("`after` is not a cursor of this summary; use the endCursor it handed out.")
+
+
+def _beyond(fields: list[str], values: list) -> Q:
+    """Groups after `values` in the order of `fields`: (f1 > v1) or (f1 = v1 and f2 > v2) …,
+    and f1 ≥ v1 besides, which the database can use as an index range."""
+    alternatives, equal = [], Q()
+    for name, value in zip(fields, values, strict=True):
+        alternatives.append(equal & Q(**{f"{name}__gt": value}))
+        equal &= Q(**{name: value})
+    either = Q()
+    for alternative in alternatives:
+        either |= alternative
+    return Q(**{f"{fields[0]}__gte": values[0]}) & either
+
+
+def _rollup_cells(filters: LedgerFilter, dims: list[str], by_year: bool) -> QuerySet:
+    """The cells of the grouping `dims` (one or two dimensions, or none) within the filter."""
     cells = ContributionRollup.objects.filter(
         dimensions=grouping_key(dims),
         period=RollupPeriod.YEAR if by_year else RollupPeriod.MONTH,
@@ -146,9 +189,22 @@ def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -
     if filters.date_to:
         cells = cells.filter(month__lte=filters.date_to)
     column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
-    label = {dim: f"label{n}" for n, dim in enumerate(dims, start=1)}
     for dim, allowed in filters.values.items():
         cells = cells.filter(**{f"{column[dim]}__in": allowed})
+    return cells
+
+
+def _from_rollups(
+    filters: LedgerFilter,
+    group_by: list[str],
+    dims: list[str],
+    first: int | None = None,
+    after: list | None = None,
+) -> Summary:
+    by_year = "MONTH" not in group_by and _year_aligned(filters)
+    cells = _rollup_cells(filters, dims, by_year)
+    column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
+    label = {dim: f"label{n}" for n, dim in enumerate(dims, start=1)}
     group_fields, annotations = [], {}
     for g in group_by:
         if g == "YEAR":
@@ -160,26 +216,49 @@ def _from_rollups(filters: LedgerFilter, group_by: list[str], dims: list[str]) -
             group_fields += ["YEAR", "MONTH"]
         else:
             group_fields.append(column[g])
-    rows = (
-        cells.annotate(**annotations)
-        .values(*dict.fromkeys(group_fields))
-        .annotate(
-            sum_total=Sum("total"),
-            sum_count=Sum("entry_count"),
-            **{f"l_{g}": Max(label[g]) for g in group_by if g in label},
+    fields = list(dict.fromkeys(group_fields))
+    cells = cells.annotate(**annotations)
+    key = _checked_key(after, fields)
+
+    def groups(cells: QuerySet) -> QuerySet:
+        return (
+            cells.values(*fields)
+            .annotate(sum_total=Sum("total"), sum_count=Sum("entry_count"))
+            .filter(sum_count__gt=0)
         )
-        .order_by(*dict.fromkeys(group_fields))
+
+    rows = (
+        groups(cells.filter(_beyond(fields, key)) if key is not None else cells)
+        .annotate(**{f"l_{g}": Max(label[g]) for g in group_by if g in label})
+        .order_by(*fields)
     )
+    if first is not None:
+        rows = rows[: first + 1]
+    found = list(rows)
+    page = found[:first] if first is not None else found
     result = [
         SummaryRow(
             keys=[_key(g, row, column, prefix="l_") for g in group_by],
             total=row["sum_total"],
             entry_count=row["sum_count"],
         )
-        for row in rows
-        if row["sum_count"]
+        for row in page
     ]
-    return _summary(result, from_rollups=True)
+    if first is None and key is None:
+        return _summary(result, from_rollups=True)
+    # The totals of every group: from the cells of the filter's own dimensions, the fewest.
+    totals = _rollup_cells(filters, sorted(filters.values), by_year).aggregate(
+        total=Sum("total"), count=Sum("entry_count")
+    )
+    return Summary(
+        total=totals["total"] or Decimal("0.00"),
+        entry_count=totals["count"] or 0,
+        rows=_public_values(result),
+        from_rollups=True,
+        has_more=len(found) > len(page),
+        end_key=[page[-1][f] for f in fields] if page else None,
+        row_count=lambda: groups(cells).order_by().count(),
+    )
 
 
 def _public_values(rows: list[SummaryRow]) -> list[SummaryRow]:
@@ -235,7 +314,12 @@ def entries_matching(filters: LedgerFilter) -> QuerySet[ContributionEntry]:
     return entries
 
 
-def _from_entries(filters: LedgerFilter, group_by: list[str]) -> Summary:
+def _from_entries(
+    filters: LedgerFilter,
+    group_by: list[str],
+    first: int | None = None,
+    after: list | None = None,
+) -> Summary:
     annotations, fields = {}, []
     column = {}
     for g in group_by:
@@ -249,26 +333,52 @@ def _from_entries(filters: LedgerFilter, group_by: list[str]) -> Summary:
         else:
             column[g] = ENTRY_FIELD[g]
             fields.append(ENTRY_FIELD[g])
-    rows = (
+    fields = list(dict.fromkeys(fields))
+    rows = list(
         entries_matching(filters)
         .annotate(**annotations)
-        .values(*dict.fromkeys(fields))
+        .values(*fields)
         .annotate(
             sum_total=Sum("amount"),
             sum_count=Count("id"),
             **{f"l_{g}": Max(LABEL_FIELD[g]) for g in column},
         )
-        .order_by(*dict.fromkeys(fields))
+        .order_by(*fields)
     )
-    result = [
-        SummaryRow(
-            keys=[_key(g, row, column, prefix="l_") for g in group_by],
-            total=row["sum_total"],
-            entry_count=row["sum_count"],
-        )
-        for row in rows
-    ]
-    return _summary(result, from_rollups=False)
+    summary = _summary(
+        [
+            SummaryRow(
+                keys=[_key(g, row, column, prefix="l_") for g in group_by],
+                total=row["sum_total"],
+                entry_count=row["sum_count"],
+            )
+            for row in rows
+        ],
+        from_rollups=False,
+    )
+    if first is None and after is None:
+        return summary
+    # Summed from the entries, every group is at hand: the page is taken here. Group values
+    # are stored as they are (ids as numbers), so the cursor compares them as they are.
+    keys = [[row[f] for f in fields] for row in rows]
+    start = 0
+    if after is not None:
+        if after not in keys:
+            raise BadUserInput(
+                "`after` is not a cursor of this summary; use the endCursor it handed out."
+            )
+        start = keys.index(after) + 1
+    stop = len(rows) if first is None else start + first
+    page = summary.rows[start:stop]
+    return Summary(
+        total=summary.total,
+        entry_count=summary.entry_count,
+        rows=page,
+        from_rollups=False,
+        has_more=stop < len(rows),
+        end_key=keys[stop - 1] if page else None,
+        row_count=lambda: len(rows),
+    )
 
 
 def _summary(rows: list[SummaryRow], *, from_rollups: bool) -> Summary:
@@ -279,6 +389,7 @@ def _summary(rows: list[SummaryRow], *, from_rollups: bool) -> Summary:
         entry_count=sum(r.entry_count for r in rows),
         rows=rows,
         from_rollups=from_rollups,
+        row_count=lambda: len(rows),
     )
 
 

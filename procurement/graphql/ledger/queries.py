@@ -3,6 +3,8 @@
 import graphene
 
 from procurement.graphql.ledger.types import (
+    SUMMARY_MAX_PAGE_SIZE,
+    SUMMARY_PAGE_SIZE,
     ContributionConnection,
     ContributionDimension,
     ContributionFilterInput,
@@ -11,6 +13,7 @@ from procurement.graphql.ledger.types import (
     LedgerInclusionProofType,
     LedgerPublicKeyType,
     LedgerVerifyType,
+    SummaryPage,
     SummaryType,
     TargetCoverageType,
     TargetProgressType,
@@ -22,7 +25,7 @@ from procurement.services import transparency
 from procurement.transparency import signing
 from shop.core.errors import BadUserInput
 from shop.core.graphql.connection import PaginatedField
-from shop.core.graphql.ids import decode_id
+from shop.core.graphql.ids import decode_cursor, decode_id
 
 
 class LedgerQueries(graphene.ObjectType):
@@ -38,6 +41,13 @@ class LedgerQueries(graphene.ObjectType):
         required=True,
         filter=ContributionFilterInput(),
         group_by=graphene.List(graphene.NonNull(ContributionDimension)),
+        first=graphene.Int(
+            description=f"At most this many rows, 0 to {SUMMARY_MAX_PAGE_SIZE}; "
+            f"{SUMMARY_PAGE_SIZE} when not given."
+        ),
+        after=graphene.String(
+            description="The previous page's `pageInfo.endCursor` (same filter and groupBy)."
+        ),
     )
     contributions = PaginatedField(ContributionConnection, filter=ContributionFilterInput())
     ledger_verify = graphene.Field(LedgerVerifyType, required=True)
@@ -92,12 +102,29 @@ class LedgerQueries(graphene.ObjectType):
         target = reports.targets_visible_to(acting_user=info.context.user).filter(code=code).first()
         return reports.target_progress(target) if target else None
 
-    def resolve_contribution_summary(root, info, filter=None, group_by=None):
-        return reports.contribution_summary(
+    def resolve_contribution_summary(
+        root, info, filter=None, group_by=None, first=None, after=None
+    ):
+        group_by = [getattr(g, "value", g) for g in group_by or []]
+        if first is None:
+            first = SUMMARY_PAGE_SIZE
+        if not 0 <= first <= SUMMARY_MAX_PAGE_SIZE:
+            raise BadUserInput(f"`first` must be between 0 and {SUMMARY_MAX_PAGE_SIZE}.")
+        scope = f"Query.contributionSummary:{','.join(group_by)}"
+        key = None
+        if after is not None and (key := decode_cursor(after, scope)) is None:
+            raise BadUserInput(
+                "`after` is not a cursor of this summary; use the endCursor it handed out, "
+                "with the same groupBy."
+            )
+        summary = reports.contribution_summary(
             acting_user=info.context.user,
             filters=ledger_filter_from(filter),
-            group_by=[getattr(g, "value", g) for g in group_by or []],
+            group_by=group_by,
+            first=first,
+            after=key,
         )
+        return SummaryPage(summary, scope, after_given=after is not None)
 
     def resolve_contributions(root, info, filter=None):
         return reports.contributions_visible_to(

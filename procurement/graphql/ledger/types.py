@@ -1,5 +1,7 @@
 """The contribution ledger's GraphQL types and its filter input."""
 
+from dataclasses import dataclass
+
 import graphene
 from django.utils import timezone
 from graphene_django import DjangoObjectType
@@ -15,6 +17,7 @@ from procurement.models import (
 )
 from procurement.reports import dimensions
 from procurement.reports import selectors as reports
+from shop.core.graphql.ids import encode_cursor
 from shop.core.graphql.types import CountableConnection, Money
 
 ContributionKindEnum = graphene.Enum.from_enum(ContributionKind, name="ContributionKind")
@@ -163,16 +166,58 @@ class SummaryRowType(graphene.ObjectType):
         return Money.of(self.total)
 
 
+# Rows of a summary per page: 100 unless `first` says otherwise, up to 1000 (docs/decisions.md).
+SUMMARY_PAGE_SIZE = 100
+SUMMARY_MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class SummaryPage:
+    """A summary as the API answers it: the selector's page, and how to ask for the next."""
+
+    summary: reports.Summary
+    scope: str  # the cursors' scope: the summary's groupBy
+    after_given: bool
+
+
 class SummaryType(graphene.ObjectType):
-    total = graphene.Field(Money, required=True)
-    entry_count = graphene.Int(required=True)
-    rows = graphene.List(graphene.NonNull(SummaryRowType), required=True)
+    total = graphene.Field(Money, required=True, description="Of every row, on every page.")
+    entry_count = graphene.Int(required=True, description="Of every row, on every page.")
+    rows = graphene.List(
+        graphene.NonNull(SummaryRowType),
+        required=True,
+        description="One page of rows, in the order of their keys' values (see `first`).",
+    )
+    row_count = graphene.Int(required=True, description="How many rows there are on all pages.")
+    page_info = graphene.Field(
+        graphene.relay.PageInfo,
+        required=True,
+        description="`endCursor` is the `after` of the next page while `hasNextPage`.",
+    )
 
     class Meta:
         name = "ContributionSummary"
 
-    def resolve_total(self, info):
-        return Money.of(self.total)
+    def resolve_total(self: SummaryPage, info):
+        return Money.of(self.summary.total)
+
+    def resolve_entry_count(self: SummaryPage, info):
+        return self.summary.entry_count
+
+    def resolve_rows(self: SummaryPage, info):
+        return self.summary.rows
+
+    def resolve_row_count(self: SummaryPage, info):
+        return self.summary.row_count()
+
+    def resolve_page_info(self: SummaryPage, info):
+        end = self.summary.end_key
+        return graphene.relay.PageInfo(
+            has_next_page=self.summary.has_more,
+            has_previous_page=self.after_given,
+            start_cursor=None,
+            end_cursor=encode_cursor(self.scope, end) if end is not None else None,
+        )
 
 
 class ImportBatchType(graphene.ObjectType):
