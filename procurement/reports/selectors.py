@@ -368,7 +368,7 @@ def _from_entries(
                 "`after` is not a cursor of this summary; use the endCursor it handed out."
             )
         start = keys.index(after) + 1
-    stop = len(rows) if first is None else start + first
+    stop = len(rows) if first is None else min(start + first, len(rows))
     page = summary.rows[start:stop]
     return Summary(
         total=summary.total,
