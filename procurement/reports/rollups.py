@@ -18,19 +18,11 @@ from itertools import combinations
 from django.db import connection, transaction
 
 from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod
+from procurement.reports import dimensions
 
-# Report dimension → (value attribute, label attribute) of an entry.
+# Report dimension → (value attribute, label attribute) of an entry (declared in dimensions.py).
 DIMENSIONS: dict[str, tuple[str, str]] = {
-    "KIND": ("kind", "kind"),
-    "CITY": ("agency_city", "agency_city"),
-    "AGENCY_TYPE": ("agency_type", "agency_type"),
-    "AGENCY": ("agency_id", "agency_name"),
-    "CHANNEL": ("channel", "channel"),
-    "SUPPLIER": ("supplier_id", "supplier_name"),
-    "COUNTY": ("origin_county_code", "origin_county_name"),
-    "CATEGORY": ("category", "category"),
-    "BUYER_PROVINCE": ("buyer_province", "buyer_province"),
-    "ORIGIN_PROVINCE": ("origin_province", "origin_province"),
+    d.name: (d.value_attr, d.label_attr) for d in dimensions.DIMENSIONS
 }
 GROUPINGS: list[tuple[str, ...]] = [
     (),
