@@ -1,7 +1,8 @@
 """Who may see and act on which procurement rows: the one place for it.
 
 - Row scopes: an agency's buyers see their agency's rows, supplier staff their supplier's,
-  operators and auditors all (`orders`, `complaints`, `agencies`, `ledger_scope`).
+  operators and auditors all (`orders`, `complaints`, `agencies`, `purchase_requests`,
+  `basket_uploads`, `ledger_scope`).
 - Locked getters for the services (`order_for`, `agency_for`): another organisation's row is
   answered like an unknown one.
 - Mutation policies (`POLICIES`): the roles allowed to call each mutation, read by the
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from procurement.models import Agency, Complaint, Order
+from procurement.models import Agency, BasketUpload, Complaint, Order, PurchaseRequest
 from shop.accounts.models import Role
 from shop.core.errors import NotFound, PermissionDenied
 from shop.core.permissions import require_authenticated, require_role
@@ -93,6 +94,23 @@ def agencies(acting_user: Any) -> QuerySet[Agency]:
     return rows.filter(pk=acting_user.agency_id) if acting_user.role == A else rows
 
 
+def purchase_requests(acting_user: Any) -> QuerySet[PurchaseRequest]:
+    """An agency's members see its purchase requests; operators and auditors all."""
+    require_role(acting_user, OP, AU, A)
+    return own_rows(PurchaseRequest.objects.all(), acting_user)
+
+
+# Whoever may upload a basket downloads its template and sees the uploads.
+BASKET_USERS = POLICIES["basketUpload"]
+
+
+def basket_uploads(acting_user: Any) -> QuerySet[BasketUpload]:
+    """A spreadsheet basket is seen by its agency's buyers only (not operators or auditors:
+    until checked out it is a draft, and its orders are what they see)."""
+    require_role(acting_user, *BASKET_USERS)
+    return BasketUpload.objects.filter(agency_id=acting_user.agency_id)
+
+
 def order_for(acting_user: Any, order_id: int | None, *, roles: tuple[str, ...]) -> Order:
     """The order, locked, if the caller may act on it: an agency its own orders, supplier staff
     their supplier's, operators any. Someone else's order is answered like an unknown one."""
@@ -104,10 +122,14 @@ def order_for(acting_user: Any, order_id: int | None, *, roles: tuple[str, ...])
     return order
 
 
-def agency_for(acting_user: Any, agency_id: int | None, *, roles: tuple[str, ...]) -> Agency:
-    """The agency, if the caller may act for it: its own buyers, or an operator."""
+def agency_for(
+    acting_user: Any, agency_id: int | None, *, roles: tuple[str, ...], lock: bool = False
+) -> Agency:
+    """The agency (locked if asked), if the caller may act for it: its own buyers, or an
+    operator."""
     require_role(acting_user, *roles)
-    agency = Agency.objects.filter(pk=agency_id).first()
+    rows = Agency.objects.select_for_update() if lock else Agency.objects.all()
+    agency = rows.filter(pk=agency_id).first()
     if agency is None or (acting_user.role == A and acting_user.agency_id != agency.pk):
         raise NotFound("No such agency.", field="agencyId")
     return agency

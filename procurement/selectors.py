@@ -184,32 +184,23 @@ def overdue_by_city(*, acting_user: Any, today: date | None = None) -> list[Over
 
 
 def basket_uploads_visible_to(*, acting_user: Any) -> QuerySet[BasketUpload]:
-    """A spreadsheet basket is seen by its agency's buyers only (not operators or auditors:
-    until checked out it is a draft, and its orders are what they see)."""
-    require_role(acting_user, Role.AGENCY)
-    return BasketUpload.objects.filter(agency_id=membership.agency_id_of(acting_user))
+    return access.basket_uploads(acting_user)
 
 
 def _agency_readable(acting_user: Any, agency_id: int | None) -> Agency | None:
     """The agency if the caller may read its approvals: its own members, operators, auditors."""
-    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
-    if acting_user.role == Role.AGENCY and membership.agency_id_of(acting_user) != agency_id:
-        return None
-    return Agency.objects.filter(pk=agency_id).first()
+    return access.agencies(acting_user).filter(pk=agency_id).first()
 
 
 def purchase_requests_visible_to(
     *, acting_user: Any, statuses: list[str] | None = None, agency_ids: list[int] | None = None
 ) -> QuerySet:
     """An agency's members see its purchase requests; operators and auditors all."""
-    from procurement.models import PurchaseRequest
-
-    require_role(acting_user, Role.OPERATOR, Role.AUDITOR, Role.AGENCY)
-    requests = PurchaseRequest.objects.select_related(
-        "agency", "requested_by", "decided_by", "checkout"
-    ).prefetch_related("checkout__orders")
-    if acting_user.role == Role.AGENCY:
-        requests = requests.filter(agency_id=membership.agency_id_of(acting_user))
+    requests = (
+        access.purchase_requests(acting_user)
+        .select_related("agency", "requested_by", "decided_by", "checkout")
+        .prefetch_related("checkout__orders")
+    )
     if statuses:
         requests = requests.filter(status__in=statuses)
     if agency_ids:

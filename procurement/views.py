@@ -250,11 +250,12 @@ def supplier_statement_xlsx(request: HttpRequest):
 
 def _basket_template(request: HttpRequest, respond):
     """The basket template: the header row only (agency buyers; docs/spreadsheet-baskets.md)."""
+    from procurement.access import BASKET_USERS
     from procurement.basket_files import TEMPLATE_HEADER
     from shop.core.permissions import require_role
 
     def checked():
-        require_role(request.user, Role.AGENCY)
+        require_role(request.user, *BASKET_USERS)
         return respond(TEMPLATE_HEADER)
 
     return _answered(request, checked)

@@ -7,11 +7,10 @@ from graphene_file_upload.scalars import Upload
 
 from catalog.graphql.types import ProductVariantType
 from procurement import basket_files, models, selectors
-from procurement.access import POLICIES
+from procurement.access import BASKET_USERS, POLICIES
 from procurement.graphql.mutations import ShippingAddressInput
 from procurement.graphql.types import OrderType, ProcurementError
 from procurement.services import baskets, checkout
-from shop.accounts.models import Role
 from shop.core.graphql.errors import errors_field
 from shop.core.graphql.ids import decode_id
 from shop.core.graphql.mutations import BaseMutation, DomainErrorPayload
@@ -124,7 +123,7 @@ class BasketQueries(graphene.ObjectType):
         return uploads.filter(pk=decode_id(id, "BasketUpload")).first()
 
     def resolve_basket_template(root, info):
-        require_role(info.context.user, Role.AGENCY)
+        require_role(info.context.user, *BASKET_USERS)
         return BasketTemplateType(
             csv_url=f"{TEMPLATE_PATH}.csv",
             xlsx_url=f"{TEMPLATE_PATH}.xlsx",

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from procurement import membership
+from procurement.access import POLICIES, agency_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     Agency,
@@ -24,6 +25,7 @@ from procurement.services.checkout import (
     APPROVAL_KEY_PREFIX,
     CheckoutLine,
     ShippingAddress,
+    active_agency,
     buying_agency,
     check_request,
     checked_key,
@@ -49,15 +51,10 @@ def _require_approver(acting_user: Any) -> None:
         )
 
 
-def _managed_agency(acting_user: Any, agency_id: int | None) -> Agency:
+def _managed_agency(acting_user: Any, agency_id: int | None, *, policy: str) -> Agency:
     """The agency, locked, if the caller manages it: an operator any, an approver their own
     (another agency's is answered like an unknown one)."""
-    require_role(acting_user, Role.OPERATOR, Role.AGENCY)
-    agency = Agency.objects.select_for_update().filter(pk=agency_id).first()
-    if agency is None or (
-        acting_user.role == Role.AGENCY and membership.agency_id_of(acting_user) != agency.pk
-    ):
-        raise NotFound("No such agency.", field="agencyId")
+    agency = agency_for(acting_user, agency_id, roles=POLICIES[policy], lock=True)
     if acting_user.role == Role.AGENCY:
         _require_approver(acting_user)
     return agency
@@ -73,7 +70,7 @@ def agency_settings_update(
 ) -> Agency:
     """Set when approval is needed (a total above `approval_threshold`; None: never) and
     whether an approver may approve their own requests. Operators, or the agency's approvers."""
-    agency = _managed_agency(acting_user, agency_id)
+    agency = _managed_agency(acting_user, agency_id, policy="agencySettingsUpdate")
     changed: dict[str, Any] = {}
     if approval_threshold is not UNCHANGED:
         threshold = (
@@ -104,7 +101,7 @@ def agency_member_duties_set(
     """Give an agency member the buyer and approver duties, or take them away. Operators, or
     the agency's approvers for its other members (not for themselves: an agency cannot lose
     its last approver by a slip, and nobody promotes themselves)."""
-    require_role(acting_user, Role.OPERATOR, Role.AGENCY)
+    require_role(acting_user, *POLICIES["agencyMemberDutiesSet"])
     member = get_user_model().objects.filter(pk=user_id, role=Role.AGENCY).first()
     agency_id = membership.agency_id_of(member) if member is not None else None
     if agency_id is None or (
@@ -142,7 +139,7 @@ def agency_budget_set(
     """Set a year's budget for the agency (`line` empty) or one of its budget lines.
     Operators, or the agency's approvers. A budget may be set below what is already committed:
     nothing more is approved against it until orders are cancelled or it is raised."""
-    agency = _managed_agency(acting_user, agency_id)
+    agency = _managed_agency(acting_user, agency_id, policy="agencyBudgetSet")
     year = validation.year(year, code=ProcurementErrorCode.INVALID)
     line = validation.text(
         (line or "").strip(),
@@ -195,7 +192,7 @@ def purchase_request_create(
     """A buyer submits a basket for approval: checked and priced as a checkout is (so the
     buyer hears now about an unknown product or short stock), reserving nothing. Retrying with
     the same idempotency key returns the same request."""
-    agency = buying_agency(acting_user)
+    agency = buying_agency(acting_user, policy="purchaseRequestCreate")
     key = checked_key(idempotency_key)
     wanted = check_request(lines, shipping, ship_within_days)
     line = budgets.checked_line(agency.pk, budget_line) if budget_line else ""
@@ -233,13 +230,8 @@ def purchase_request_create(
     return request
 
 
-def _deciding_agency(acting_user: Any) -> Agency:
-    require_role(acting_user, Role.AGENCY)
-    agency = acting_user.agency
-    if agency is None or not agency.is_active:
-        raise DomainError(
-            "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
-        )
+def _deciding_agency(acting_user: Any, *, policy: str) -> Agency:
+    agency = active_agency(acting_user, policy=policy)
     _require_approver(acting_user)
     return agency
 
@@ -265,7 +257,7 @@ def purchase_request_approve(*, acting_user: Any, request_id: int | None) -> Pur
     """An approver releases a request: it is checked out exactly as a checkout is (all or
     nothing, against the budgets, priced now), or refused and left PENDING. Approving an
     approved request again returns it unchanged."""
-    agency = _deciding_agency(acting_user)
+    agency = _deciding_agency(acting_user, policy="purchaseRequestApprove")
     request = _request_of(agency, request_id)
     if request.status == PurchaseRequestStatus.APPROVED:
         return request
@@ -314,7 +306,7 @@ def purchase_request_decline(
 ) -> PurchaseRequest:
     """An approver declines a pending request, saying why. Nothing was reserved, so nothing
     is given back."""
-    agency = _deciding_agency(acting_user)
+    agency = _deciding_agency(acting_user, policy="purchaseRequestDecline")
     reason = validation.text(
         (reason or "").strip(),
         column=validation.column(PurchaseRequest, "decline_reason"),

@@ -33,7 +33,7 @@ ROW_FIELDS = {"variantId": "sku", "quantity": "quantity", "address": "deliveryAd
 def basket_upload(*, acting_user: Any, file_name: str, data: bytes) -> BasketUpload:
     """Read the file and keep its preview (agency buyers). A file that cannot be read as a
     basket is refused and nothing is kept; a readable one is kept with its rows' errors."""
-    agency = checkout.buying_agency(acting_user)
+    agency = checkout.buying_agency(acting_user, policy="basketUpload")
     sheet = basket_files.read_basket(data)
     lines = preview_lines(sheet.rows)
     with transaction.atomic():
@@ -132,7 +132,7 @@ def basket_checkout(
     An upload is checked out once: the upload row is locked for the checkout and then records
     it, so a second checkout with another key is refused, and a retry with the same key
     returns the same orders."""
-    checkout.buying_agency(acting_user)
+    checkout.buying_agency(acting_user, policy="basketCheckout")
     with transaction.atomic():
         upload = _own_upload(acting_user, upload_id)
         if upload.error_count:

@@ -28,10 +28,10 @@ from django.utils import timezone
 from catalog import version as catalog_version
 from catalog.models import ProductVariant, SupplierStatus, TierPrice, sellable_condition
 from procurement import membership, notifications
+from procurement.access import POLICIES
 from procurement.errors import ProcurementErrorCode
 from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
 from procurement.services import budgets
-from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.audit import audit_record_many
 from shop.core.errors import DomainError, DomainErrors
@@ -507,14 +507,21 @@ def checked_key(idempotency_key: str) -> str:
     return key
 
 
-def buying_agency(acting_user: Any) -> Agency:
-    """The active agency `acting_user` buys for, if they may buy for it."""
-    require_role(acting_user, Role.AGENCY)
+def active_agency(acting_user: Any, *, policy: str) -> Agency:
+    """The active agency `acting_user` acts for, if `policy` (a mutation of POLICIES) lets
+    them act."""
+    require_role(acting_user, *POLICIES[policy])
     agency = acting_user.agency
     if agency is None or not agency.is_active:
         raise DomainError(
             "This account's agency is not active.", code=ProcurementErrorCode.AGENCY_INACTIVE
         )
+    return agency
+
+
+def buying_agency(acting_user: Any, *, policy: str) -> Agency:
+    """The active agency `acting_user` buys for, if they may buy for it through `policy`."""
+    agency = active_agency(acting_user, policy=policy)
     can_buy, _can_approve = membership.duties_of(acting_user)
     if not can_buy:
         raise DomainError(
@@ -589,7 +596,7 @@ def checkout_create(
     hold more lines than one API request. Above the agency's approval threshold it is refused
     with APPROVAL_REQUIRED: submit it with `purchase_request_create` instead
     (docs/approvals.md)."""
-    agency = buying_agency(acting_user)
+    agency = buying_agency(acting_user, policy="checkoutCreate")
     key = checked_key(idempotency_key)
     wanted = check_request(lines, shipping, ship_within_days, max_lines)
     line = budgets.checked_line(agency.pk, budget_line) if budget_line else ""
