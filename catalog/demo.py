@@ -34,6 +34,7 @@ from catalog.models import (
 from catalog.services.products import slug_for
 from shop.accounts.demo import DEMO_ACCOUNTS
 from shop.accounts.models import Role, User
+from shop.accounts.organisations import no_membership
 
 # (credit code, name, kind, county code, status)
 SUPPLIERS = [
@@ -518,13 +519,13 @@ def _images(index: int, product: Product, colour) -> None:
 def load(progress, *, store_images: bool = True) -> str:
     suppliers = [_supplier(*row) for row in progress(SUPPLIERS, description="suppliers")]
     staff_email = DEMO_ACCOUNTS[Role.SUPPLIER]
-    staff = User.objects.filter(email=staff_email, supplier_membership__isnull=True).first()
+    staff = User.objects.filter(no_membership("supplier"), email=staff_email).first()
     if staff is not None:
         supplier_member_add(staff, suppliers[0])
     if store_images:  # the demo supplier's scans, downloadable through `fileUrl`
         _scans(suppliers[0])
     reviewer_email = DEMO_ACCOUNTS[Role.COUNTY_REVIEWER]
-    reviewer = User.objects.filter(email=reviewer_email, county_membership__isnull=True).first()
+    reviewer = User.objects.filter(no_membership("county"), email=reviewer_email).first()
     if reviewer is not None:
         county_member_add(reviewer, County.objects.get(code="640423"))
     for index, row in enumerate(progress(PRODUCTS, description="products")):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from shop.accounts import organisations
 from shop.core.storage import private_storage
 
 NINGXIA = "宁夏回族自治区"
@@ -119,9 +120,7 @@ class Supplier(models.Model):
     @property
     def staff(self) -> "models.QuerySet":
         """The accounts acting for this supplier (through their memberships)."""
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().objects.filter(supplier_membership__supplier=self)
+        return organisations.members("supplier", [self.pk])
 
 
 class SupplierMembership(models.Model):

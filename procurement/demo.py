@@ -66,6 +66,7 @@ from procurement.services import orders as order_services
 from procurement.services import payments as payment_services
 from shop.accounts.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from shop.accounts.models import Role, User
+from shop.accounts.organisations import no_membership
 
 TZ = ZoneInfo("Asia/Shanghai")
 SEED = 20210101
@@ -408,7 +409,7 @@ def _buyers(cast: Cast) -> None:
     """A buyer account per agency; the demo AGENCY account buys for 福州第一中学."""
     demo_agency = next(a for a in cast.agencies if a.name == DEMO_AGENCY_NAME)
     demo_buyer = User.objects.filter(
-        email=DEMO_ACCOUNTS[Role.AGENCY], agency_membership__isnull=True
+        no_membership("agency"), email=DEMO_ACCOUNTS[Role.AGENCY]
     ).first()
     if demo_buyer is not None:
         agency_member_add(demo_buyer, demo_agency)

@@ -1,15 +1,15 @@
-"""Which agency a user buys for, and who buys for an agency: the one place that knows how
-agency membership is stored (AgencyMembership rows), registered with the accounts app
-(shop/accounts/organisations.py) so that `user.agency` works without shop importing us."""
+"""Which agency a user buys for, who buys for an agency, and what each member may do there:
+the one place that knows how agency membership is stored (AgencyMembership rows, duties
+included), registered with the accounts app (shop/accounts/organisations.py) so that
+`user.agency` works without shop importing us."""
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from shop.accounts.models import Role
-from shop.accounts.organisations import Organisation, attach, register
+from shop.accounts.organisations import Organisation, attach, members, register
 
 
 def agency_id_of(user: Any) -> int | None:
@@ -19,10 +19,11 @@ def agency_id_of(user: Any) -> int | None:
 
 def agency_members(agency_id: int) -> QuerySet:
     """The active users buying for an agency."""
-    return get_user_model().objects.filter(agency_membership__agency_id=agency_id, is_active=True)
+    return members("agency", [agency_id]).filter(is_active=True)
 
 
-# A member without recorded duties buys and does not approve (docs/approvals.md).
+# A member without recorded duties buys and does not approve (docs/approvals.md): the
+# membership row's defaults.
 DEFAULT_DUTIES = (True, False)
 
 
@@ -34,31 +35,39 @@ class Member:
 
 
 def duties_of(user: Any) -> tuple[bool, bool]:
-    """(can buy, can approve) for an agency member."""
-    from procurement.models import AgencyMemberDuties
+    """(can buy, can approve) for an agency member: from the membership row loaded with the
+    user (as a request's user is, `User.objects.with_organisations()`: no statement), else
+    read now."""
+    from procurement.models import AgencyMembership
 
-    if user.__class__.agency_duties.is_cached(user):  # loaded with the user, as a request's is
-        row = getattr(user, "agency_duties", None)  # None: no row, the defaults
+    if user.__class__.agency_membership.is_cached(user):
+        row = getattr(user, "agency_membership", None)  # None: no membership
         return (row.can_buy, row.can_approve) if row is not None else DEFAULT_DUTIES
     duties = (
-        AgencyMemberDuties.objects.filter(user_id=user.pk)
+        AgencyMembership.objects.filter(user_id=user.pk)
         .values_list("can_buy", "can_approve")
         .first()
     )
     return duties if duties is not None else DEFAULT_DUTIES
 
 
+def duties_set(user: Any, *, can_buy: bool, can_approve: bool) -> Member:
+    """Record an agency member's duties, in the caller's transaction."""
+    from procurement.models import AgencyMembership
+
+    AgencyMembership.objects.filter(user_id=user.pk).update(
+        can_buy=can_buy, can_approve=can_approve
+    )
+    return Member(user, can_buy, can_approve)
+
+
 def members_with_duties(agency_id: int) -> list[Member]:
     """The agency's active members and their duties, by e-mail (one query)."""
-    users = agency_members(agency_id).select_related("agency_duties").order_by("email")
-    members = []
-    for user in users:
-        duties = getattr(user, "agency_duties", None)
-        can_buy, can_approve = (
-            (duties.can_buy, duties.can_approve) if duties is not None else DEFAULT_DUTIES
-        )
-        members.append(Member(user, can_buy, can_approve))
-    return members
+    users = agency_members(agency_id).select_related("agency_membership").order_by("email")
+    return [
+        Member(user, user.agency_membership.can_buy, user.agency_membership.can_approve)
+        for user in users
+    ]
 
 
 def agency_member_add(user: Any, agency: Any) -> None:
@@ -76,7 +85,5 @@ def register_organisations() -> None:
             membership_model="procurement.AgencyMembership",
             membership="agency_membership",
             missing="Agency buyers need an existing agency.",
-            # read by every checkout and approval (`duties_of`)
-            loaded_with_user=("agency_duties",),
         )
     )

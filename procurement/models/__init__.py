@@ -7,7 +7,6 @@ from procurement.models.agencies import (
 )
 from procurement.models.approvals import (
     AgencyBudget,
-    AgencyMemberDuties,
     PurchaseRequest,
     PurchaseRequestStatus,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "SHIP_WITHIN_DAYS",
     "Agency",
     "AgencyBudget",
-    "AgencyMemberDuties",
     "AgencyMembership",
     "AgencyType",
     "BasketPreviewLine",

@@ -4,6 +4,8 @@ share of their canteen purchases they reserve."""
 from django.conf import settings
 from django.db import models
 
+from shop.accounts import organisations
+
 
 class AgencyType(models.TextChoices):
     GOVERNMENT = "GOVERNMENT", "机关"
@@ -53,18 +55,20 @@ class Agency(models.Model):
     @property
     def staff(self) -> models.QuerySet:
         """The accounts buying for this agency (through their memberships)."""
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().objects.filter(agency_membership__agency=self)
+        return organisations.members("agency", [self.pk])
 
 
 class AgencyMembership(models.Model):
-    """An agency buyer account and the agency it buys for (one per account)."""
+    """An agency buyer account, the agency it buys for (one per account) and its duties there
+    (docs/approvals.md): by default a buyer who does not approve, as every agency account was
+    before approvals existed."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agency_membership"
     )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+    can_buy = models.BooleanField(default=True)
+    can_approve = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.user} → {self.agency}"

@@ -1,30 +1,10 @@
-"""Approval and budgets (docs/approvals.md): who in an agency may buy and approve, purchase
-requests awaiting an approver, and annual budgets (optionally per budget line)."""
+"""Approval and budgets (docs/approvals.md): purchase requests awaiting an approver and annual
+budgets (optionally per budget line). Who in an agency may buy and approve is on its
+membership row (AgencyMembership)."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-
-
-class AgencyMemberDuties(models.Model):
-    """What one agency member may do. No row: a buyer who does not approve (every agency
-    account before approvals existed could buy, and still can)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        primary_key=True,
-        on_delete=models.CASCADE,
-        related_name="agency_duties",
-    )
-    can_buy = models.BooleanField(default=True)
-    can_approve = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name_plural = "agency member duties"
-
-    def __str__(self) -> str:
-        return f"{self.user_id}: buy={self.can_buy} approve={self.can_approve}"
 
 
 class AgencyBudget(models.Model):

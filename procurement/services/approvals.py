@@ -14,7 +14,6 @@ from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     Agency,
     AgencyBudget,
-    AgencyMemberDuties,
     Checkout,
     Order,
     PurchaseRequest,
@@ -116,9 +115,7 @@ def agency_member_duties_set(
                 code=ProcurementErrorCode.SELF_APPROVAL,
                 field="userId",
             )
-    AgencyMemberDuties.objects.update_or_create(
-        user=member, defaults={"can_buy": bool(can_buy), "can_approve": bool(can_approve)}
-    )
+    duties = membership.duties_set(member, can_buy=bool(can_buy), can_approve=bool(can_approve))
     audit_record(
         actor=acting_user,
         action="agency.member_duties_set",
@@ -129,7 +126,7 @@ def agency_member_duties_set(
             "canApprove": bool(can_approve),
         },
     )
-    return membership.Member(member, bool(can_buy), bool(can_approve))
+    return duties
 
 
 @transaction.atomic

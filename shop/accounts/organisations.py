@@ -7,17 +7,19 @@ their memberships without importing catalog or procurement (shop is the base pac
 import it, never the other way round).
 
 An app registers one `Organisation` per kind from its AppConfig.ready(); `register` installs
-the `<attribute>` and `<attribute>_id` conveniences on User.
+the `<attribute>` and `<attribute>_id` conveniences on User. Who acts for an organisation is
+asked here too (`members`, `membership_in`), so no app spells the membership joins itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q, QuerySet
 
 from shop.accounts.errors import AccountErrorCode
 from shop.core.errors import DomainError
@@ -41,9 +43,6 @@ class Organisation:
     missing: str
     # Whether an existing organisation may take members (e.g. only Ningxia counties).
     fits: Callable[[Any], bool] = lambda organisation: True
-    # Other one-to-one rows of the user that the app reads on most of its members' requests
-    # (e.g. an agency buyer's duties): loaded with the user too, one join instead of a query.
-    loaded_with_user: tuple[str, ...] = ()
 
 
 _registry: dict[str, Organisation] = {}
@@ -83,9 +82,33 @@ def for_role(role: str) -> Organisation | None:
 
 
 def membership_accessors() -> list[str]:
-    """What `select_related` needs to load a user with every membership (and the rows its
-    kind reads with it, `loaded_with_user`) in one query."""
-    return [name for o in _registry.values() for name in (o.membership, *o.loaded_with_user)]
+    """What `select_related` needs to load a user with every membership in one query (an agency
+    member's duties are on theirs)."""
+    return [o.membership for o in _registry.values()]
+
+
+def organisation_id_path(attribute: str) -> str:
+    """The lookup from User to the id of the organisation of this kind it acts for (for
+    `values()` and filters): the one spelling of the membership join."""
+    return f"{_registry[attribute].membership}__{attribute}_id"
+
+
+def membership_in(attribute: str, organisation_ids: Iterable[int]) -> Q:
+    """The users acting for any of these organisations of one kind (`attribute`), as a
+    condition on User."""
+    return Q(**{f"{organisation_id_path(attribute)}__in": list(organisation_ids)})
+
+
+def no_membership(attribute: str) -> Q:
+    """The users acting for no organisation of this kind."""
+    return Q(**{f"{_registry[attribute].membership}__isnull": True})
+
+
+def members(attribute: str, organisation_ids: Iterable[int]) -> QuerySet:
+    """The accounts acting for any of these organisations of one kind (active or not)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(membership_in(attribute, organisation_ids))
 
 
 def find(kind: Organisation, organisation_id: int | None) -> Any:

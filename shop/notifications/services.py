@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from shop.accounts.models import Role
+from shop.accounts.organisations import membership_in, organisation_id_path
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, NotFound, PermissionDenied
@@ -150,17 +151,15 @@ def _people(suppliers: set[int], agencies: set[int]) -> list[_Person]:
     rows = (
         get_user_model()
         .objects.filter(
-            # The membership rows the organisations' apps keep (shop/accounts/organisations.py).
-            Q(supplier_membership__supplier_id__in=suppliers)
-            | Q(agency_membership__agency_id__in=agencies),
+            membership_in("supplier", suppliers) | membership_in("agency", agencies),
             is_active=True,
         )
         .order_by("pk")
         .values_list(
             "pk",
             "email",
-            "supplier_membership__supplier_id",
-            "agency_membership__agency_id",
+            organisation_id_path("supplier"),
+            organisation_id_path("agency"),
             "email_preference__event_types",
         )
     )

@@ -21,7 +21,11 @@ from tests.procurement.flows import buyer, staff_of, stocked_variant
 
 
 def member(agency, *, can_buy=True, can_approve=False):
-    """An agency member with the given duties (set by an operator, as in production)."""
+    """An agency member with the given duties (set by an operator, as in production), loaded
+    afresh as a request loads its user (the object the factory made holds the membership row
+    as it was before the duties were set)."""
+    from shop.accounts.models import User
+
     user = UserFactory(role=Role.AGENCY, agency=agency)
     approvals.agency_member_duties_set(
         acting_user=UserFactory(role=Role.OPERATOR),
@@ -29,7 +33,7 @@ def member(agency, *, can_buy=True, can_approve=False):
         can_buy=can_buy,
         can_approve=can_approve,
     )
-    return user
+    return User.objects.with_organisations().get(pk=user.pk)
 
 
 def approver_of(agency):
@@ -587,7 +591,8 @@ def test_an_approver_cannot_change_their_own_duties(gql, agency):
     assert payload(response, "agencyMemberDutiesSet")["errors"] == [
         {"field": "userId", "code": "SELF_APPROVAL"}
     ]
-    assert approver.agency_duties.can_buy is False
+    approver.agency_membership.refresh_from_db()
+    assert approver.agency_membership.can_buy is False
     assert AuditEvent.objects.count() == audit
 
 

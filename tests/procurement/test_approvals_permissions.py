@@ -8,7 +8,7 @@ from django.apps import apps
 from graphql_relay import to_global_id
 
 from catalog.models import ProductVariant
-from procurement.models import Agency, AgencyBudget, AgencyMemberDuties, PurchaseRequest
+from procurement.models import Agency, AgencyBudget, AgencyMembership, PurchaseRequest
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
 from tests.conftest import top_level_codes
@@ -38,7 +38,7 @@ def snapshot() -> dict:
     )
     state["budgets"] = sorted(AgencyBudget.objects.values_list("pk", "amount"))
     state["duties"] = sorted(
-        AgencyMemberDuties.objects.values_list("user_id", "can_buy", "can_approve")
+        AgencyMembership.objects.values_list("user_id", "agency_id", "can_buy", "can_approve")
     )
     state["stock"] = sorted(ProductVariant.objects.values_list("pk", "stock"))
     state["audit"] = AuditEvent.objects.count()
