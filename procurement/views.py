@@ -8,6 +8,7 @@ download changes nothing and CSRF does not apply."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
@@ -29,13 +30,14 @@ from shop.core.money import quantize_cny
 @dataclass(frozen=True)
 class Column:
     header: str
-    field: str  # what `values()` reads
-    cell: Callable[[Any, dict], Any] = lambda value, _context: value
+    field: str  # what the query reads
+    # The value as it is when None (the writers show None as an empty cell).
+    cell: Callable[[Any, dict], Any] | None = None
 
 
 def _dimension_column(dimension: dimensions.Dimension, column: dimensions.ExportColumn) -> Column:
     if column.part == "label":
-        return Column(column.header, dimension.label_attr, lambda v, _c: v or "")
+        return Column(column.header, dimension.label_attr)
     if dimension.id_type:
         type_name = dimension.id_type
         return Column(
@@ -46,7 +48,7 @@ def _dimension_column(dimension: dimensions.Dimension, column: dimensions.Export
     if dimension.public_codes is not None:
         name = dimension.name
         return Column(column.header, dimension.value_attr, lambda v, c: c[name].get(v, ""))
-    return Column(column.header, dimension.value_attr, lambda v, _c: "" if v is None else v)
+    return Column(column.header, dimension.value_attr)
 
 
 # The contributions export's own columns; the dimensions' are declared in dimensions.py.
@@ -60,7 +62,7 @@ FIXED_COLUMNS = {
     "product_name": Column("产品 product", "product_name"),
     # The entry's invoice, or its order's (contributions_visible_to).
     "invoice": Column("发票号 invoice", "invoice"),
-    "order": Column("订单号 order", "order__number", lambda v, _c: v or ""),
+    "order": Column("订单号 order", "order__number"),
     "reason": Column("说明 reason", "reason"),
     "hash": Column("哈希 hash", "hash"),
 }
@@ -127,13 +129,20 @@ def filter_data(request: HttpRequest) -> dict:
 
 
 def _rows(entries) -> Iterator[list]:
-    """The export's rows, each cell made from its column's field by name."""
+    """The export's rows, each cell made from its column's field, found by name once: the
+    fields in columns' order, then the few cells that change their value (as fast per row as
+    the hand-indexed rows were; a dict per row took twice the CPU)."""
     fields = list(dict.fromkeys(column.field for column in COLUMNS))
+    in_order = itemgetter(*(fields.index(column.field) for column in COLUMNS))
+    changed = [(n, column.cell) for n, column in enumerate(COLUMNS) if column.cell is not None]
     context = {
         d.name: d.public_codes() for d in dimensions.DIMENSIONS if d.public_codes is not None
     }
-    for row in entries.values(*fields).iterator(chunk_size=2000):
-        yield [column.cell(row[column.field], context) for column in COLUMNS]
+    for row in entries.values_list(*fields).iterator(chunk_size=2000):
+        cells = list(in_order(row))
+        for n, cell in changed:
+            cells[n] = cell(cells[n], context)
+        yield cells
 
 
 def _export(request: HttpRequest, writer):
