@@ -2,21 +2,27 @@
 time (first and incremental), proof times, and the offline verifier over an export.
 
     .venv/bin/python -m bench.ledger_transparency [--entries 200000] [--bookers 8]
-        [--booker-transactions 300] [--entries-per-booking 3] [--increment 20000]
+        [--booker-transactions 300] [--entries-per-booking 3] [--increments 1000,10000,50000]
+        [--fold-every 10]
 
 1. Data: a throw-away PostgreSQL (bench/common.py), migrated, the bench catalog and agencies of
    bench/ledger_reports.py, then `--entries` entries booked through `ledger.append` in batches
-   (bench/ledger_reports.book: positions, leaf hashes and rollups exactly as the services do;
-   with `--fast-fill` without the rollup upserts, which bound that fill's rate).
+   (bench/ledger_reports.book: positions, leaf hashes and pending rollup rows exactly as the
+   services do, folded every ten batches as the worker's job would; with `--fast-fill`
+   without the pending rows).
 2. The first checkpoint over all of them (`store.checkpoint()`: sequencing, stored subtrees,
-   signing), then `--increment` more entries and the incremental checkpoint.
+   signing), then for each of `--increments` that many more entries and an incremental
+   checkpoint (its cost against the entries since the previous one).
 3. Booking throughput: `--bookers` processes (own connections; processes, not threads, so the
    GIL does not serialise them), each committing `--booker-transactions` transactions of
    `--entries-per-booking` entries dated today (as live bookings are: they share the month's
-   rollup cells). Entries/s = all entries ÷ wall time from the first start to the last commit.
-   Run twice: with the rollup upserts, as the services book, and without them (the log's own
-   cost: positions, leaf hashes, inserts).
-   Then a checkpoint, and the tree must hold every entry once (leaves 0..n-1) and verify.
+   rollup cells). Entries/s = all entries ÷ wall time from the first start to the last commit,
+   with the bookers' CPU seconds and PostgreSQL's (its postmaster's process tree) beside it.
+   First without the pending rows (the log's own cost: positions, leaf hashes, inserts), then
+   a rollup rebuild, then the real path: pending rows, and a further process running the
+   fold every `--fold-every` seconds while they book (and once after), as the worker does.
+   Then a checkpoint, and the tree must hold every entry once (leaves 0..n-1) and verify
+   (the rollups included).
 4. Proofs: 500 inclusion proofs (random leaf, latest size) and 500 consistency proofs (random
    old size), service level (`store.inclusion_proof` / `consistency_proof`: the SQL fetch of
    the stored hashes and the folding), median and p95.
@@ -24,6 +30,7 @@ time (first and incremental), proof times, and the offline verifier over an expo
    then `python -m procurement.transparency.verifier` in a fresh process pinned to one core
    (`taskset -c 0` when available), wall time and peak RSS (its VmHWM, polled every 50 ms).
 
+The 1-minute load average is printed beside each throughput figure: the machine is shared.
 Figures are printed, never asserted. Everything it started is stopped and removed on exit.
 """
 
@@ -44,8 +51,8 @@ from pathlib import Path
 from bench import common, ledger_reports
 
 
-def booker(args: tuple) -> tuple[float, float, int]:
-    """One booking process: returns (start, end, entries booked)."""
+def booker(args: tuple) -> tuple[float, float, int, float]:
+    """One booking process: returns (start, end, entries booked, its CPU seconds)."""
     number, env, transactions, per_booking, *rest = args
     common.setup_django(env)
     from django.db import transaction
@@ -56,7 +63,7 @@ def booker(args: tuple) -> tuple[float, float, int]:
     from procurement.reports import rollups
 
     if rest and not rest[0]:
-        rollups.add = lambda entries: None  # the log's own cost, without the rollup upserts
+        rollups.record = lambda entries: None  # the log's own cost, without the pending rows
     start_at = rest[1] if len(rest) > 1 else 0.0
 
     rng = random.Random(number)
@@ -68,7 +75,7 @@ def booker(args: tuple) -> tuple[float, float, int]:
     seed = f"booker{number}"
     # Every booker starts at the same moment, after its set-up, so they really overlap.
     time.sleep(max(start_at - time.time(), 0))
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     booked = 0
     for t in range(transactions):
         entries = [
@@ -80,13 +87,41 @@ def booker(args: tuple) -> tuple[float, float, int]:
         with transaction.atomic():
             ledger.append(entries)
         booked += len(entries)
-    return started, time.time(), booked
+    return started, time.time(), booked, time.process_time() - cpu
 
 
-def concurrent_bookings(args, env, with_rollups: bool) -> dict:
+def folder(env, every: float, start_at: float, stop) -> list[tuple[float, int, float, float]]:
+    """The worker's fold job, run every `every` seconds while the bookers book (and once more
+    after they stop): (started, entries folded, wall seconds, CPU seconds of this process)."""
+    common.setup_django(env)
+    from procurement.reports import rollups
+
+    folds = []
+    time.sleep(max(start_at - time.time(), 0))
+    while True:
+        finished = stop.is_set()
+        started, cpu = time.perf_counter(), time.process_time()
+        folded = rollups.fold()
+        folds.append(
+            (time.time(), folded, time.perf_counter() - started, time.process_time() - cpu)
+        )
+        if finished:
+            return folds
+        stop.wait(every)
+
+
+def concurrent_bookings(args, env, with_rollups: bool, postmaster: int | None) -> dict:
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 15  # after every process has set Django up
-    with context.Pool(args.bookers) as pool:
+    load_before = os.getloadavg()[0]
+    database_cpu = common.process_tree_cpu_seconds(postmaster) if postmaster else 0.0
+    with context.Manager() as manager, context.Pool(args.bookers + 1) as pool:
+        stop = manager.Event()
+        folds = (
+            pool.apply_async(folder, (env, args.fold_every, start_at, stop))
+            if with_rollups
+            else None
+        )
         outcomes = pool.map(
             booker,
             [
@@ -101,10 +136,52 @@ def concurrent_bookings(args, env, with_rollups: bool) -> dict:
                 for n in range(args.bookers)
             ],
         )
-    wall = max(end for _, end, _ in outcomes) - min(start for start, _, _ in outcomes)
-    booked = sum(n for _, _, n in outcomes)
-    print(f"  {booked:,} entries in {wall:.1f} s: {booked / wall:,.0f} entries/s", flush=True)
-    return {"entries": booked, "wall": wall, "per_s": booked / wall}
+        stop.set()
+        fold_runs = folds.get() if folds else []
+    load_after = os.getloadavg()[0]
+    # The pool's connections are closed: their backends' CPU is the postmaster's children's.
+    if postmaster:
+        database_cpu = common.process_tree_cpu_seconds(postmaster) - database_cpu
+    wall = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    booked = sum(o[2] for o in outcomes)
+    booker_cpu = sum(o[3] for o in outcomes)
+    result = {
+        "entries": booked,
+        "wall": wall,
+        "per_s": booked / wall,
+        "booker_cpu_seconds": booker_cpu,
+        "database_cpu_seconds": database_cpu,
+        "load_1min_before_after": (load_before, load_after),
+    }
+    print(
+        f"  {booked:,} entries in {wall:.1f} s: {booked / wall:,.0f} entries/s; CPU: bookers "
+        f"{booker_cpu:.1f} s, PostgreSQL {database_cpu:.1f} s "
+        f"(load {load_before:.1f} → {load_after:.1f})",
+        flush=True,
+    )
+    if fold_runs:
+        during = fold_runs[:-1]
+        last = fold_runs[-1]
+        result["folds"] = {
+            "runs_during": len(during),
+            "entries_during": sum(f[1] for f in during),
+            "seconds_during": sum(f[2] for f in during),
+            "max_seconds": max((f[2] for f in during), default=0.0),
+            "cpu_seconds_during": sum(f[3] for f in during),
+            "final_entries": last[1],
+            "final_seconds": last[2],
+        }
+        folded = sum(f[1] for f in fold_runs)
+        print(
+            f"  folds every {args.fold_every:g} s while booking: {len(during)} runs, "
+            f"{result['folds']['entries_during']:,} entries in "
+            f"{result['folds']['seconds_during']:.1f} s "
+            f"(longest {result['folds']['max_seconds']:.2f} s); "
+            f"after the last booking {last[1]:,} in {last[2]:.2f} s; "
+            f"folded {folded:,} of {booked:,}",
+            flush=True,
+        )
+    return result
 
 
 def percentiles(values: list[float]) -> str:
@@ -150,30 +227,50 @@ def run(args) -> int:
         print(f"Booking {args.entries:,} entries in batches …", flush=True)
         from procurement.reports import rollups
 
-        real_add = rollups.add
+        real_record = rollups.record
         if args.fast_fill:
             # The data only: positions and leaf hashes as booked, rollups left out (say so).
-            rollups.add = lambda entries: None
+            rollups.record = lambda entries: None
+        load = os.getloadavg()[0]
         timings = ledger_reports.book(args.entries, 1000, seed=1)
-        rollups.add = real_add
-        results["bulk_booking_per_s"] = args.entries / timings["wall"]
+        results["bulk_booking"] = {
+            "per_s": args.entries / timings["wall"],
+            "fold_seconds": timings["rollups"],
+            "load_1min": (load, os.getloadavg()[0]),
+        }
         results["bulk_fill_without_rollups"] = args.fast_fill
 
         print("Checkpoints …", flush=True)
         results["first_checkpoint"] = timed_checkpoint("first checkpoint (all entries)")
-        rollups.add = (lambda entries: None) if args.fast_fill else real_add
-        ledger_reports.book(args.increment, 1000, seed=2)
-        rollups.add = real_add
-        results["incremental_checkpoint"] = timed_checkpoint(
-            f"incremental checkpoint (+{args.increment:,})"
-        )
+        results["incremental_checkpoints"] = []
+        for n, increment in enumerate(args.increments):
+            ledger_reports.book(increment, 1000, seed=2 + n)
+            seconds, size = timed_checkpoint(f"incremental checkpoint (+{increment:,})")
+            results["incremental_checkpoints"].append((increment, size, seconds))
+            print(f"    {seconds / increment * 1e6:.0f} µs per new entry", flush=True)
+        rollups.record = real_record
         results["empty_checkpoint"] = timed_checkpoint("checkpoint with nothing new")
 
         connections.close_all()
-        for with_rollups in (True, False):
-            label = "with rollups" if with_rollups else "without rollups"
-            print(f"{args.bookers} concurrent bookers, {label} …", flush=True)
-            results[f"concurrent {label}"] = concurrent_bookings(args, env, with_rollups)
+        postmaster = postgres.postmaster_pid()
+        # Without the pending rows first (the log's own cost), then a rebuild so that every
+        # entry is in the cells, then the real path (pending rows, the fold job running).
+        print(f"{args.bookers} concurrent bookers, without rollups …", flush=True)
+        results["concurrent without rollups"] = concurrent_bookings(args, env, False, postmaster)
+        started, load = time.perf_counter(), os.getloadavg()[0]
+        rebuilt = rollups.rebuild()
+        results["rebuild"] = {"entries": rebuilt, "seconds": time.perf_counter() - started}
+        print(
+            f"  rollups rebuilt over {rebuilt:,} entries in {results['rebuild']['seconds']:.1f} s "
+            f"(load {load:.1f})",
+            flush=True,
+        )
+        connections.close_all()
+        print(
+            f"{args.bookers} concurrent bookers, with rollups (fold every {args.fold_every:g} s) …",
+            flush=True,
+        )
+        results["concurrent with rollups"] = concurrent_bookings(args, env, True, postmaster)
         seconds, size = timed_checkpoint("checkpoint after the concurrent bookings")
         leaves = LedgerTreeNode.objects.filter(level=0)
         linear = leaves.count() == size and leaves.order_by("-index")[0].index == size - 1
@@ -268,15 +365,23 @@ def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--increment", type=int, default=20_000)
+    parser.add_argument(
+        "--increments",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1_000, 10_000, 50_000],
+        help="entries booked before each incremental checkpoint, comma-separated",
+    )
+    parser.add_argument(
+        "--fold-every", type=float, default=10.0, help="seconds between folds (the schedule's)"
+    )
     parser.add_argument("--bookers", type=int, default=8)
     parser.add_argument("--booker-transactions", type=int, default=300)
     parser.add_argument("--entries-per-booking", type=int, default=3)
     parser.add_argument(
         "--fast-fill",
         action="store_true",
-        help="fill the ledger without rollups (their upserts bound the fill's rate); the "
-        "concurrent bookings still maintain them, and ledgerVerify then reports the rollups",
+        help="fill the ledger without pending rows (so without rollups until the rebuild "
+        "before the concurrent bookings)",
     )
     common.exit_on_sigterm()
     return run(parser.parse_args(argv))

@@ -98,7 +98,7 @@ def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
     ContributionEntry.objects.bulk_create(entries)
     from procurement.reports import rollups
 
-    rollups.add(entries)
+    rollups.record(entries)
     return entries
 
 
@@ -292,35 +292,39 @@ def verify(chunk_size: int = 5000) -> VerifyResult:
 
 
 def _rollups_problem() -> str:
-    """The first month or year whose rollup (the everything grouping) differs from its
-    entries."""
-    from django.db.models import Count, Sum
+    """The first month or year whose rollup (the everything grouping, with the entries not yet
+    folded into it) differs from its entries. One statement reads all three, so bookings and
+    folds committing meanwhile cannot make them disagree."""
+    from django.db.models import F, Value
     from django.db.models.functions import TruncMonth, TruncYear
 
     from procurement.models import ContributionRollup, RollupPeriod
+    from procurement.reports import rollups
 
-    for period, trunc, shown in (
-        (RollupPeriod.MONTH, TruncMonth, "%Y-%m"),
-        (RollupPeriod.YEAR, TruncYear, "%Y"),
-    ):
-        by_entries = {
-            start: (total, count)
-            for start, total, count in ContributionEntry.objects.annotate(
-                start=trunc("business_date")
-            )
-            .values("start")
-            .annotate(total=Sum("amount"), count=Count("id"))
-            .values_list("start", "total", "count")
-        }
-        by_rollups = {
-            start: (total, count)
-            for start, total, count in ContributionRollup.objects.filter(
-                dimensions="", period=period
-            ).values_list("month", "total", "entry_count")
-            if count
-        }
-        for start in sorted(set(by_entries) | set(by_rollups)):
-            if by_entries.get(start) != by_rollups.get(start):
+    parts = []
+    for period, trunc in ((RollupPeriod.MONTH, TruncMonth), (RollupPeriod.YEAR, TruncYear)):
+        keys = {"k_side": Value("cells"), "k_period": Value(period)}
+        start = trunc("business_date")
+        cells = ContributionRollup.objects.filter(dimensions="", period=period)
+        parts += [
+            rollups.cell_sums(cells, {**keys, "k_start": F("month")}),
+            rollups.entry_sums(
+                rollups.pending(ContributionEntry.objects.all()), {**keys, "k_start": start}
+            ),
+            rollups.entry_sums(
+                ContributionEntry.objects.all(),
+                {"k_side": Value("entries"), "k_period": Value(period), "k_start": start},
+            ),
+        ]
+    names = ["k_side", "k_period", "k_start"]
+    found = {
+        tuple(row[k] for k in names): (row["sum_total"], row["sum_count"])
+        for row in rollups.merged(rollups.in_one_statement(*parts), names)
+    }
+    for period, shown in ((RollupPeriod.MONTH, "%Y-%m"), (RollupPeriod.YEAR, "%Y")):
+        starts = sorted({start for (_side, p, start) in found if p == period})
+        for start in starts:
+            if found.get(("entries", period, start)) != found.get(("cells", period, start)):
                 return f"the rollup of {start:{shown}} does not match its entries"
     return ""
 

@@ -5,7 +5,13 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from procurement.models import LedgerCheckpoint, LedgerHead, Payment, PaymentState
+from procurement.models import (
+    LedgerCheckpoint,
+    LedgerHead,
+    Payment,
+    PaymentState,
+    PendingRollup,
+)
 from shop.core.metrics import age_seconds
 
 
@@ -28,6 +34,12 @@ def procurement_figures() -> Iterator[Metric]:
         "shanhai_ledger_tree_size",
         "Ledger entries sequenced into the transparency log's Merkle tree.",
         value=head.tree_size if head else 0,
+    )
+    yield GaugeMetricFamily(
+        "shanhai_ledger_rollup_pending",
+        "Ledger entries booked and not yet folded into the rollup cells (reports count them "
+        "all the same; a growing number means the fold job is not running).",
+        value=PendingRollup.objects.count(),
     )
     checkpoint = LedgerCheckpoint.objects.order_by("-id").first()
     yield GaugeMetricFamily(

@@ -13,12 +13,14 @@ from procurement.models import (
     Agency,
     BasketUpload,
     Complaint,
+    ContributionEntry,
     ContributionRollup,
     Order,
     ReservedSharePlan,
     RollupPeriod,
 )
 from procurement.models.orders import WAITING_TO_SHIP
+from procurement.reports import rollups
 from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
@@ -103,14 +105,17 @@ class ReservedShare:
 
 
 def agency_achieved(agency_id: int, year: int) -> Decimal:
-    """What an agency's purchases counted in a year: the ledger, by its monthly rollup."""
-    total = ContributionRollup.objects.filter(
+    """What an agency's purchases counted in a year: the ledger, by its year rollup (and its
+    entries not yet folded into it)."""
+    cells = ContributionRollup.objects.filter(
         dimensions="AGENCY",
         period=RollupPeriod.YEAR,
         value1=str(agency_id),
         month=date(year, 1, 1),
-    ).aggregate(total=Sum("total"))["total"]
-    return total or Decimal("0.00")
+    )
+    entries = ContributionEntry.objects.filter(agency_id=agency_id, business_date__year=year)
+    rows = rollups.exact_sums(cells, entries, {})
+    return rows[0]["sum_total"] if rows else Decimal("0.00")
 
 
 def reserved_share(agency: Agency, year: int) -> ReservedShare:

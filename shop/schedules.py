@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from shop.core.jobs import Schedule
 
+SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -22,6 +23,8 @@ SCHEDULES = [
         every=MINUTE,
         only_if_setting="STRIPE_MOCK_ENABLED",
     ),
+    # The rollups of what was booked since the last fold (procurement/reports/rollups.py).
+    Schedule("ledger_rollups_fold", "procurement.jobs.ledger_rollups_fold", every=10 * SECOND),
     # On the hour, so 00:00 Asia/Shanghai is the day's closing checkpoint (docs/ledger.md).
     Schedule("ledger_checkpoint", "procurement.jobs.ledger_checkpoint", every=HOUR),
     # Nightly, after the day's closing checkpoint.

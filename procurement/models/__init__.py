@@ -23,6 +23,7 @@ from procurement.models.ledger import (
     LedgerHead,
     LedgerIsAppendOnly,
     LedgerTreeNode,
+    PendingRollup,
     RollupPeriod,
     Target,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "PaymentReminderKind",
     "PaymentState",
     "PaymentStatus",
+    "PendingRollup",
     "Refund",
     "PurchaseRequest",
     "PurchaseRequestStatus",

@@ -235,8 +235,9 @@ class RollupPeriod(models.TextChoices):
 
 
 class ContributionRollup(models.Model):
-    """Ledger totals by month and by year for one or two dimensions, kept up to date as entries
-    are booked, so reports never sum the entries (or the orders) per request. `dimensions`
+    """Ledger totals by month and by year for one or two dimensions, so reports never sum the
+    whole ledger per request: entries reach them through `PendingRollup` and the fold (see
+    procurement/reports/rollups.py). `dimensions`
     names the grouping, e.g. "" (everything), "CITY" or "CATEGORY|CITY"; `value1`/`value2` are
     the values, `label1`/`label2` their latest display names. A YEAR cell (its `month` is 1
     January) holds the sum of its twelve MONTH cells, so a summary over whole years reads a
@@ -273,3 +274,21 @@ class ContributionRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.month:%Y-%m} {self.dimensions} {self.value1} {self.value2}"
+
+
+class PendingRollup(models.Model):
+    """An entry booked but not yet added to its rollup cells. Booking inserts one row per entry
+    (an append, so concurrent bookings never wait on the month's shared cells); the fold
+    (`rollups.fold`) deletes the rows and adds their entries to the cells in one transaction.
+    Reports read the cells and the pending entries in one statement, so they are exact while
+    rows wait here."""
+
+    entry = models.OneToOneField(
+        ContributionEntry,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="pending_rollup",
+    )
+
+    def __str__(self) -> str:
+        return f"pending {self.entry_id}"

@@ -1,8 +1,13 @@
 """Rollups of the ledger by month and by year, for every single dimension and every pair of
 dimensions.
 
-Each booked entry adds its amount to 1 + 10 + 45 cells (everything, each dimension, each
-pair) of its month and as many of its year, in the booking's transaction, by atomic upserts.
+Each entry adds its amount to 1 + 10 + 45 cells (everything, each dimension, each pair) of its
+month and as many of its year. On PostgreSQL a booking only records its entries as pending
+(`record`: one row each, appended, so concurrent bookings never wait on the month's shared
+cells); `fold` (the worker's job every few seconds, and each checkpoint) moves what is pending
+into the cells in one set-based statement. Reports read the cells and the still-pending entries
+together in one statement (`exact_sums`), so their totals are exact at every instant whatever
+the fold's lag. SQLite, whose writers are serialised anyway, adds to the cells in the booking.
 A summary over whole years reads the year cells: a twelfth of the rows of the month cells.
 `rebuild` recomputes them all from the entries; on PostgreSQL in SQL, one pass over the entries
 then over ever smaller tables of cells, which is what makes a restored or generated ledger of
@@ -14,10 +19,13 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from itertools import combinations
+from typing import Any
 
-from django.db import connection, transaction
+from django.core.exceptions import FieldError
+from django.db import connection, connections, transaction
+from django.db.models import Count, IntegerField, Max, Q, QuerySet, Sum, Value
 
-from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod
+from procurement.models import ContributionEntry, ContributionRollup, PendingRollup, RollupPeriod
 from procurement.reports import dimensions
 
 # Report dimension → (value attribute, label attribute) of an entry (declared in dimensions.py).
@@ -86,12 +94,207 @@ def add(entries: Iterable[ContributionEntry]) -> None:
         cursor.executemany(sql, rows)
 
 
+PENDING = PendingRollup._meta.db_table
+# One fold (or rebuild) at a time: two folds upserting the same cells could deadlock, and a
+# rebuild must not meet a fold half done. Any constant; this one spells "rollup".
+FOLD_LOCK = 0x726F6C6C7570
+
+
+def record(entries: list[ContributionEntry]) -> None:
+    """Account for newly stored entries in the rollups; the caller is inside the booking's
+    transaction. PostgreSQL: one pending row per entry, for the next fold. SQLite: into the
+    cells now."""
+    if not entries:
+        return
+    if connection.vendor != "postgresql":
+        add(entries)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PENDING} (entry_id) SELECT unnest(%s::bigint[])",  # noqa: S608
+            [[entry.pk for entry in entries]],
+        )
+
+
+def fold() -> int:
+    """Move every committed pending entry into its cells, in one transaction; returns how many.
+    Each pending row is deleted by exactly one fold (DELETE ... RETURNING), and the cells it
+    adds to become visible in the same commit, so a report never counts an entry twice or not
+    at all. Entries booked while it runs wait for the next fold."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            return _fold_entry_by_entry()
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLD_LOCK])
+        cursor.execute(_fold_statement())
+        return int(cursor.fetchone()[0])
+
+
+def _fold_entry_by_entry(batch: int = 5000) -> int:
+    folded = 0
+    while ids := list(PendingRollup.objects.values_list("entry_id", flat=True)[:batch]):
+        add(ContributionEntry.objects.filter(pk__in=ids).order_by("position"))
+        PendingRollup.objects.filter(entry_id__in=ids).delete()
+        folded += len(ids)
+    return folded
+
+
+def pending(entries: QuerySet[ContributionEntry]) -> QuerySet[ContributionEntry]:
+    """Those of `entries` not yet folded into the cells."""
+    return entries.filter(pending_rollup__isnull=False)
+
+
+def sums(
+    rows: QuerySet,
+    keys: dict[str, Any],
+    labels: dict[str, Any],
+    *,
+    total: Any,
+    count: Any,
+    beyond: Q | None = None,
+    limit: int | None = None,
+) -> QuerySet:
+    """`rows` summed by `keys` (name → expression), with the greatest of each label, as rows of
+    the names, `sum_total` and `sum_count`: the same shape whatever the model, so that sums of
+    cells and of entries unite in one statement. `beyond` filters on the keys' names; with
+    `limit`, the first groups in the keys' order."""
+    # No keys: one row over everything (a constant is left out of the GROUP BY).
+    keys = keys or {"everything": Value(1)}
+    rows = rows.annotate(**keys)
+    if beyond is not None:
+        rows = rows.filter(beyond)
+    grouped = (
+        rows.values(*keys)
+        .annotate(sum_total=total, sum_count=count, **{n: Max(e) for n, e in labels.items()})
+        .filter(sum_count__gt=0)
+    )
+    return grouped.order_by() if limit is None else grouped.order_by(*keys)[:limit]
+
+
+def cell_sums(cells: QuerySet, keys: dict[str, Any], labels=None, **options) -> QuerySet:
+    return sums(cells, keys, labels or {}, total=Sum("total"), count=Sum("entry_count"), **options)
+
+
+def entry_sums(entries: QuerySet, keys: dict[str, Any], labels=None, **options) -> QuerySet:
+    return sums(entries, keys, labels or {}, total=Sum("amount"), count=Count("pk"), **options)
+
+
+def in_one_statement(*parts: QuerySet) -> list[dict[str, Any]]:
+    """The rows of every part (see `sums`), read by one UNION ALL statement: one snapshot, so a
+    fold committing meanwhile moves an entry from the pending part to the cells' either wholly
+    before or wholly after it."""
+    first, *rest = parts
+    return list(first.union(*rest, all=True) if rest else first)
+
+
+def merged(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[dict[str, Any]]:
+    """Rows with equal keys added up, in the keys' (Python) order."""
+    keys = list(keys)
+    out: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if key in out:
+            out[key]["sum_total"] += row["sum_total"]
+            out[key]["sum_count"] += row["sum_count"]
+        else:
+            out[key] = dict(row)
+    return [out[key] for key in sorted(out)]
+
+
+def _parts(cells, entries, keys, labels, **options) -> tuple[QuerySet, QuerySet]:
+    def side(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {k: e[n] for k, e in keys.items()}, {k: e[n] for k, e in labels.items()}
+
+    return (
+        cell_sums(cells, *side(0), **options),
+        entry_sums(pending(entries), *side(1), **options),
+    )
+
+
+def _union_sql(first: QuerySet, second: QuerySet, alias: str) -> tuple[str, tuple]:
+    return first.union(second, all=True).query.get_compiler(alias).as_sql()
+
+
+def _is_integer(expression: Any) -> bool:
+    try:
+        return isinstance(expression.output_field, IntegerField)
+    except (AttributeError, FieldError):
+        return False
+
+
+def exact_sums(
+    cells: QuerySet[ContributionRollup],
+    entries: QuerySet[ContributionEntry],
+    keys: dict[str, tuple[Any, Any]],
+    labels: dict[str, tuple[Any, Any]] | None = None,
+    *,
+    beyond: Q | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """`cells` and the pending ones of `entries` (the same cut of the ledger, as cells and as
+    entries) summed by `keys`, name → (expression over a cell, expression over an entry), in
+    the keys' order, as the database orders them: rows of the names, `sum_total`, `sum_count`
+    and `labels` (name → expressions likewise; the greatest). On PostgreSQL one statement
+    (each side summed, then added up; with `limit`, each side's first groups, then the first of
+    those): exact at every instant, however far behind the fold is. SQLite has nothing pending
+    (`record` adds at once), so its cells are the answer."""
+    labels = labels or {}
+    names = list(keys)
+    cell_part, entry_part = _parts(cells, entries, keys, labels, beyond=beyond, limit=limit)
+    database = connections[cells.db]  # the replica, in a scope that reads it
+    if database.vendor != "postgresql":
+        return list(cell_part.order_by(*names) if names and limit is None else cell_part)
+    sql, params = _union_sql(cell_part, entry_part, database.alias)
+    quote = database.ops.quote_name
+    columns = [f"{quote(n)}::bigint" if _is_integer(e[0]) else quote(n) for n, e in keys.items()]
+    select = [
+        *(f"{column} AS {quote(n)}" for column, n in zip(columns, names, strict=True)),
+        'sum("sum_total")',
+        'sum("sum_count")::bigint',
+        *(f"max({quote(n)})" for n in labels),
+    ]
+    grouped = f" GROUP BY {', '.join(columns)} ORDER BY {', '.join(columns)}" if names else ""
+    with database.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(select)} FROM ({sql}) AS parts{grouped}"  # noqa: S608
+            + (f" LIMIT {int(limit)}" if limit is not None else ""),
+            params,
+        )
+        fields = [*names, "sum_total", "sum_count", *labels]
+        rows = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+    return [row for row in rows if row["sum_count"]]
+
+
+def exact_group_count(
+    cells: QuerySet[ContributionRollup],
+    entries: QuerySet[ContributionEntry],
+    keys: dict[str, tuple[Any, Any]],
+) -> int:
+    """How many groups `exact_sums` would answer without a limit, in one statement."""
+    if not keys:
+        return len(exact_sums(cells, entries, {}))
+    cell_part, entry_part = _parts(cells, entries, keys, {})
+    database = connections[cells.db]
+    if database.vendor != "postgresql":
+        return cell_part.count()
+    sql, params = _union_sql(cell_part, entry_part, database.alias)
+    columns = ", ".join(database.ops.quote_name(n) for n in keys)
+    with database.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) AS parts "  # noqa: S608
+            f"GROUP BY {columns}) AS groups",
+            params,
+        )
+        return int(cursor.fetchone()[0])
+
+
 def rebuild() -> int:
     """Recompute every cell, of every period, from the entries (after a restore or a bulk load,
-    or to check the rollups). Returns the number of entries rolled up."""
-    ContributionRollup.objects.all().delete()
+    or to check the rollups); nothing is left pending. Returns the number of entries rolled
+    up."""
     if connection.vendor == "postgresql":
         return _rebuild_in_sql()
+    PendingRollup.objects.all().delete()
+    ContributionRollup.objects.all().delete()
     count = 0
     batch: list[ContributionEntry] = []
     for entry in ContributionEntry.objects.order_by("position").iterator(chunk_size=5000):
@@ -120,6 +323,62 @@ def _labelled(label: str) -> str:
     return f"(lpad(position::text, 20, '0') || coalesce({label}::text, '')) COLLATE \"C\""
 
 
+def _finest_cells(source: str, labelled: Iterable[str] = tuple(DIMENSIONS)) -> str:
+    """The select list, FROM and GROUP BY that sum the entries of `source` to their finest
+    cells: month × the value of every dimension (compared byte-wise), the latest label
+    (position first, see `_labelled`) of each `labelled` dimension, the total and the count."""
+    dims = sorted(DIMENSIONS)
+    columns = ", ".join(
+        [
+            "date_trunc('month', business_date)::date AS month",
+            *[
+                f"coalesce({_column(DIMENSIONS[d][0])}::text, '') COLLATE \"C\" AS v_{d}"
+                for d in dims
+            ],
+            *[
+                f"max({_labelled(_column(DIMENSIONS[d][1]))}) AS l_{d}"
+                for d in dims
+                if d in labelled
+            ],
+            "sum(amount) AS total",
+            "count(*) AS n",
+        ]
+    )
+    return f"{columns} FROM {source} GROUP BY 1, {', '.join(map(str, range(2, len(dims) + 2)))}"
+
+
+def _fold_statement() -> str:
+    """One statement: delete every visible pending row, sum their entries to the finest cells,
+    spread those over the 56 groupings and both periods, and upsert the sums into the cells
+    in the unique index's order (every fold locks cells in the same order). Answers the number
+    of entries folded."""
+    entries = ContributionEntry._meta.db_table
+    groupings = []
+    for grouping in GROUPINGS:
+        values = [f"b.v_{d}" for d in grouping] + ["''"] * (2 - len(grouping))
+        labels = [f"b.l_{d}" for d in grouping] + ["''"] * (2 - len(grouping))
+        groupings.append(f"('{grouping_key(grouping)}', {', '.join(values + labels)})")
+    return (
+        f"WITH folded AS (DELETE FROM {PENDING} RETURNING entry_id), "  # noqa: S608
+        f"base AS (SELECT {_finest_cells(f'folded JOIN {entries} ON id = folded.entry_id')}), "
+        "cells AS (SELECT g.dimensions, p.period, "
+        "CASE p.period WHEN 'YEAR' THEN date_trunc('year', b.month)::date ELSE b.month END "
+        "AS month, g.value1, g.value2, g.label1, g.label2, b.total, b.n FROM base b "
+        f"CROSS JOIN LATERAL (VALUES {', '.join(groupings)}) "
+        "AS g(dimensions, value1, value2, label1, label2) "
+        f"CROSS JOIN (VALUES ('{RollupPeriod.MONTH}'), ('{RollupPeriod.YEAR}')) AS p(period)), "
+        f"added AS (INSERT INTO {TABLE} ({COLUMNS}) "
+        "SELECT dimensions, period, month, value1, value2, substr(max(label1), 21), "
+        "substr(max(label2), 21), sum(total), sum(n) FROM cells GROUP BY 1, 2, 3, 4, 5 "
+        "ORDER BY 1, 2, 3, 4, 5 "
+        "ON CONFLICT (dimensions, period, month, value1, value2) DO UPDATE SET "
+        f"total = {TABLE}.total + excluded.total, "
+        f"entry_count = {TABLE}.entry_count + excluded.entry_count, "
+        "label1 = excluded.label1, label2 = excluded.label2 RETURNING 1) "
+        "SELECT (SELECT count(*) FROM folded), (SELECT count(*) FROM added)"
+    )
+
+
 def _rebuild_statements() -> list[str]:
     """SQL that fills the rollups from the entries in steps, each a plain hashed GROUP BY
     over a smaller table than the one before: the entries to their finest cells (month × every
@@ -136,26 +395,13 @@ def _rebuild_statements() -> list[str]:
     tables are analysed so the planner sizes its hash tables from real counts."""
     entries = ContributionEntry._meta.db_table
     dims = sorted(DIMENSIONS)
-    base_columns = ", ".join(
-        [
-            "date_trunc('month', business_date)::date AS month",
-            *[
-                f"coalesce({_column(DIMENSIONS[d][0])}::text, '') COLLATE \"C\" AS v_{d}"
-                for d in dims
-            ],
-            *[f"max({_labelled(_column(DIMENSIONS[d][1]))}) AS l_{d}" for d in dims if d in NAMED],
-            "sum(amount) AS total",
-            "count(*) AS n",
-        ]
-    )
 
     def label(d: str) -> str:
         return f"max(l_{d})" if d in NAMED else "NULL"
 
     statements = [
         "CREATE TEMPORARY TABLE rollup_base ON COMMIT DROP AS "  # noqa: S608
-        f"SELECT {base_columns} FROM {entries} "
-        f"GROUP BY 1, {', '.join(str(n) for n in range(2, len(dims) + 2))}",
+        f"SELECT {_finest_cells(entries, labelled=NAMED)}",
         "ANALYZE rollup_base",
         # label1/label2: position-prefixed names of NAMED dimensions, NULL for the others.
         'CREATE TEMPORARY TABLE rollup_cells (dimensions text COLLATE "C", period text, '
@@ -197,6 +443,13 @@ def _rebuild_statements() -> list[str]:
 
 def _rebuild_in_sql() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLD_LOCK])
+        # Waits for the bookings that recorded pending rows to commit, and holds new ones at
+        # their pending insert (their entries invisible here) until this commits: every entry
+        # is then either in the rebuilt cells or pending, never both.
+        cursor.execute(f"LOCK TABLE {PENDING} IN EXCLUSIVE MODE")  # noqa: S608
+        cursor.execute(f"DELETE FROM {PENDING}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608
         for statement in _rebuild_statements():
             cursor.execute(statement)
         cursor.execute(

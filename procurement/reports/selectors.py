@@ -20,14 +20,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, NullIf
+from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, ExtractMonth, ExtractYear, NullIf
 from django.utils import timezone
 
 from catalog.models import City
 from procurement import access
 from procurement.models import ContributionEntry, ContributionRollup, RollupPeriod, Target
-from procurement.reports import dimensions
+from procurement.reports import dimensions, rollups
 from procurement.reports.rollups import grouping_key
 from shop.accounts.models import Role
 from shop.core.errors import BadUserInput
@@ -201,44 +201,35 @@ def _from_rollups(
     first: int | None = None,
     after: list | None = None,
 ) -> Summary:
+    """From the cells of the grouping and the entries of the filter not yet folded into them,
+    in one statement (rollups.exact_sums); a page is each side's first groups after `after`."""
     by_year = "MONTH" not in group_by and _year_aligned(filters)
     cells = _rollup_cells(filters, dims, by_year)
     column = {dim: f"value{n}" for n, dim in enumerate(dims, start=1)}
     label = {dim: f"label{n}" for n, dim in enumerate(dims, start=1)}
-    group_fields, annotations = [], {}
+    keys: dict[str, tuple[Any, Any]] = {}
     for g in group_by:
-        if g == "YEAR":
-            annotations["YEAR"] = ExtractYear("month")
-            group_fields.append("YEAR")
-        elif g == "MONTH":
-            annotations["MONTH"] = ExtractMonth("month")
-            annotations.setdefault("YEAR", ExtractYear("month"))
-            group_fields += ["YEAR", "MONTH"]
-        else:
-            group_fields.append(column[g])
-    fields = list(dict.fromkeys(group_fields))
-    cells = cells.annotate(**annotations)
+        if g in TIME_DIMENSIONS:
+            keys["YEAR"] = (ExtractYear("month"), ExtractYear("business_date"))
+        if g == "MONTH":
+            keys["MONTH"] = (ExtractMonth("month"), ExtractMonth("business_date"))
+        elif g not in TIME_DIMENSIONS:
+            keys[f"v_{g}"] = (F(column[g]), _entry_value(g))
+    fields = list(keys)
     key = _checked_key(after, fields)
-
-    def groups(cells: QuerySet) -> QuerySet:
-        return (
-            cells.values(*fields)
-            .annotate(sum_total=Sum("total"), sum_count=Sum("entry_count"))
-            .filter(sum_count__gt=0)
-        )
-
-    rows = (
-        groups(cells.filter(_beyond(fields, key)) if key is not None else cells)
-        .annotate(**{f"l_{g}": Max(label[g]) for g in group_by if g in label})
-        .order_by(*fields)
+    entries = entries_matching(filters)
+    found = rollups.exact_sums(
+        cells,
+        entries,
+        keys,
+        {f"l_{g}": (F(label[g]), F(LABEL_FIELD[g])) for g in group_by if g in label},
+        beyond=_beyond(fields, key) if key is not None else None,
+        limit=first + 1 if first is not None else None,
     )
-    if first is not None:
-        rows = rows[: first + 1]
-    found = list(rows)
     page = found[:first] if first is not None else found
     result = [
         SummaryRow(
-            keys=[_key(g, row, column, prefix="l_") for g in group_by],
+            keys=[_key(g, row, {d: f"v_{d}" for d in dims}, prefix="l_") for g in group_by],
             total=row["sum_total"],
             entry_count=row["sum_count"],
         )
@@ -247,18 +238,22 @@ def _from_rollups(
     if first is None and key is None:
         return _summary(result, from_rollups=True)
     # The totals of every group: from the cells of the filter's own dimensions, the fewest.
-    totals = _rollup_cells(filters, sorted(filters.values), by_year).aggregate(
-        total=Sum("total"), count=Sum("entry_count")
-    )
+    own = _rollup_cells(filters, sorted(filters.values), by_year)
+    totals = rollups.exact_sums(own, entries, {})
     return Summary(
-        total=totals["total"] or Decimal("0.00"),
-        entry_count=totals["count"] or 0,
+        total=totals[0]["sum_total"] if totals else Decimal("0.00"),
+        entry_count=totals[0]["sum_count"] if totals else 0,
         rows=_public_values(result),
         from_rollups=True,
         has_more=len(found) > len(page),
         end_key=[page[-1][f] for f in fields] if page else None,
-        row_count=lambda: groups(cells).order_by().count(),
+        row_count=lambda: rollups.exact_group_count(cells, entries, keys),
     )
+
+
+def _entry_value(dimension: str) -> Coalesce:
+    """An entry's value of `dimension` as a cell stores it: text, "" for none."""
+    return Coalesce(Cast(ENTRY_FIELD[dimension], CharField()), Value(""))
 
 
 def _public_values(rows: list[SummaryRow]) -> list[SummaryRow]:
@@ -514,10 +509,10 @@ def _by_year(target: Target) -> dict[int, Decimal]:
             dimensions=grouping_key(dims),
             **{f"{column[d]}__in": v for d, v in values.items()},
         )
-        for row in (
-            cells.annotate(year=ExtractYear("month")).values("year").annotate(total=Sum("total"))
-        ):
-            totals[row["year"]] = totals.get(row["year"], Decimal(0)) + row["total"]
+        entries = entries_matching(LedgerFilter(first_full, last_full, values))
+        year = (ExtractYear("month"), ExtractYear("business_date"))
+        for row in rollups.exact_sums(cells, entries, {"year": year}):
+            totals[row["year"]] = totals.get(row["year"], Decimal(0)) + row["sum_total"]
     edges = []
     if start < first_full:
         edges.append((start, min(end, first_full - timedelta(days=1))))

@@ -322,6 +322,7 @@ def test_verify_and_reconcile_pass_on_an_honest_ledger(gql, operator, capsys):
 def test_rollups_match_a_rebuild_from_the_entries(operator):
     for quantity in (1, 2, 3):
         counted_order(operator, quantity=quantity)
+    rollups.fold()
     before = sorted(
         ContributionRollup.objects.values_list(
             "dimensions", "month", "value1", "value2", "total", "entry_count"

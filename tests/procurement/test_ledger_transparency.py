@@ -140,7 +140,7 @@ def committed_late(position: int) -> ContributionEntry:
     entry = stored_entry(position, Decimal("3.00"), source_key=f"late:{position}")
     entry.prev_hash, entry.hash = "", ledger.leaf_hash(entry).hex()
     ContributionEntry.objects.bulk_create([entry])
-    rollups.add([entry])
+    rollups.record([entry])
     return entry
 
 

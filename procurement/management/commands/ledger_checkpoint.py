@@ -4,6 +4,7 @@ The worker runs it on the hour, Asia/Shanghai (docs/operations.md); this runs it
 
 from django.core.management.base import BaseCommand
 
+from procurement.reports import rollups
 from procurement.transparency import store
 
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
     help = "Add new ledger entries to the Merkle tree and sign a checkpoint of its size and root."
 
     def handle(self, *args, **options):
+        rollups.fold()
         made = store.checkpoint()
         self.stdout.write(
             f"Checkpoint: tree size {made.tree_size}, root {made.root_hash}, at {made.timestamp}."

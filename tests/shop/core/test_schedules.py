@@ -43,6 +43,7 @@ def test_every_periodic_job_has_a_schedule():
         "ledger_verify",
         "ledger_reconcile",
         "ledger_checkpoint",
+        "ledger_rollups_fold",
         "payments_reconcile",
         "sign_in_throttle_prune",
         "payment_reminders",
