@@ -543,7 +543,8 @@ def test_a_deleted_entry_is_caught(gql, client, operator, tmp_path, capsys):
     kept = kept_checkpoints(gql, auditor)
     LedgerTreeNode.objects.all().delete()
     rewrite_behind_the_triggers_back(
-        ("DELETE FROM procurement_contributionentry WHERE id = %s", [entries[4].pk])
+        ("DELETE FROM procurement_pendingrollup WHERE entry_id = %s", [entries[4].pk]),
+        ("DELETE FROM procurement_contributionentry WHERE id = %s", [entries[4].pk]),
     )
     LedgerHead.objects.filter(pk=1).update(tree_size=0, sequenced_position=0)
     store.checkpoint()
