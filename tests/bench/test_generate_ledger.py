@@ -44,7 +44,8 @@ def generated(django_db_setup, django_db_blocker):
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE procurement_ledgertreenode, procurement_ledgercheckpoint, "
-                "procurement_contributionrollup, procurement_contributionentry, "
+                "procurement_contributionrollup, procurement_pendingrollup, "
+                "procurement_contributionentry, "
                 "procurement_contributionimport"
             )
         LedgerHead.objects.all().delete()
