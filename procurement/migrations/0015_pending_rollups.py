@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("procurement", "0013_rollup_group_order"),
+        ("procurement", "0014_agency_duties_on_membership"),
     ]
 
     operations = [
