@@ -186,7 +186,7 @@ class QualificationInline(ReadOnlyInline):
 
 class SupplierTransitionInline(ReadOnlyInline):
     model = SupplierTransition
-    fields = ["created_at", "from_status", "to_status", "actor_email", "reason"]
+    fields = ["created_at", "from_status", "to_status", "actor_email", "note"]
     readonly_fields = fields
 
 

@@ -394,7 +394,7 @@ def _supplier(code, name, kind, county_code, status) -> Supplier:
         },
     )
     if created:
-        SupplierTransition.objects.create(supplier=supplier, to_status=status, reason="demo data")
+        SupplierTransition.objects.create(supplier=supplier, to_status=status, note="demo data")
         today = timezone.localdate()
         for n, kind_ in enumerate(QualificationKind.values[:3]):
             Qualification.objects.create(

@@ -6,7 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from catalog import hooks
+from catalog.errors import CatalogErrorCode
 from shop.accounts import organisations
+from shop.core.lifecycle import Lifecycle
+from shop.core.models import TransitionRecord
 from shop.core.storage import private_storage
 
 NINGXIA = "宁夏回族自治区"
@@ -80,6 +84,32 @@ class SupplierStatus(models.TextChoices):
     REJECTED = "REJECTED", "未通过"
     SUSPENDED = "SUSPENDED", "已暂停"
     EXITED = "EXITED", "已退出"
+
+
+def _listings_changed(supplier: "Supplier") -> None:
+    # Every product of the supplier enters or leaves the storefront (and its search index).
+    hooks.products_changed(supplier.products.values_list("pk", flat=True))
+
+
+# Who may take each step is checked by the service (catalog/services/suppliers.py).
+SUPPLIER_LIFECYCLE = Lifecycle(
+    subject="supplier",
+    statuses=SupplierStatus,
+    transitions={
+        SupplierStatus.APPLIED: frozenset(
+            {SupplierStatus.RECOMMENDED, SupplierStatus.ADMITTED, SupplierStatus.REJECTED}
+        ),
+        SupplierStatus.RECOMMENDED: frozenset({SupplierStatus.ADMITTED, SupplierStatus.REJECTED}),
+        SupplierStatus.ADMITTED: frozenset({SupplierStatus.SUSPENDED, SupplierStatus.EXITED}),
+        SupplierStatus.SUSPENDED: frozenset({SupplierStatus.ADMITTED, SupplierStatus.EXITED}),
+        SupplierStatus.REJECTED: frozenset({SupplierStatus.APPLIED}),
+        SupplierStatus.EXITED: frozenset({SupplierStatus.APPLIED}),
+    },
+    history="catalog.SupplierTransition",
+    invalid_transition=CatalogErrorCode.INVALID_TRANSITION,
+    stamp_every_move="status_changed_at",
+    on_move=_listings_changed,
+)
 
 
 class SupplierKind(models.TextChoices):
@@ -156,21 +186,13 @@ class SupplierReviewQueue(Supplier):
         verbose_name_plural = "supplier review queue"
 
 
-class SupplierTransition(models.Model):
-    """Every status change of a supplier: who, when, why."""
+class SupplierTransition(TransitionRecord):
+    """Every status change of a supplier: who, when, why (the note)."""
 
     supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="transitions")
-    from_status = models.CharField(max_length=16, choices=SupplierStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=SupplierStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    actor_email = models.CharField(max_length=254, blank=True)
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
+    # The shared columns, with the labels the admin shows.
+    from_status = models.CharField(max_length=24, choices=SupplierStatus.choices, blank=True)
+    to_status = models.CharField(max_length=24, choices=SupplierStatus.choices, blank=True)
 
     def __str__(self) -> str:
         return f"{self.supplier_id}: {self.from_status or '-'} → {self.to_status}"
@@ -261,6 +283,32 @@ class ProductStatus(models.TextChoices):
     CERTIFICATION_REJECTED = "CERTIFICATION_REJECTED", "认定未通过"
 
 
+def _listing_changed(product: "Product") -> None:
+    hooks.products_changed([product.pk])
+
+
+PRODUCT_LIFECYCLE = Lifecycle(
+    subject="product",
+    statuses=ProductStatus,
+    transitions={
+        ProductStatus.DRAFT: frozenset({ProductStatus.PENDING_CERTIFICATION}),
+        ProductStatus.PENDING_CERTIFICATION: frozenset(
+            {ProductStatus.CERTIFIED, ProductStatus.CERTIFICATION_REJECTED}
+        ),
+        ProductStatus.CERTIFICATION_REJECTED: frozenset({ProductStatus.PENDING_CERTIFICATION}),
+        # Annual review: a certified product is re-submitted when its certification is about
+        # to lapse; a material edit (name, category, origin) sends it back to DRAFT.
+        ProductStatus.CERTIFIED: frozenset(
+            {ProductStatus.PENDING_CERTIFICATION, ProductStatus.DRAFT, ProductStatus.CERTIFIED}
+        ),
+    },
+    history="catalog.ProductTransition",
+    invalid_transition=CatalogErrorCode.INVALID_TRANSITION,
+    audit_action="product.status",
+    on_move=_listing_changed,
+)
+
+
 class ColdChain(models.TextChoices):
     FROZEN = "FROZEN", "冷冻"
     CHILLED = "CHILLED", "冷藏"
@@ -331,21 +379,14 @@ class Product(models.Model):
         return self.name
 
 
-class ProductTransition(models.Model):
+class ProductTransition(TransitionRecord):
     """Every certification status change of a product, with its note and validity."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="transitions")
+    # The shared columns, with the labels the admin shows.
     from_status = models.CharField(max_length=24, choices=ProductStatus.choices, blank=True)
-    to_status = models.CharField(max_length=24, choices=ProductStatus.choices)
+    to_status = models.CharField(max_length=24, choices=ProductStatus.choices, blank=True)
     valid_until = models.DateField(null=True, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.from_status or '-'} → {self.to_status}"

@@ -90,18 +90,23 @@ class QualificationType(DjangoObjectType):
         return _document_url(info, "qualifications", self)
 
 
-class SupplierTransitionType(DjangoObjectType):
+# A row of `SupplierTransition` (a plain type: the history's shared `note` column keeps the
+# name the contract gave it, `reason`, in its place among the fields).
+class SupplierTransitionType(graphene.ObjectType):
     from_status = graphene.Field(SupplierStatusEnum)
     to_status = graphene.Field(SupplierStatusEnum, required=True)
+    actor_email = graphene.String(required=True)
+    reason = graphene.String(required=True)
+    created_at = graphene.DateTime(required=True)
 
     class Meta:
-        model = models.SupplierTransition
         name = "SupplierTransition"
-        fields = ("from_status", "to_status", "actor_email", "reason", "created_at")
-        convert_choices_to_enum = False
 
     def resolve_from_status(self, info):
         return self.from_status or None
+
+    def resolve_reason(self, info):
+        return self.note
 
 
 class SupplierType(DjangoObjectType):

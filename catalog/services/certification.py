@@ -13,14 +13,15 @@ from catalog import access, hooks
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.models import (
+    PRODUCT_LIFECYCLE,
     AuthorizationKind,
     InspectionReport,
     Product,
     ProductAuthorization,
     ProductStatus,
 )
-from catalog.services.products import move, require_admitted
-from shop.core import validation
+from catalog.services.products import require_admitted
+from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -51,7 +52,7 @@ def product_submit_for_certification(*, acting_user: Any, product_id: int | None
                 code=CatalogErrorCode.INVALID_TRANSITION,
                 field="id",
             )
-    move(product, P.PENDING_CERTIFICATION, actor=acting_user, note="")
+    lifecycle.move(PRODUCT_LIFECYCLE, product, P.PENDING_CERTIFICATION, actor=acting_user)
     return product
 
 
@@ -81,7 +82,13 @@ def product_certify(
             raise DomainError(
                 "Give a reason for the rejection.", code=CatalogErrorCode.REQUIRED, field="note"
             )
-        move(product, P.CERTIFICATION_REJECTED, actor=acting_user, note=note.strip())
+        lifecycle.move(
+            PRODUCT_LIFECYCLE,
+            product,
+            P.CERTIFICATION_REJECTED,
+            actor=acting_user,
+            note=note.strip(),
+        )
         return product
     today = timezone.localdate()
     valid_until = valid_until or today + timedelta(days=settings.PRODUCT_CERTIFICATION_DEFAULT_DAYS)
@@ -91,8 +98,15 @@ def product_certify(
             code=CatalogErrorCode.INVALID,
             field="validUntil",
         )
-    move(
-        product, P.CERTIFIED, actor=acting_user, note=(note or "").strip(), valid_until=valid_until
+    lifecycle.move(
+        PRODUCT_LIFECYCLE,
+        product,
+        P.CERTIFIED,
+        actor=acting_user,
+        note=(note or "").strip(),
+        changes={"certified_until": valid_until},
+        history={"valid_until": valid_until},
+        audit={"validUntil": str(valid_until)},
     )
     return product
 

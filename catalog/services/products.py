@@ -1,6 +1,7 @@
-"""Listings: a product's fields, its slug and its status moves. Variants and prices, images,
-certification and its evidence, and trace batches are in the modules beside this one; supplier
-staff act on their own supplier's products only."""
+"""Listings: a product's fields and its slug (its status moves by `PRODUCT_LIFECYCLE`, in
+catalog/models.py). Variants and prices, images, certification and its evidence, and trace
+batches are in the modules beside this one; supplier staff act on their own supplier's
+products only."""
 
 import re
 from dataclasses import dataclass
@@ -11,28 +12,21 @@ from django.db import transaction
 from catalog import access, hooks
 from catalog.errors import CatalogErrorCode
 from catalog.models import (
+    PRODUCT_LIFECYCLE,
     Category,
     ColdChain,
     County,
     Product,
     ProductStatus,
-    ProductTransition,
     SupplierStatus,
 )
+from shop.core import lifecycle
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from shop.core.errors import DomainError, DomainErrors, NotFound
 from shop.core.permissions import require_role
 
 P = ProductStatus
 
-PRODUCT_TRANSITIONS: dict[str, set[str]] = {
-    P.DRAFT: {P.PENDING_CERTIFICATION},
-    P.PENDING_CERTIFICATION: {P.CERTIFIED, P.CERTIFICATION_REJECTED},
-    P.CERTIFICATION_REJECTED: {P.PENDING_CERTIFICATION},
-    # Annual review: a certified product is re-submitted when its certification is about to
-    # lapse; a material edit (name, category, origin) sends it back to DRAFT.
-    P.CERTIFIED: {P.PENDING_CERTIFICATION, P.DRAFT, P.CERTIFIED},
-}
 # An edit of any of these sends a certified product back to DRAFT.
 MATERIAL_FIELDS = ("name", "category_id", "origin_county_id")
 
@@ -44,36 +38,6 @@ def require_admitted(supplier) -> None:
             f"The supplier is {supplier.status}: it can place no listing.",
             code=CatalogErrorCode.SUPPLIER_NOT_ACTIVE,
         )
-
-
-def move(product: Product, to_status: str, *, actor: Any, note: str, valid_until=None) -> None:
-    from_status = product.status
-    if to_status not in PRODUCT_TRANSITIONS.get(from_status, set()):
-        raise InvalidTransition(
-            f"A {from_status} product cannot become {to_status}.",
-            code=CatalogErrorCode.INVALID_TRANSITION,
-            field="id",
-        )
-    product.status = to_status
-    if to_status == P.CERTIFIED:
-        product.certified_until = valid_until
-    product.save(update_fields=["status", "certified_until", "updated_at"])
-    hooks.products_changed([product.pk])
-    ProductTransition.objects.create(
-        product=product,
-        from_status=from_status,
-        to_status=to_status,
-        valid_until=valid_until,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        note=note,
-    )
-    audit_record(
-        actor=actor,
-        action="product.status",
-        target=product,
-        reason=note,
-        data={"from": from_status, "to": to_status, "validUntil": str(valid_until or "")},
-    )
 
 
 def slug_for(name: str, *, suffix: str = "") -> str:
@@ -188,7 +152,8 @@ def product_update(*, acting_user: Any, product_id: int | None, data: ProductInp
     require_admitted(product.supplier)
     changed = _save_changes(product, _clean_product(data, creating=False), actor=acting_user)
     if product.status == P.CERTIFIED and changed & set(MATERIAL_FIELDS):
-        move(
+        lifecycle.move(
+            PRODUCT_LIFECYCLE,
             product,
             P.DRAFT,
             actor=acting_user,

@@ -16,6 +16,7 @@ from catalog.errors import CatalogErrorCode
 from catalog.membership import supplier_member_add
 from catalog.models import (
     REQUIRED_QUALIFICATIONS,
+    SUPPLIER_LIFECYCLE,
     BlacklistEntry,
     County,
     Qualification,
@@ -23,25 +24,14 @@ from catalog.models import (
     Supplier,
     SupplierKind,
     SupplierStatus,
-    SupplierTransition,
 )
 from shop.accounts.models import Role
-from shop.core import validation
+from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
 
 S = SupplierStatus
-
-# Status → statuses it may move to. Who may take each step is checked by the service.
-SUPPLIER_TRANSITIONS: dict[str, set[str]] = {
-    S.APPLIED: {S.RECOMMENDED, S.ADMITTED, S.REJECTED},
-    S.RECOMMENDED: {S.ADMITTED, S.REJECTED},
-    S.ADMITTED: {S.SUSPENDED, S.EXITED},
-    S.SUSPENDED: {S.ADMITTED, S.EXITED},
-    S.REJECTED: {S.APPLIED},
-    S.EXITED: {S.APPLIED},
-}
 
 
 @dataclass
@@ -68,43 +58,6 @@ class SupplierApplication:
 
 def _today() -> date:
     return timezone.localdate()
-
-
-def _transition(
-    supplier: Supplier, to_status: str, *, actor: Any, reason: str, action: str
-) -> None:
-    from_status = supplier.status
-    if to_status not in SUPPLIER_TRANSITIONS.get(from_status, set()):
-        raise InvalidTransition(
-            f"A supplier that is {from_status} cannot become {to_status}.",
-            code=CatalogErrorCode.INVALID_TRANSITION,
-            field="id",
-        )
-    supplier.status = to_status
-    supplier.status_changed_at = timezone.now()
-    supplier.save(update_fields=["status", "status_changed_at"])
-    # Every product of the supplier enters or leaves the storefront (and its search index).
-    hooks.products_changed(supplier.products.values_list("pk", flat=True))
-    _record(supplier, from_status, to_status, actor=actor, reason=reason, action=action)
-
-
-def _record(supplier: Supplier, from_status: str, to_status: str, *, actor, reason, action) -> None:
-    is_user = actor is not None and actor.is_authenticated
-    SupplierTransition.objects.create(
-        supplier=supplier,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor if is_user else None,
-        actor_email=actor.email if is_user else "",
-        reason=reason,
-    )
-    audit_record(
-        actor=actor,
-        action=action,
-        target=supplier,
-        reason=reason,
-        data={"from": from_status, "to": to_status},
-    )
 
 
 def _locked_supplier(supplier_id: int | None) -> Supplier:
@@ -290,7 +243,7 @@ def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
             status_changed_at=timezone.now(),
             **values,
         )
-        _record(supplier, "", S.APPLIED, actor=acting_user, reason="", action="supplier.apply")
+        lifecycle.enter(SUPPLIER_LIFECYCLE, supplier, kind="apply", actor=acting_user)
         acting_user.role = Role.SUPPLIER
         acting_user.save(update_fields=["role"])
         supplier_member_add(acting_user, supplier)
@@ -307,12 +260,13 @@ def supplier_apply(*, acting_user: Any, data: SupplierApplication) -> Supplier:
             setattr(supplier, name, value)
         supplier.county = county
         supplier.save()
-        _transition(
+        lifecycle.move(
+            SUPPLIER_LIFECYCLE,
             supplier,
             S.APPLIED,
             actor=acting_user,
-            reason="re-application",
-            action="supplier.reapply",
+            note="re-application",
+            kind="reapply",
         )
     _add_qualifications(supplier, data.qualifications)
     return supplier
@@ -368,13 +322,18 @@ def supplier_recommend(
             field="id",
         )
     if recommend:
-        _transition(
-            supplier, S.RECOMMENDED, actor=acting_user, reason=note, action="supplier.recommend"
+        lifecycle.move(
+            SUPPLIER_LIFECYCLE,
+            supplier,
+            S.RECOMMENDED,
+            actor=acting_user,
+            note=note,
+            kind="recommend",
         )
     else:
         reason = _require_reason(note, "note")
-        _transition(
-            supplier, S.REJECTED, actor=acting_user, reason=reason, action="supplier.decline"
+        lifecycle.move(
+            SUPPLIER_LIFECYCLE, supplier, S.REJECTED, actor=acting_user, note=reason, kind="decline"
         )
     return supplier
 
@@ -408,20 +367,22 @@ def supplier_review(
             field="id",
         )
     if admit:
-        _transition(supplier, S.ADMITTED, actor=acting_user, reason=note, action="supplier.admit")
+        lifecycle.move(
+            SUPPLIER_LIFECYCLE, supplier, S.ADMITTED, actor=acting_user, note=note, kind="admit"
+        )
     else:
         reason = _require_reason(note, "note")
-        _transition(
-            supplier, S.REJECTED, actor=acting_user, reason=reason, action="supplier.reject"
+        lifecycle.move(
+            SUPPLIER_LIFECYCLE, supplier, S.REJECTED, actor=acting_user, note=reason, kind="reject"
         )
     return supplier
 
 
-def _withdraw(supplier: Supplier, to_status: str, *, actor: Any, reason: str, action: str) -> None:
+def _withdraw(supplier: Supplier, to_status: str, *, actor: Any, reason: str, kind: str) -> None:
     """Suspend or exit. Its products leave the storefront and the recommended catalog at once
     (both are derived from the supplier's status); other apps' effects run through the hook in
     this same transaction."""
-    _transition(supplier, to_status, actor=actor, reason=reason, action=action)
+    lifecycle.move(SUPPLIER_LIFECYCLE, supplier, to_status, actor=actor, note=reason, kind=kind)
     hooks.supplier_withdrawn(supplier=supplier, actor=actor, reason=reason)
     notifications.withdrawn(supplier, reason=reason)
 
@@ -435,7 +396,7 @@ def supplier_suspend(*, acting_user: Any, supplier_id: int | None, reason: str) 
         S.SUSPENDED,
         actor=acting_user,
         reason=_require_reason(reason),
-        action="supplier.suspend",
+        kind="suspend",
     )
     return supplier
 
@@ -469,7 +430,9 @@ def supplier_reinstate(*, acting_user: Any, supplier_id: int | None, note: str =
             code=CatalogErrorCode.QUALIFICATION_EXPIRED,
             field="id",
         )
-    _transition(supplier, S.ADMITTED, actor=acting_user, reason=note, action="supplier.reinstate")
+    lifecycle.move(
+        SUPPLIER_LIFECYCLE, supplier, S.ADMITTED, actor=acting_user, note=note, kind="reinstate"
+    )
     return supplier
 
 
@@ -481,7 +444,7 @@ def supplier_exit(
     require_role(acting_user, *POLICIES["supplierExit"])
     supplier = _locked_supplier(supplier_id)
     reason = _require_reason(reason)
-    _withdraw(supplier, S.EXITED, actor=acting_user, reason=reason, action="supplier.exit")
+    _withdraw(supplier, S.EXITED, actor=acting_user, reason=reason, kind="exit")
     if blacklist:
         BlacklistEntry.objects.get_or_create(
             credit_code=supplier.credit_code,
@@ -493,5 +456,5 @@ def supplier_exit(
 
 def supplier_withdraw_by_rule(supplier: Supplier, to_status: str, *, reason: str) -> None:
     """The scheduled rules suspend or exit a supplier; the actor is the system."""
-    action = "supplier.suspend" if to_status == S.SUSPENDED else "supplier.exit"
-    _withdraw(supplier, to_status, actor=None, reason=reason, action=action)
+    kind = "suspend" if to_status == S.SUSPENDED else "exit"
+    _withdraw(supplier, to_status, actor=None, reason=reason, kind=kind)

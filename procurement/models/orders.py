@@ -4,7 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from procurement.errors import ProcurementErrorCode
 from procurement.models.agencies import Agency, AgencyType
+from shop.core.lifecycle import Lifecycle
+from shop.core.models import TransitionRecord
 
 
 class Checkout(models.Model):
@@ -36,6 +39,31 @@ class OrderStatus(models.TextChoices):
     ACCEPTED = "ACCEPTED", "已验收"
     COMPLETED = "COMPLETED", "已完成"
     CANCELLED = "CANCELLED", "已取消"
+
+
+# The moves procurement/services make: PLACED → CONFIRMED → SHIPPED → ACCEPTED → COMPLETED,
+# PLACED → CANCELLED. Each move stamps its time field and writes an OrderEvent.
+ORDER_LIFECYCLE = Lifecycle(
+    subject="order",
+    statuses=OrderStatus,
+    transitions={
+        OrderStatus.PLACED: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
+        OrderStatus.CONFIRMED: frozenset({OrderStatus.SHIPPED}),
+        OrderStatus.SHIPPED: frozenset({OrderStatus.ACCEPTED}),
+        OrderStatus.ACCEPTED: frozenset({OrderStatus.COMPLETED}),
+        OrderStatus.COMPLETED: frozenset(),
+        OrderStatus.CANCELLED: frozenset(),
+    },
+    stamps={
+        OrderStatus.CONFIRMED: "confirmed_at",
+        OrderStatus.SHIPPED: "shipped_at",
+        OrderStatus.ACCEPTED: "accepted_at",
+        OrderStatus.COMPLETED: "completed_at",
+        OrderStatus.CANCELLED: "cancelled_at",
+    },
+    history="procurement.OrderEvent",
+    invalid_transition=ProcurementErrorCode.INVALID_TRANSITION,
+)
 
 
 # Named groups of order states. Every rule asking "may this order be paid / is it counted /
@@ -165,21 +193,11 @@ class OrderLine(models.Model):
         return f"{self.sku} × {self.quantity}"
 
 
-class OrderEvent(models.Model):
-    """Every status change, payment and refund of an order: who, when, what."""
+class OrderEvent(TransitionRecord):
+    """Every status change, payment, parcel, complaint and refund of an order: who, when,
+    what. Written by `record_order_event` and the mover (procurement/services/orders.py)."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32)
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind}"

@@ -30,8 +30,9 @@ from catalog.models import ProductVariant, SupplierStatus, TierPrice, sellable_c
 from procurement import membership, notifications
 from procurement.access import POLICIES
 from procurement.errors import ProcurementErrorCode
-from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderEvent, OrderLine
+from procurement.models import SHIP_WITHIN_DAYS, Agency, Checkout, Order, OrderLine, OrderStatus
 from procurement.services import budgets
+from procurement.services.orders import record_order_event
 from shop.core import validation
 from shop.core.audit import audit_record_many
 from shop.core.errors import DomainError, DomainErrors
@@ -446,12 +447,7 @@ def _place_orders(
     OrderLine.objects.bulk_create(
         validation.checked_rows(line for _o, lines in built for line in lines)
     )
-    OrderEvent.objects.bulk_create(
-        [
-            OrderEvent(order=order, kind="placed", to_status=order.status, actor=actor)
-            for order in orders
-        ]
-    )
+    record_order_event(*orders, kind="placed", to_status=OrderStatus.PLACED, actor=actor)
     return orders
 
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
-from procurement.models import Complaint, ComplaintKind, ComplaintStatus, OrderEvent
+from procurement.models import Complaint, ComplaintKind, ComplaintStatus
 from procurement.models.orders import COMPLAINABLE
+from procurement.services.orders import record_order_event
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -44,7 +45,7 @@ def complaint_create(
         description=description,
         created_by=acting_user,
     )
-    OrderEvent.objects.create(order=order, kind="complaint", actor=acting_user, note=kind)
+    record_order_event(order, kind="complaint", actor=acting_user, note=kind)
     audit_record(
         actor=acting_user, action="complaint.create", target=complaint, data={"kind": kind}
     )

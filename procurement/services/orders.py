@@ -1,4 +1,5 @@
-"""The order lifecycle: PLACED → CONFIRMED → SHIPPED → ACCEPTED → COMPLETED, PLACED → CANCELLED."""
+"""The order lifecycle's services (its table is `ORDER_LIFECYCLE` in procurement/models/orders.py):
+confirm, reject, cancel, ship, accept, invoice, complete; and the order's history of events."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -6,71 +7,30 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from catalog.models import ProductVariant
 from procurement import notifications
 from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
-from procurement.models.orders import INVOICEABLE
+from procurement.models.orders import INVOICEABLE, ORDER_LIFECYCLE
 from procurement.services import payment_terms
-from shop.core import validation
+from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition
 from shop.core.money import quantize_cny
 
 S = OrderStatus
 
-ORDER_TRANSITIONS: dict[str, set[str]] = {
-    S.PLACED: {S.CONFIRMED, S.CANCELLED},
-    S.CONFIRMED: {S.SHIPPED},
-    S.SHIPPED: {S.ACCEPTED},
-    S.ACCEPTED: {S.COMPLETED},
-    S.COMPLETED: set(),
-    S.CANCELLED: set(),
-}
-TIMESTAMP_OF = {
-    S.CONFIRMED: "confirmed_at",
-    S.SHIPPED: "shipped_at",
-    S.ACCEPTED: "accepted_at",
-    S.COMPLETED: "completed_at",
-    S.CANCELLED: "cancelled_at",
-}
 
-
-def move(order: Order, to_status: str, *, actor: Any, note: str = "", kind: str = "") -> None:
-    """Change status by the transition table, stamping the time and recording the event."""
-    from_status = order.status
-    if to_status not in ORDER_TRANSITIONS[from_status]:
-        raise InvalidTransition(
-            f"A {from_status} order cannot become {to_status}.",
-            code=ProcurementErrorCode.INVALID_TRANSITION,
-            field="id",
-        )
-    order.status = to_status
-    stamp = TIMESTAMP_OF[to_status]
-    setattr(order, stamp, timezone.now())
-    fields = ["status", stamp]
-    if to_status == S.CANCELLED:
-        order.cancel_reason = note
-        fields.append("cancel_reason")
-    order.save(update_fields=fields)
-    is_user = actor is not None and actor.is_authenticated
-    OrderEvent.objects.create(
-        order=order,
-        kind=kind or to_status.lower(),
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor if is_user else None,
-        note=note,
-    )
-    audit_record(
-        actor=actor,
-        action=f"order.{kind or to_status.lower()}",
-        target=order,
-        reason=note,
-        data={"from": from_status, "to": to_status},
+def record_order_event(
+    *orders: Order, kind: str, actor: Any, note: str = "", to_status: str = ""
+) -> list[OrderEvent]:
+    """The one way an order's history gains an event that is not a status move (a payment, a
+    parcel, a complaint, the checkout placing it): one row per order, in one INSERT. Moves
+    record theirs through `lifecycle.move(ORDER_LIFECYCLE, ...)`."""
+    return lifecycle.record(
+        ORDER_LIFECYCLE, *orders, kind=kind, actor=actor, note=note, to_status=to_status
     )
 
 
@@ -83,7 +43,15 @@ def _release_stock(order: Order, *, accepted_only: bool = False) -> None:
 
 
 def _cancel(order: Order, *, actor: Any, reason: str, kind: str) -> Order:
-    move(order, S.CANCELLED, actor=actor, note=reason, kind=kind)
+    lifecycle.move(
+        ORDER_LIFECYCLE,
+        order,
+        S.CANCELLED,
+        actor=actor,
+        note=reason,
+        kind=kind,
+        changes={"cancel_reason": reason},
+    )
     _release_stock(order)
     return order
 
@@ -98,7 +66,7 @@ def _require_reason(reason: str) -> str:
 @transaction.atomic
 def order_confirm(*, acting_user: Any, order_id: int | None) -> Order:
     order = order_for(acting_user, order_id, roles=POLICIES["orderConfirm"])
-    move(order, S.CONFIRMED, actor=acting_user)
+    lifecycle.move(ORDER_LIFECYCLE, order, S.CONFIRMED, actor=acting_user)
     notifications.order_moved(order)
     return order
 
@@ -210,7 +178,9 @@ def accept_lines(order: Order, accepted: dict[int, int], *, actor: Any) -> Order
     )
     order.save(update_fields=["accepted_value"])
     partial = any(line.accepted_quantity < line.quantity for line in order_lines)
-    move(order, S.ACCEPTED, actor=actor, note="partial" if partial else "")
+    lifecycle.move(
+        ORDER_LIFECYCLE, order, S.ACCEPTED, actor=actor, note="partial" if partial else ""
+    )
     payment_terms.set_due_date(order)
     _release_stock(order, accepted_only=True)
     notifications.order_moved(order)
@@ -279,7 +249,7 @@ def order_invoice_attach(
             code=ProcurementErrorCode.INVOICE_TAKEN,
             field="number",
         ) from error
-    OrderEvent.objects.create(order=order, kind="invoice", actor=acting_user, note=number)
+    record_order_event(order, kind="invoice", actor=acting_user, note=number)
     audit_record(actor=acting_user, action="order.invoice", target=order, data={"number": number})
     return order
 
@@ -299,7 +269,7 @@ def order_complete(*, acting_user: Any, order_id: int | None) -> Order:
             raise DomainError(
                 "The order is not paid yet.", code=ProcurementErrorCode.NOT_PAID, field="id"
             )
-    move(order, S.COMPLETED, actor=acting_user)
+    lifecycle.move(ORDER_LIFECYCLE, order, S.COMPLETED, actor=acting_user)
     return order
 
 

@@ -29,7 +29,6 @@ from procurement.access import POLICIES, order_for
 from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     Order,
-    OrderEvent,
     Payment,
     PaymentMethod,
     PaymentState,
@@ -39,6 +38,7 @@ from procurement.models import (
 )
 from procurement.models.orders import PAYABLE
 from procurement.services import payment_terms
+from procurement.services.orders import record_order_event
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
@@ -110,12 +110,7 @@ def _mark_paid(order: Order, payment: Payment, *, actor: Any, note: str) -> None
     order.paid_at = payment.succeeded_at
     order.paid_on_time = payment_terms.paid_on_time(order, order.paid_at)
     order.save(update_fields=["payment_status", "paid_amount", "paid_at", "paid_on_time"])
-    OrderEvent.objects.create(
-        order=order,
-        kind="paid",
-        actor=actor if actor and actor.is_authenticated else None,
-        note=note,
-    )
+    record_order_event(order, kind="paid", actor=actor, note=note)
     audit_record(
         actor=actor,
         action="order.paid",
@@ -190,7 +185,7 @@ def _record_payment(*, acting_user: Any, order_id: int | None, method: str) -> P
         if method == PaymentMethod.CARD
         else "",
     )
-    OrderEvent.objects.create(order=order, kind="payment_started", actor=acting_user, note=method)
+    record_order_event(order, kind="payment_started", actor=acting_user, note=method)
     return payment
 
 
@@ -276,11 +271,8 @@ def _apply_intent(
             payment.state = PaymentState.FAILED
             payment.failure_message = declined or _decline_message(intent)
             payment.save(update_fields=["state", "failure_message"])
-            OrderEvent.objects.create(
-                order=order,
-                kind="payment_failed",
-                actor=actor if actor and actor.is_authenticated else None,
-                note=payment.failure_message,
+            record_order_event(
+                order, kind="payment_failed", actor=actor, note=payment.failure_message
             )
         return payment
 
@@ -403,9 +395,7 @@ def _book_refund(order: Order, refund: Refund, *, actor: Any) -> None:
     )
     order.save(update_fields=["refunded_amount", "payment_status"])
     actor = actor if actor and actor.is_authenticated else None
-    OrderEvent.objects.create(
-        order=order, kind="refund", actor=actor, note=f"{refund.amount} {refund.reason}"
-    )
+    record_order_event(order, kind="refund", actor=actor, note=f"{refund.amount} {refund.reason}")
     audit_record(
         actor=actor,
         action="order.refund",

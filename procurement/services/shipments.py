@@ -17,15 +17,16 @@ from django.utils import timezone
 from procurement import notifications
 from procurement.access import POLICIES, order_for, own_rows
 from procurement.errors import ProcurementErrorCode
-from procurement.models import Order, OrderEvent, OrderStatus, Shipment, ShipmentLine
+from procurement.models import Order, OrderStatus, Shipment, ShipmentLine
+from procurement.models.orders import ORDER_LIFECYCLE
 from procurement.services.orders import (
     AcceptedLine,
     LineLimit,
     accept_lines,
     checked_quantities,
-    move,
+    record_order_event,
 )
-from shop.core import validation
+from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
 from shop.core.errors import DomainError, InvalidTransition, NotFound
 from shop.core.permissions import require_role
@@ -91,7 +92,7 @@ def _record(
         ]
     )
     note = f"{carrier} {tracking_number}".strip()
-    OrderEvent.objects.create(order=order, kind="shipment", actor=actor, note=note)
+    record_order_event(order, kind="shipment", actor=actor, note=note)
     audit_record(
         actor=actor,
         action="order.shipment",
@@ -104,7 +105,7 @@ def _record(
     shipped = shipped_quantities(order)
     fully_shipped = all(shipped.get(line.pk, 0) >= line.quantity for line in order.lines.all())
     if fully_shipped:
-        move(order, S.SHIPPED, actor=actor, note=note)
+        lifecycle.move(ORDER_LIFECYCLE, order, S.SHIPPED, actor=actor, note=note)
     notifications.order_shipment(order, shipment, fully_shipped=fully_shipped)
     return shipment
 
@@ -114,8 +115,7 @@ def ship_the_rest(order: Order, *, actor: Any, tracking_number: str) -> Shipment
     tracking_number = _text(
         tracking_number, column="tracking_number", field="trackingNumber", required=True
     )
-    if order.status != S.CONFIRMED:
-        move(order, S.SHIPPED, actor=actor)  # raises the transition error
+    ORDER_LIFECYCLE.check(order.status, S.SHIPPED)
     shipped = shipped_quantities(order)
     units = {
         line.pk: line.quantity - shipped.get(line.pk, 0)
@@ -196,8 +196,8 @@ def shipment_mark_delivered(*, acting_user: Any, shipment_id: int | None) -> Shi
         )
     shipment.delivered_at = timezone.now()
     shipment.save(update_fields=["delivered_at"])
-    OrderEvent.objects.create(
-        order=shipment.order, kind="delivered", actor=acting_user, note=str(shipment.number)
+    record_order_event(
+        shipment.order, kind="delivered", actor=acting_user, note=str(shipment.number)
     )
     return shipment
 
@@ -239,8 +239,8 @@ def shipment_accept(
     shipment.delivered_at = shipment.delivered_at or now  # accepted, so it arrived
     shipment.save(update_fields=["accepted_at", "accepted_by", "delivered_at"])
     partial = any(line.accepted_quantity < line.quantity for line in carried.values())
-    OrderEvent.objects.create(
-        order=order,
+    record_order_event(
+        order,
         kind="shipment_accepted",
         actor=acting_user,
         note=f"{shipment.number}{' partial' if partial else ''}",

@@ -77,3 +77,26 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} on {self.host} pid {self.pid}"
+
+
+class TransitionRecord(models.Model):
+    """One line of a lifecycle's history (shop/core/lifecycle.py): a status move, or an event
+    that is not one (an order's payment), with who, why and when. Supplier, product and order
+    histories share this shape; each adds the foreign key to its subject."""
+
+    # What happened, in the domain's words ("admit", "shipment", "paid"); for a plain move the
+    # new status in lower case.
+    kind = models.CharField(max_length=32, blank=True)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Snapshot: the history must still say who acted after the account is gone.
+    actor_email = models.CharField(max_length=254, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]

@@ -59,7 +59,7 @@ def message_texts(response) -> list[str]:
 def supplier_history(supplier: Supplier) -> tuple[list, list]:
     transitions = list(
         SupplierTransition.objects.filter(supplier=supplier).values_list(
-            "from_status", "to_status", "actor_email", "reason"
+            "from_status", "to_status", "actor_email", "note"
         )
     )
     events = list(

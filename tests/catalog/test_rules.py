@@ -78,7 +78,7 @@ def test_expired_required_qualification_suspends_and_takes_products_off_sale(
     assert supplier.status == SupplierStatus.SUSPENDED
     transition = SupplierTransition.objects.get()
     assert transition.actor is None
-    assert transition.reason.startswith("资质过期: 食品生产/经营许可证")
+    assert transition.note.startswith("资质过期: 食品生产/经营许可证")
     assert AuditEvent.objects.get(action="supplier.suspend").actor_email == ""
     assert gql("{ products { totalCount } }")["data"]["products"]["totalCount"] == 0
     # Running again changes nothing.

@@ -183,7 +183,7 @@ def test_county_decline_rejects_and_needs_a_note(gql, reviewer):
         user=reviewer,
     )
     assert declined["data"]["supplierRecommend"]["supplier"] == {"status": "REJECTED"}
-    assert SupplierTransition.objects.get().reason == "无联农带农机制"
+    assert SupplierTransition.objects.get().note == "无联农带农机制"
 
 
 def test_operator_cannot_admit_before_the_county_step(gql, operator):

@@ -150,7 +150,7 @@ def test_three_upheld_quality_complaints_exit_the_supplier(
     supplier = variant.product.supplier
     supplier.refresh_from_db()
     assert supplier.status == SupplierStatus.EXITED
-    assert supplier.transitions.last().reason.startswith("3 upheld quality complaints")
+    assert supplier.transitions.last().note.startswith("3 upheld quality complaints")
 
 
 def test_complaints_need_shipped_goods(gql):
