@@ -76,6 +76,8 @@ PAYABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
 INVOICEABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
 # The ledger counts an accepted order once it is paid (procurement/ledger.py).
 COUNTED = frozenset({OrderStatus.ACCEPTED, OrderStatus.COMPLETED})
+# Orders whose value no longer holds the agency's budget (procurement/services/budgets.py).
+UNCOMMITTED = frozenset({OrderStatus.CANCELLED})
 
 
 class PaymentStatus(models.TextChoices):

@@ -19,10 +19,10 @@ from procurement.errors import ProcurementErrorCode
 from procurement.models import (
     AgencyBudget,
     Order,
-    OrderStatus,
     PurchaseRequest,
     PurchaseRequestStatus,
 )
+from procurement.models.orders import UNCOMMITTED
 from shop.core import validation
 from shop.core.errors import DomainError, NotFound
 from shop.core.money import quantize_cny
@@ -59,7 +59,7 @@ def _committed_orders(agency_id: int, year: int) -> QuerySet[Order]:
     start, end = _year_bounds(year)
     return Order.objects.filter(
         agency_id=agency_id, placed_at__gte=start, placed_at__lt=end
-    ).exclude(status=OrderStatus.CANCELLED)
+    ).exclude(status__in=UNCOMMITTED)
 
 
 def _order_value() -> Coalesce:
