@@ -62,9 +62,10 @@ class Lifecycle:
     def check(self, from_status: str, to_status: str, *, field: str = "id") -> None:
         """Raise the domain's InvalidTransition unless the table allows the move."""
         if not self.allows(from_status, to_status):
+            # Each domain's code (tests/shop/core/test_lifecycle.py checks it is its enum's).
             code = self.invalid_transition
             raise InvalidTransition(
-                f"A {self.subject} that is {from_status} cannot become {to_status}.",
+                f"The {self.subject} is {from_status}: it cannot become {to_status}.",
                 code=code,
                 field=field,
             )
