@@ -1,4 +1,5 @@
-"""Batch loaders for catalog types; see shop/core/graphql/dataloaders.py for how siblings batch."""
+"""Batch loaders for catalog types; see shop/core/graphql/dataloaders.py for how siblings batch.
+They filter with `__in_ids` (shop/core/lookups.py): a page's ids as one parameter."""
 
 from collections import defaultdict
 
@@ -27,7 +28,7 @@ class VariantsByProductId(DataLoader[int, list[ProductVariant]]):
 
     def batch_load(self, keys):
         return _grouped(
-            ProductVariant.objects.filter(product_id__in=keys).order_by("id"),
+            ProductVariant.objects.filter(product_id__in_ids=keys).order_by("id"),
             lambda v: v.product_id,
         )
 
@@ -38,7 +39,7 @@ class VariantsByProductId(DataLoader[int, list[ProductVariant]]):
 @batches("ProductVariant", key=lambda variant: variant.id)
 class TiersByVariantId(DataLoader[int, list[TierPrice]]):
     def batch_load(self, keys):
-        return _grouped(TierPrice.objects.filter(variant_id__in=keys), lambda t: t.variant_id)
+        return _grouped(TierPrice.objects.filter(variant_id__in_ids=keys), lambda t: t.variant_id)
 
     def default(self):
         return []
@@ -47,7 +48,9 @@ class TiersByVariantId(DataLoader[int, list[TierPrice]]):
 @batches("Product", key=lambda product: product.id)
 class ImagesByProductId(DataLoader[int, list[ProductImage]]):
     def batch_load(self, keys):
-        return _grouped(ProductImage.objects.filter(product_id__in=keys), lambda i: i.product_id)
+        return _grouped(
+            ProductImage.objects.filter(product_id__in_ids=keys), lambda i: i.product_id
+        )
 
     def default(self):
         return []
@@ -57,7 +60,7 @@ class ImagesByProductId(DataLoader[int, list[ProductImage]]):
 class AuthorizationsByProductId(DataLoader[int, list[ProductAuthorization]]):
     def batch_load(self, keys):
         return _grouped(
-            ProductAuthorization.objects.filter(product_id__in=keys), lambda a: a.product_id
+            ProductAuthorization.objects.filter(product_id__in_ids=keys), lambda a: a.product_id
         )
 
     def default(self):

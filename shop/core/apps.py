@@ -10,7 +10,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from shop.core import checks, db_router  # noqa: F401 - checks registers system checks
+        # checks registers system checks; lookups registers `__in_ids`
+        from shop.core import checks, db_router, lookups  # noqa: F401
         from shop.core.health import register_core_checks
         from shop.core.validation import check_columns_before_save
 
