@@ -93,10 +93,20 @@ def time_queries(backends: dict, requests, rounds: int, seed: int, cpu=None) -> 
             "fallbacks": 0,
             "everything": [],
             "cpu": [],
+            "sql": [],
         }
         for label in backends
     }
+    from django.db import connection
+
+    statements = [0]
+
+    def counting(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
     rng = random.Random(seed)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     for _ in range(rounds):
         order = list(requests)
@@ -105,9 +115,12 @@ def time_queries(backends: dict, requests, rounds: int, seed: int, cpu=None) -> 
             for label, backend in backends.items():
                 result = results[label]
                 cpu_before = cpu() if cpu else 0
+                statements_before = statements[0]
                 t = time.perf_counter()
-                found = backend.search(request)
+                with connection.execute_wrapper(counting):
+                    found = backend.search(request)
                 seconds = time.perf_counter() - t
+                result["sql"].append(statements[0] - statements_before)
                 if cpu:
                     result["cpu"].append((cpu() - cpu_before) / 1e9)
                 result["fallbacks"] += bool(getattr(found, "fallback", False))
@@ -115,7 +128,10 @@ def time_queries(backends: dict, requests, rounds: int, seed: int, cpu=None) -> 
                 result["totals"][f"{text} [{kind}]"] = found.total
                 result["everything"].append(seconds)
     wall = time.perf_counter() - started
+    load = (load_before, os.getloadavg()[0])
     for result in results.values():
+        result["load"] = load
+        result["sql"] = sum(result["sql"]) / len(result["sql"])
         result["summary"] = common.LatencySummary.of(result.pop("everything"), wall)
         cpu_times = result.pop("cpu")
         result["cpu"] = common.LatencySummary.of(cpu_times, wall) if cpu_times else None
@@ -250,7 +266,7 @@ def run(args) -> int:
         report(args, dataset, pg_version, entries, db_build, db, db_plain, engine)
         if args.baseline:
             print(f"  baseline ({args.baseline}), in turns with the current backend, facets:")
-            print(f"    latency {db_runs['baseline']['summary'].line()}")
+            print(f"    latency {_run(db_runs['baseline'])}")
             if db_runs["baseline"]["cpu"]:
                 print(f"    CPU     {db_runs['baseline']['cpu'].line()}")
             for line in _by_kind(db_runs["baseline"]):
@@ -290,6 +306,15 @@ def _by_kind(result: dict) -> list[str]:
     ]
 
 
+def _run(result: dict) -> str:
+    """Latency, SQL statements per search and the 1-minute load average before → after."""
+    before, after = result["load"]
+    return (
+        f"{result['summary'].line()}; {result['sql']:.1f} SQL/search; "
+        f"load {before:.1f} → {after:.1f}"
+    )
+
+
 def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
     import django
 
@@ -310,8 +335,8 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
         f"  workload   {n} judged queries (search.relevance.JUDGED) × {args.rounds} rounds "
         "after a warm-up round, limit 20, in-process backend.search()"
     )
-    print(f"  database   with facets:    {db['summary'].line()}")
-    print(f"  database   without facets: {db_plain['summary'].line()}")
+    print(f"  database   with facets:    {_run(db)}")
+    print(f"  database   without facets: {_run(db_plain)}")
     if db["cpu"]:
         print(
             f"  database   CPU per search (client thread + PostgreSQL backend), with facets: "
@@ -337,11 +362,11 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
             f"{'met' if engine['reindex'] < GOAL_REINDEX_SECONDS else 'missed'}"
         )
         print(
-            f"  opensearch with facets:    {engine['facets']['summary'].line()}; "
+            f"  opensearch with facets:    {_run(engine['facets'])}; "
             f"{engine['facets']['fallbacks']} fell back to the database"
         )
         print(
-            f"  opensearch without facets: {engine['plain']['summary'].line()}; "
+            f"  opensearch without facets: {_run(engine['plain'])}; "
             f"{engine['plain']['fallbacks']} fell back"
         )
         print("  slowest on OpenSearch (with facets):")

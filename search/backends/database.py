@@ -75,6 +75,8 @@ MATCHED_WORD = 100
 # How many matches a relevance page scores (ts_rank / bm25) and sorts: the first ones in the
 # matcher's `candidate_tier` order, then product id. Counts and facets cover every match.
 RANKED_CANDIDATES = 200
+# The search statement's memory for its matches (PostgreSQL): 100,000 matches of ~70 bytes.
+SEARCH_WORK_MEM = "32MB"
 _ASCII_RE = re.compile(r"^[a-z]+$")
 _HAN_ONLY_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+$")
 
@@ -684,17 +686,25 @@ class DatabaseSearchBackend(SearchBackend):
         """On PostgreSQL, the search statement reads the matches through the GIN index: with
         a wide row (the weighted document is ~1 KB) the planner's estimate prefers a full
         scan once a term is common (a tenth of the catalog), which tests `@@` on every row
-        and is several times slower at 100,000 products. Local to the statement's
-        transaction, and set back when that transaction goes on (an outer atomic block)."""
+        and is several times slower at 100,000 products. And it keeps the matches (the CTE)
+        in memory: at 100,000 matches they outgrow the default 4 MB `work_mem` and went
+        through a temporary file, written and read twice. Both settings in one statement,
+        local to the statement's transaction, and set back when that transaction goes on (an
+        outer atomic block)."""
         if connection.vendor != "postgresql":
             yield
             return
         nested = connection.in_atomic_block
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), "
+                "set_config('work_mem', %s, true)",
+                [SEARCH_WORK_MEM],
+            )
             yield
             if nested:
                 cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+                cursor.execute("SET LOCAL work_mem TO DEFAULT")
 
     def count(self, request: SearchRequest) -> int:
         return self.search(replace(request, limit=0, facets=False)).total
