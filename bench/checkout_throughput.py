@@ -74,8 +74,9 @@ def make_agencies(count: int) -> list[int]:
 
 
 def load_buyer(user_id: int) -> Any:
-    """A buyer as a request loads its user (shop/accounts/backends.py: with its memberships and
-    what their apps load with them), its agency and city too."""
+    """A buyer as a request loads its user (shop/accounts/backends.py: with its memberships,
+    their organisations and the duties on them), the agency's city too (read once per process
+    here, once per checkout request in production)."""
     from shop.accounts.models import User
 
     return (

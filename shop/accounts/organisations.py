@@ -82,9 +82,10 @@ def for_role(role: str) -> Organisation | None:
 
 
 def membership_accessors() -> list[str]:
-    """What `select_related` needs to load a user with every membership in one query (an agency
-    member's duties are on theirs)."""
-    return [o.membership for o in _registry.values()]
+    """What `select_related` needs to load a user with every membership and its organisation in
+    one query (`user.agency` is read on most of its requests; an agency member's duties are on
+    the membership)."""
+    return [f"{o.membership}__{o.attribute}" for o in _registry.values()]
 
 
 def organisation_id_path(attribute: str) -> str:
