@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -95,11 +95,42 @@ def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
         entry.booked_at = entry.booked_at or now
         entry.amount = quantize_cny(entry.amount)
         entry.hash = leaf_hash(entry).hex()
-    ContributionEntry.objects.bulk_create(entries)
+    _store(entries)
+    return entries
+
+
+def _stored_fields() -> list:
+    return [f for f in ContributionEntry._meta.concrete_fields if not f.primary_key]
+
+
+def _store(entries: list[ContributionEntry]) -> None:
+    """Insert the entries and, for the rollups' fold, their pending rows. On PostgreSQL in one
+    statement (a multi-row INSERT … RETURNING feeding the pending rows' INSERT): one round trip
+    and none of bulk_create's per-field work, which was most of a small booking's own cost.
+    The values are the entries' attributes as they stand, checked by `validation.checked_rows`
+    (text, Decimal, date, datetime, ids or None: psycopg adapts them as the fields would)."""
     from procurement.reports import rollups
 
-    rollups.record(entries)
-    return entries
+    if connection.vendor != "postgresql":
+        ContributionEntry.objects.bulk_create(entries)
+        rollups.record(entries)
+        return
+    fields = _stored_fields()
+    row = f"({', '.join(['%s'] * len(fields))})"
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = (
+        f"WITH stored AS (INSERT INTO {ContributionEntry._meta.db_table} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(entries))} RETURNING id, position), "
+        f"pending AS (INSERT INTO {rollups.PENDING} (entry_id) SELECT id FROM stored) "
+        "SELECT position, id FROM stored"
+    )
+    params = [getattr(entry, f.attname) for entry in entries for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = dict(cursor.fetchall())
+    for entry in entries:
+        entry.pk = ids[entry.position]
+        entry._state.adding, entry._state.db = False, connection.alias
 
 
 def _order_dimensions(order: Order, line) -> dict[str, Any]:
