@@ -20,13 +20,18 @@ from dataclasses import replace
 
 from search.correction import correct
 from search.query import SearchRequest, SearchResults
-from search.synonyms import analyse
+from search.synonyms import analyse, pinned
 from search.text import fold_pinyin, normalize
 
 SearchOnce = Callable[[SearchRequest], SearchResults]
 
 
 def search_with_recovery(search_once: SearchOnce, request: SearchRequest) -> SearchResults:
+    with pinned():
+        return _search_with_recovery(search_once, request)
+
+
+def _search_with_recovery(search_once: SearchOnce, request: SearchRequest) -> SearchResults:
     text = fold_pinyin(normalize(request.text))
     if not text or request.match_any:
         return search_once(request)

@@ -17,7 +17,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,10 +183,34 @@ def _file_only() -> Dictionary:
 _file_dictionary: Dictionary | None = None
 
 
+# The dictionary one search holds for all its steps (see `pinned`), or None.
+_pinned: ContextVar[Dictionary | None] = ContextVar("search_dictionary", default=None)
+
+
+@contextmanager
+def pinned() -> Iterator[Dictionary]:
+    """One dictionary for everything one search does: its analysis, the typo correction and
+    the relaxed retry read the version counter once between them, not once per step (a search
+    that found nothing read it three to five times), and cannot see two versions mid-search."""
+    held = _pinned.get()
+    if held is not None:
+        yield held
+        return
+    token = _pinned.set(current())
+    try:
+        yield _pinned.get()
+    finally:
+        _pinned.reset(token)
+
+
 def current() -> Dictionary:
-    """The dictionary in force: rebuilt when the version counter moved since the last query.
-    Without database access (the engine module used on its own) the file's rules alone."""
+    """The dictionary in force: rebuilt when the version counter moved since the last query
+    (within one search, the one it started with: `pinned`). Without database access (the
+    engine module used on its own) the file's rules alone."""
     global _current
+    held = _pinned.get()
+    if held is not None:
+        return held
     try:
         version = _version()
     except RuntimeError:  # no database here (pytest-django refuses access, as may a script)
