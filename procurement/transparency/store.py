@@ -37,12 +37,25 @@ def next_positions(count: int) -> list[int]:
 
 
 def perfect_hashes(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Stored hashes of the given (level, index) subtrees, in one query."""
-    by_level: dict[int, list[int]] = defaultdict(list)
-    for level, index in set(keys):
-        by_level[level].append(index)
-    if not by_level:
+    """Stored hashes of the given (level, index) subtrees, in one query. On PostgreSQL the keys
+    go as two arrays joined to the nodes' unique index: building the ORM's OR of one
+    `level = … AND index IN (…)` per level cost ~3.4 ms of CPU per proof (26 keys), most of a
+    proof's time."""
+    keys = sorted(set(keys))
+    if not keys:
         return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n.level, n.index, n.hash FROM unnest(%s::int[], %s::bigint[]) "  # noqa: S608
+                f"AS k(level, index) JOIN {LedgerTreeNode._meta.db_table} n "
+                "ON n.level = k.level AND n.index = k.index",
+                [[level for level, _ in keys], [index for _, index in keys]],
+            )
+            return {(level, index): bytes(digest) for level, index, digest in cursor.fetchall()}
+    by_level: dict[int, list[int]] = defaultdict(list)
+    for level, index in keys:
+        by_level[level].append(index)
     query = Q()
     for level, indexes in by_level.items():
         query |= Q(level=level, index__in=indexes)
