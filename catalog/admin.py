@@ -4,7 +4,9 @@ decisions, and read-only views of listings, trace batches and the blacklist.
 Every status change goes through the same service as the GraphQL mutation (`supplier_review`,
 `supplier_suspend`, `supplier_reinstate`, `supplier_exit`, `product_certify`), one object at a
 time, with `acting_user=request.user`; a refusal is reported per object and changes nothing.
-Statuses are never editable in a form.
+Statuses are never editable in a form. An operator's correction of a supplier's record or a
+listing is saved by a service too (`supplier_operator_update`, `product_operator_update`:
+audited, re-indexed), and reference data by `reference_data_save` / `reference_data_delete`.
 """
 
 from collections.abc import Callable
@@ -41,15 +43,19 @@ from catalog.services.products import (
     clean_product_input,
     product_operator_update,
 )
+from catalog.services.reference import reference_data_delete, reference_data_save
 from catalog.services.suppliers import (
+    APPLICATION_FIELDS,
+    record_errors,
     reviewable_statuses,
     supplier_exit,
+    supplier_operator_update,
     supplier_reinstate,
     supplier_review,
     supplier_suspend,
 )
 from shop.core.admin_access import OperatorAdmin, ReadOnlyAdmin, ReadOnlyInline
-from shop.core.errors import AccessError, DomainError
+from shop.core.errors import AccessError, DomainError, DomainErrors
 
 # --- Reference data ---------------------------------------------------------------------------
 
@@ -71,6 +77,13 @@ class ReferenceDataAdmin(OperatorAdmin):
         if obj is not None and in_use(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    # Through the service, so each change is audited and the listings showing it re-indexed.
+    def save_model(self, request, obj, form, change):
+        reference_data_save(acting_user=request.user, row=obj, changed=form.changed_data)
+
+    def delete_model(self, request, obj):
+        reference_data_delete(acting_user=request.user, row=obj)
 
 
 @admin.register(County)
@@ -203,8 +216,36 @@ class PovertyCountyFilter(admin.SimpleListFilter):
         return queryset
 
 
+def add_domain_errors(form: forms.ModelForm, error: DomainError, fields: dict[str, str]) -> None:
+    """A service's refusal shown on the form: each problem on its field (API name → form field)
+    or, when the form has no such field, above the form."""
+    for problem in error.as_errors():
+        field = fields.get(problem.field, problem.field)
+        form.add_error(field if field in form.fields else None, problem.message)
+
+
+SUPPLIER_FORM_FIELDS = {
+    "legalRepresentative": "legal_representative",
+    "contactName": "contact_name",
+    "contactPhone": "contact_phone",
+}
+
+
+class SupplierAdminForm(forms.ModelForm):
+    """Checks an operator's correction with the service's own rules before it is saved."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        edits = {n: cleaned.get(n) for n in APPLICATION_FIELDS if n in self.changed_data}
+        errors = record_errors(edits)
+        if errors:
+            add_domain_errors(self, DomainErrors(errors), SUPPLIER_FORM_FIELDS)
+        return cleaned
+
+
 @admin.register(Supplier)
 class SupplierAdmin(OperatorAdmin):
+    form = SupplierAdminForm
     list_display = [
         "name",
         "credit_code",
@@ -244,6 +285,11 @@ class SupplierAdmin(OperatorAdmin):
 
     def has_add_permission(self, request):
         return False  # suppliers apply through the API (`supplier_apply`)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the correction is audited and the search index follows it.
+        edits = {n: form.cleaned_data[n] for n in APPLICATION_FIELDS if n in form.changed_data}
+        supplier_operator_update(acting_user=request.user, supplier_id=obj.pk, data=edits)
 
     def has_delete_permission(self, request, obj=None):
         return False  # suppliers leave by exiting; their history stays
@@ -397,11 +443,9 @@ class ProductAdminForm(forms.ModelForm):
         try:
             clean_product_input(ProductInput(**edits))
         except DomainError as error:
-            for problem in error.as_errors():
-                field = {"coldChain": "cold_chain", "isPublished": "is_published"}.get(
-                    problem.field, problem.field
-                )
-                self.add_error(field if field in self.fields else None, problem.message)
+            add_domain_errors(
+                self, error, {"coldChain": "cold_chain", "isPublished": "is_published"}
+            )
         return cleaned
 
 

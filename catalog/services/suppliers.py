@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog import hooks, notifications
-from catalog.access import POLICIES
+from catalog.access import OPERATOR, POLICIES
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.membership import supplier_member_add
@@ -56,6 +56,20 @@ class SupplierApplication:
     qualifications: list[QualificationInput] = field(default_factory=list)
 
 
+# A supplier's own record: what it applies with and an operator may correct (the credit code
+# and the county are checked on application and stay as applied).
+APPLICATION_FIELDS = (
+    "name",
+    "kind",
+    "legal_representative",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "description",
+)
+REQUIRED_RECORD_FIELDS = ("name", "legal_representative", "contact_name", "contact_phone")
+
+
 def _today() -> date:
     return timezone.localdate()
 
@@ -86,16 +100,7 @@ def _validate_application(data: SupplierApplication) -> tuple[str, County]:
         )
     except DomainError as error:
         errors.append(error)
-    for name in ("name", "legal_representative", "contact_name", "contact_phone"):
-        if not str(getattr(data, name) or "").strip():
-            camel = "".join(p.title() if i else p for i, p in enumerate(name.split("_")))
-            errors.append(
-                DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=camel)
-            )
-    if data.kind not in SupplierKind.values:
-        errors.append(
-            DomainError("Unknown supplier kind.", code=CatalogErrorCode.INVALID, field="kind")
-        )
+    errors += record_errors({name: getattr(data, name) for name in APPLICATION_FIELDS})
     county = County.objects.filter(pk=data.county_id).first()
     if county is None:
         errors.append(
@@ -113,6 +118,23 @@ def _validate_application(data: SupplierApplication) -> tuple[str, County]:
     if errors:
         raise DomainErrors(errors)
     return code, county
+
+
+def record_errors(values: dict[str, Any]) -> list[DomainError]:
+    """What is wrong with a supplier's own record (as applied, or as an operator corrects it):
+    a required name left empty, an unknown kind."""
+    errors: list[DomainError] = []
+    for name in REQUIRED_RECORD_FIELDS:
+        if name in values and not str(values[name] or "").strip():
+            camel = "".join(p.title() if i else p for i, p in enumerate(name.split("_")))
+            errors.append(
+                DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=camel)
+            )
+    if "kind" in values and values["kind"] not in SupplierKind.values:
+        errors.append(
+            DomainError("Unknown supplier kind.", code=CatalogErrorCode.INVALID, field="kind")
+        )
+    return errors
 
 
 def _qualification_errors(
@@ -204,17 +226,6 @@ def _check_cooling_off(supplier: Supplier) -> None:
             code=CatalogErrorCode.COOLING_OFF,
             field="creditCode",
         )
-
-
-APPLICATION_FIELDS = (
-    "name",
-    "kind",
-    "legal_representative",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-    "description",
-)
 
 
 @transaction.atomic
@@ -458,3 +469,37 @@ def supplier_withdraw_by_rule(supplier: Supplier, to_status: str, *, reason: str
     """The scheduled rules suspend or exit a supplier; the actor is the system."""
     kind = "suspend" if to_status == S.SUSPENDED else "exit"
     _withdraw(supplier, to_status, actor=None, reason=reason, kind=kind)
+
+
+@transaction.atomic
+def supplier_operator_update(
+    *, acting_user: Any, supplier_id: int | None, data: dict[str, Any]
+) -> Supplier:
+    """An operator corrects a supplier's record (the Django admin): checked as an application
+    is, audited, and its products re-indexed when the name their listings show changed."""
+    require_role(acting_user, OPERATOR)
+    supplier = _locked_supplier(supplier_id)
+    refused = [name for name in data if name not in APPLICATION_FIELDS]
+    if refused:
+        raise DomainError(
+            "The credit code, county and status are not corrected here.",
+            code=CatalogErrorCode.INVALID,
+            field=refused[0],
+        )
+    values = {name: (value or "").strip() for name, value in data.items()}
+    errors = record_errors(values)
+    if errors:
+        raise DomainErrors(errors)
+    changed = sorted(name for name, value in values.items() if getattr(supplier, name) != value)
+    if not changed:
+        return supplier
+    for name in changed:
+        setattr(supplier, name, values[name])
+    validation.check_columns(supplier)
+    supplier.save(update_fields=changed)
+    if "name" in changed:
+        hooks.products_changed(supplier.products.values_list("pk", flat=True))
+    audit_record(
+        actor=acting_user, action="supplier.update", target=supplier, data={"changed": changed}
+    )
+    return supplier

@@ -501,3 +501,84 @@ def test_an_operator_edit_the_service_refuses_is_a_form_error(operator_client):
     product.refresh_from_db()
     assert product.description == "旧的描述"
     assert not AuditEvent.objects.filter(object_type="catalog.product").exists()
+
+
+def test_reference_data_changes_are_audited(operator_client, operator):
+    operator_client.post(
+        url("category_add"),
+        {"name": "牛奶", "slug": "milk", "english_name": "Milk", "sort_order": 9},
+    )
+    milk = Category.objects.get(slug="milk")
+    unused = County.objects.create(code="640999", name="测试县", prefecture="测试市")
+    operator_client.post(url("county_delete", unused.pk), {"post": "yes"})
+    events = AuditEvent.objects.filter(object_type__in=["catalog.category", "catalog.county"])
+    assert sorted(events.values_list("action", "object_id", "actor_id")) == [
+        ("category.create", str(milk.pk), operator.pk),
+        ("county.delete", str(unused.pk), operator.pk),
+    ]
+
+
+def test_renaming_a_category_re_indexes_its_listings(
+    operator_client, operator, django_capture_on_commit_callbacks
+):
+    from search import indexing
+    from search.models import ProductSearchEntry
+    from tests.procurement.flows import stocked_variant
+
+    product = stocked_variant().product
+    with django_capture_on_commit_callbacks(execute=True):
+        indexing.products_changed([product.pk])
+    before = ProductSearchEntry.objects.get(product=product).text_hash
+    row = product.category
+    page = operator_client.get(url("category_change", row.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            url("category_change", row.pk), _change_form(page, name="宁夏特产")
+        )
+    assert response.status_code == 302
+    assert ProductSearchEntry.objects.get(product=product).text_hash != before
+    event = AuditEvent.objects.get(object_type="catalog.category", object_id=str(row.pk))
+    assert (event.actor_id, event.action, event.data) == (
+        operator.pk,
+        "category.update",
+        {"changed": ["name"]},
+    )
+
+
+def test_an_operator_correction_of_a_supplier_goes_through_the_service(
+    operator_client, operator, django_capture_on_commit_callbacks
+):
+    from search import indexing
+    from search.models import ProductSearchEntry
+    from tests.procurement.flows import stocked_variant
+
+    product = stocked_variant().product
+    supplier = product.supplier
+    with django_capture_on_commit_callbacks(execute=True):
+        indexing.products_changed([product.pk])
+    page = operator_client.get(url("supplier_change", supplier.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            url("supplier_change", supplier.pk),
+            _change_form(page, name="盐池滩羊合作社", contact_phone="0953-1234567"),
+        )
+    assert response.status_code == 302
+    supplier.refresh_from_db()
+    assert (supplier.name, supplier.contact_phone) == ("盐池滩羊合作社", "0953-1234567")
+    event = AuditEvent.objects.get(object_type="catalog.supplier", action="supplier.update")
+    assert (event.actor_id, event.data) == (operator.pk, {"changed": ["contact_phone", "name"]})
+    # The listings show the supplier's name: the search index followed the correction.
+    assert "滩羊" in ProductSearchEntry.objects.get(product=product).body_terms
+
+
+def test_a_supplier_correction_the_service_refuses_is_a_form_error(operator_client):
+    supplier = SupplierFactory(contact_name="王经理")
+    page = operator_client.get(url("supplier_change", supplier.pk))
+    response = operator_client.post(
+        url("supplier_change", supplier.pk), _change_form(page, contact_name="  ")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["contact_name"]
+    supplier.refresh_from_db()
+    assert supplier.contact_name == "王经理"
+    assert not AuditEvent.objects.filter(action="supplier.update").exists()
