@@ -45,6 +45,10 @@ POLICIES: dict[str, tuple[str, ...]] = {
     "traceBatchCreate": (SUPPLIER_STAFF,),
 }
 
+# Who corrects records in the Django admin (a listing's description and publication, a
+# supplier's record, reference data); the services those edits go through check it.
+ADMIN_EDITORS = (OPERATOR,)
+
 
 def suppliers(acting_user: Any) -> QuerySet[Supplier]:
     """Operators and auditors see all suppliers; a county reviewer those of their county;

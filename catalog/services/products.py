@@ -173,7 +173,7 @@ def product_operator_update(
 ) -> Product:
     """An operator corrects a listing's description, cold-chain class or publication: audited
     and re-indexed like a supplier's edit."""
-    require_role(acting_user, access.OPERATOR)
+    require_role(acting_user, *access.ADMIN_EDITORS)
     product = Product.objects.select_for_update().filter(pk=product_id).first()
     if product is None:
         raise NotFound("No such product.", field="id")

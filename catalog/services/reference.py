@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from catalog import hooks
-from catalog.access import OPERATOR
+from catalog.access import ADMIN_EDITORS
 from catalog.models import Category, City, County, Product
 from shop.core import validation
 from shop.core.audit import audit_record
@@ -39,7 +39,7 @@ def _action(row: models.Model, verb: str) -> str:
 @transaction.atomic
 def reference_data_save(*, acting_user: Any, row: models.Model, changed: list[str]) -> Any:
     """Add or correct a county, city or category (`changed`: the fields edited)."""
-    require_role(acting_user, OPERATOR)
+    require_role(acting_user, *ADMIN_EDITORS)
     _require_reference(row)
     creating = row.pk is None
     validation.check_columns(row)
@@ -59,7 +59,7 @@ def reference_data_save(*, acting_user: Any, row: models.Model, changed: list[st
 def reference_data_delete(*, acting_user: Any, row: models.Model) -> None:
     """Delete a county, city or category nothing uses (the admin offers it only then; the
     database's PROTECT refuses it otherwise)."""
-    require_role(acting_user, OPERATOR)
+    require_role(acting_user, *ADMIN_EDITORS)
     _require_reference(row)
     audit_record(actor=acting_user, action=_action(row, "delete"), target=row)
     row.delete()

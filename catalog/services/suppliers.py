@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog import hooks, notifications
-from catalog.access import OPERATOR, POLICIES
+from catalog.access import ADMIN_EDITORS, POLICIES
 from catalog.documents import DocumentUpload, attach_document, verify_if_given
 from catalog.errors import CatalogErrorCode
 from catalog.membership import supplier_member_add
@@ -477,7 +477,7 @@ def supplier_operator_update(
 ) -> Supplier:
     """An operator corrects a supplier's record (the Django admin): checked as an application
     is, audited, and its products re-indexed when the name their listings show changed."""
-    require_role(acting_user, OPERATOR)
+    require_role(acting_user, *ADMIN_EDITORS)
     supplier = _locked_supplier(supplier_id)
     refused = [name for name in data if name not in APPLICATION_FIELDS]
     if refused:
