@@ -1,6 +1,7 @@
 """The operators' Django admin: the review queue and the supplier and certification actions
 go through the same services as GraphQL (docs/design.md §3)."""
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -462,21 +463,42 @@ def _change_form(response, **values) -> dict:
     return data
 
 
-def test_an_operator_edit_of_a_product_goes_through_the_service(
-    operator_client, operator, django_capture_on_commit_callbacks
-):
+def _indexed_listing():
+    """A sellable product, in the search index."""
     from search import indexing
-    from search.models import ProductSearchEntry
     from tests.procurement.flows import stocked_variant
 
     product = stocked_variant().product
+    indexing.products_changed([product.pk])
+    return product
+
+
+def _edit(client, page_name: str, pk: int, capture=None, **values):
+    """Edit a row through its admin change form (as an operator would), running what waits
+    for the commit (the search outbox) when given `capture`; the response."""
+    page = client.get(url(page_name, pk))
+    with capture(execute=True) if capture else contextlib.nullcontext():
+        return client.post(url(page_name, pk), _change_form(page, **values))
+
+
+def _search_entry(product):
+    from search.models import ProductSearchEntry
+
+    return ProductSearchEntry.objects.get(product=product)
+
+
+def test_an_operator_edit_of_a_product_goes_through_the_service(
+    operator_client, operator, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        indexing.products_changed([product.pk])
-    page = operator_client.get(url("product_change", product.pk))
-    with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post(
-            url("product_change", product.pk), _change_form(page, description="手工礼盒装")
-        )
+        product = _indexed_listing()
+    response = _edit(
+        operator_client,
+        "product_change",
+        product.pk,
+        django_capture_on_commit_callbacks,
+        description="手工礼盒装",
+    )
     assert response.status_code == 302
     product.refresh_from_db()
     assert product.description == "手工礼盒装"
@@ -487,15 +509,12 @@ def test_an_operator_edit_of_a_product_goes_through_the_service(
         {"changed": ["description"]},
     )
     # The search index followed the edit (its outbox drained when the edit committed).
-    assert "礼盒" in ProductSearchEntry.objects.get(product=product).body_terms
+    assert "礼盒" in _search_entry(product).body_terms
 
 
 def test_an_operator_edit_the_service_refuses_is_a_form_error(operator_client):
     product = ProductFactory(description="旧的描述")
-    page = operator_client.get(url("product_change", product.pk))
-    response = operator_client.post(
-        url("product_change", product.pk), _change_form(page, description="坏\x00的")
-    )
+    response = _edit(operator_client, "product_change", product.pk, description="坏\x00的")
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     product.refresh_from_db()
@@ -521,22 +540,19 @@ def test_reference_data_changes_are_audited(operator_client, operator):
 def test_renaming_a_category_re_indexes_its_listings(
     operator_client, operator, django_capture_on_commit_callbacks
 ):
-    from search import indexing
-    from search.models import ProductSearchEntry
-    from tests.procurement.flows import stocked_variant
-
-    product = stocked_variant().product
     with django_capture_on_commit_callbacks(execute=True):
-        indexing.products_changed([product.pk])
-    before = ProductSearchEntry.objects.get(product=product).text_hash
+        product = _indexed_listing()
+    before = _search_entry(product).text_hash
     row = product.category
-    page = operator_client.get(url("category_change", row.pk))
-    with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post(
-            url("category_change", row.pk), _change_form(page, name="宁夏特产")
-        )
+    response = _edit(
+        operator_client,
+        "category_change",
+        row.pk,
+        django_capture_on_commit_callbacks,
+        name="宁夏特产",
+    )
     assert response.status_code == 302
-    assert ProductSearchEntry.objects.get(product=product).text_hash != before
+    assert _search_entry(product).text_hash != before
     event = AuditEvent.objects.get(object_type="catalog.category", object_id=str(row.pk))
     assert (event.actor_id, event.action, event.data) == (
         operator.pk,
@@ -548,35 +564,29 @@ def test_renaming_a_category_re_indexes_its_listings(
 def test_an_operator_correction_of_a_supplier_goes_through_the_service(
     operator_client, operator, django_capture_on_commit_callbacks
 ):
-    from search import indexing
-    from search.models import ProductSearchEntry
-    from tests.procurement.flows import stocked_variant
-
-    product = stocked_variant().product
+    with django_capture_on_commit_callbacks(execute=True):
+        product = _indexed_listing()
     supplier = product.supplier
-    with django_capture_on_commit_callbacks(execute=True):
-        indexing.products_changed([product.pk])
-    page = operator_client.get(url("supplier_change", supplier.pk))
-    with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post(
-            url("supplier_change", supplier.pk),
-            _change_form(page, name="盐池滩羊合作社", contact_phone="0953-1234567"),
-        )
+    response = _edit(
+        operator_client,
+        "supplier_change",
+        supplier.pk,
+        django_capture_on_commit_callbacks,
+        name="盐池滩羊合作社",
+        contact_phone="0953-1234567",
+    )
     assert response.status_code == 302
     supplier.refresh_from_db()
     assert (supplier.name, supplier.contact_phone) == ("盐池滩羊合作社", "0953-1234567")
     event = AuditEvent.objects.get(object_type="catalog.supplier", action="supplier.update")
     assert (event.actor_id, event.data) == (operator.pk, {"changed": ["contact_phone", "name"]})
     # The listings show the supplier's name: the search index followed the correction.
-    assert "滩羊" in ProductSearchEntry.objects.get(product=product).body_terms
+    assert "滩羊" in _search_entry(product).body_terms
 
 
 def test_a_supplier_correction_the_service_refuses_is_a_form_error(operator_client):
     supplier = SupplierFactory(contact_name="王经理")
-    page = operator_client.get(url("supplier_change", supplier.pk))
-    response = operator_client.post(
-        url("supplier_change", supplier.pk), _change_form(page, contact_name="  ")
-    )
+    response = _edit(operator_client, "supplier_change", supplier.pk, contact_name="  ")
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["contact_name"]
     supplier.refresh_from_db()
