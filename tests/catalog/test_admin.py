@@ -455,7 +455,10 @@ def _change_form(response, **values) -> dict:
     form = response.context["adminform"].form
     data = {name: form.initial.get(name) for name in form.fields}
     data.update(values)
-    data = {k: ("on" if v is True else v) for k, v in data.items() if v not in (None, False)}
+    # an unticked box is left out; a 0 is a value (0 == False, hence `is`)
+    data = {
+        k: ("on" if v is True else v) for k, v in data.items() if v is not None and v is not False
+    }
     for inline in response.context["inline_admin_formsets"]:
         management = inline.formset.management_form
         for name in management.fields:
