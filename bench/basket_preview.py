@@ -124,16 +124,11 @@ def graphql_upload(user, data: bytes, name: str):
 def run(args) -> None:
     postgres = None
     try:
-        url = args.database_url
-        if url is None:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres().start()
-            url = postgres.url
-        common.setup_django(common.production_env(url))
+        url, postgres = common.database(args.database_url)
+        common.setup_and_migrate(common.production_env(url), "Migrating and making variants …")
         import logging
 
         logging.getLogger("shanhai.requests").setLevel(logging.WARNING)  # a line per request
-        from django.core.management import call_command
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -141,8 +136,6 @@ def run(args) -> None:
         from procurement.models import BasketUpload
         from procurement.services.baskets import basket_upload
 
-        print("Migrating and making variants …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         user, skus = prepare(args.rows)
         rows = basket_rows(skus)
         files = {"CSV": (csv_file(rows), "basket.csv"), "XLSX": (xlsx_file(rows), "basket.xlsx")}

@@ -74,17 +74,11 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="shanhai-bench-hits-"))
     postgres = server = None
     try:
-        print("Starting a throw-away PostgreSQL …", flush=True)
-        postgres = common.ThrowAwayPostgres()
-        postgres.start()
-        env = common.production_env(postgres.url, MEDIA_ROOT=str(workdir))
-        common.setup_django(env)
-        from django.core.management import call_command
-
+        url, postgres = common.database(None)
+        env = common.production_env(url, MEDIA_ROOT=str(workdir))
+        common.setup_and_migrate(env, "Migrating and generating the catalog …")
         from bench import catalog_dataset
 
-        print("Migrating and generating the catalog …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         catalog_dataset.generate(products=args.products, suppliers=args.suppliers)
         load_cursors()
         users = checkout.make_agencies(args.agencies)
@@ -144,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=12)
-    common.exit_on_sigterm()
-    return run(parser.parse_args(argv))
+    return common.run_until_interrupted(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

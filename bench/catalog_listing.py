@@ -170,13 +170,7 @@ def run(args) -> int:
     postgres = None
     server = None
     try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres()  # assigned first: `finally` stops it
-            postgres.start()
-            database_url = postgres.url
+        database_url, postgres = common.database(args.database_url)
         env = common.production_env(
             database_url,
             DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
@@ -184,23 +178,18 @@ def run(args) -> int:
             # Uncached figures by default; --cached measures answers from the response cache.
             GRAPHQL_RESPONSE_CACHE="true" if args.cached else "false",
         )
-        common.setup_django(env)
-        from django.core.management import call_command
+        common.setup_and_migrate(env)
         from django.db import connection
 
         from bench import catalog_dataset
 
-        print("Migrating …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         dataset = catalog_dataset.generate(
             products=args.products, suppliers=args.suppliers, reset=args.reset_dataset
         )
         total = dataset.products
         load_cursors()
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            pg_version = cursor.fetchone()[0]
         connection.close()
+        pg_version = common.server_version(database_url)
 
         offsets = page_offsets(total, args.page_size, args.requests)
         sample = sorted(set(offsets))[:: max(1, len(set(offsets)) // args.query_sample)]
@@ -409,12 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 1 ≤ --page-size ≤ 100, --requests ≥ 1, --products ≥ --page-size")
     if args.database_url and not args.database_url.startswith(("postgres", "sqlite")):
         parser.error("--database-url must be a postgres:// (or sqlite://) URL")
-    common.exit_on_sigterm()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
-        return 130
+    return common.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

@@ -404,23 +404,14 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="shanhai-bench-checkout-"))
     postgres = None
     try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres()
-            postgres.start()
-            database_url = postgres.url
+        database_url, postgres = common.database(args.database_url)
         # Each process keeps its connection for the whole run (no request cycle closes it).
         env = common.production_env(database_url, MEDIA_ROOT=str(workdir))
-        common.setup_django(env)
-        from django.core.management import call_command
+        common.setup_and_migrate(env, "Migrating and generating the catalog …")
         from django.db import connection
 
         from bench import catalog_dataset
 
-        print("Migrating and generating the catalog …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         dataset = catalog_dataset.generate(products=args.products, suppliers=args.suppliers)
         users = make_agencies(args.agencies + 1)
         counting_user, users = users[-1], users[: args.agencies]
@@ -641,12 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 1 ≤ --rounds ≤ 10")
     if args.database_url and not args.database_url.startswith("postgres"):
         parser.error("--database-url must be a postgres:// URL")
-    common.exit_on_sigterm()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
-        return 130
+    return common.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,27 @@ def setup_django(env: Mapping[str, str]) -> None:
     django.setup()
 
 
+def setup_and_migrate(env: Mapping[str, str], doing: str = "Migrating …") -> None:
+    """Configure Django in this process with `env` and migrate its database, saying `doing`
+    first (what the script prepares next)."""
+    setup_django(env)
+    from django.core.management import call_command
+
+    print(doing, flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def run_until_interrupted(run: Callable[[Any], int], args: Any) -> int:
+    """`run(args)` with SIGTERM unwinding like Ctrl-C; an interrupt exits 130 once the
+    `finally` blocks have stopped what the run started."""
+    exit_on_sigterm()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
+        return 130
+
+
 def tear_down(*stoppables: Any, workdir: Path | None = None) -> None:
     """Stop what a benchmark started (servers, then the database: pass them in that order;
     None for what never started) and remove its temporary folder."""
@@ -276,6 +297,21 @@ class ThrowAwayPostgres:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def database(url: str | None) -> tuple[str, "ThrowAwayPostgres | None"]:
+    """`url` as given, or a throw-away PostgreSQL started now (the second value, to stop in a
+    `finally`; a server that fails to start is stopped here)."""
+    if url:
+        return url, None
+    print("Starting a throw-away PostgreSQL …", flush=True)
+    postgres = ThrowAwayPostgres()
+    try:
+        postgres.start()
+    except BaseException:
+        postgres.stop()
+        raise
+    return postgres.url, postgres
 
 
 def server_version(url: str) -> str:

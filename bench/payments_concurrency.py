@@ -144,14 +144,12 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="shanhai-bench-"))
     postgres = api = mock = None
     try:
-        print("Starting a throw-away PostgreSQL …", flush=True)
-        postgres = common.ThrowAwayPostgres()
-        postgres.start()
+        url, postgres = common.database(None)
         api_port, mock_port = common.free_port(), common.free_port()
         keys = {"STRIPE_SECRET_KEY": MOCK_SECRET_KEY, "STRIPE_WEBHOOK_SECRET": MOCK_WEBHOOK_SECRET}
         gateway_port = api_port if args.mock_in_app else mock_port
         api_env = common.production_env(
-            postgres.url,
+            url,
             MEDIA_ROOT=str(workdir),
             STRIPE_MOCK_ENABLED="true" if args.mock_in_app else "false",
             STRIPE_API_BASE=f"http://{common.LOOPBACK}:{gateway_port}/stripe-mock",
@@ -163,12 +161,10 @@ def run(args) -> int:
             "STRIPE_MOCK_ENABLED": "true",
             "STRIPE_MOCK_WEBHOOK_URL": f"http://{common.LOOPBACK}:{api_port}/webhooks/stripe/",
         }
-        common.setup_django(api_env)
+        common.setup_and_migrate(api_env, "Migrating and preparing orders …")
         from django.core.management import call_command
         from django.db import connection
 
-        print("Migrating and preparing orders …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         buyers, operator, pks = prepare(args.parallel)
         connection.close()
 
@@ -254,7 +250,6 @@ def run(args) -> int:
 
 
 def main() -> None:
-    common.exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parallel", type=int, default=20)
     parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count() * 2 + 1)
@@ -265,7 +260,7 @@ def main() -> None:
         action="store_true",
         help="serve the mock from the API's own workers (shows the app starving on itself)",
     )
-    sys.exit(run(parser.parse_args()))
+    sys.exit(common.run_until_interrupted(run, parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -777,9 +777,7 @@ def run(args) -> int:
     postgres = api = mock = worker = None
     sampler = None
     try:
-        print("Starting a throw-away PostgreSQL …", flush=True)
-        postgres = common.ThrowAwayPostgres()
-        postgres.start()
+        _url, postgres = common.database(None)
         api_port, mock_port = common.free_port(), common.free_port()
         metrics_token = uuid.uuid4().hex
         webhook = f"http://{common.LOOPBACK}:{api_port}/webhooks/stripe/"
@@ -812,12 +810,11 @@ def run(args) -> int:
             "DATABASE_URL": _with_app(postgres.url, APP_NAMES["worker"]),
             "STRIPE_MOCK_ENABLED": "true",
         }
-        common.setup_django(env)
-        from django.core.management import call_command
+        common.setup_and_migrate(
+            env, f"Migrating, {args.products} products, {args.agencies} agencies …"
+        )
         from django.db import connection
 
-        print(f"Migrating, {args.products} products, {args.agencies} agencies …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         fixture = prepare(args.products, args.agencies)
         connection.close()
 
@@ -930,7 +927,6 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=float, default=5.0, help="requests per second")
@@ -945,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--results", default=str(common.PROJECT_ROOT / "bench/RESULTS-soak.md"))
     parser.add_argument("--png", default=str(common.PROJECT_ROOT / "bench/soak.png"))
-    return run(parser.parse_args(argv))
+    return common.run_until_interrupted(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -104,27 +104,24 @@ def run(args) -> int:
     postgres = None
     try:
         print(f"load average at start: {os.getloadavg()}  ({common.machine_summary()})")
-        print("Starting a throw-away PostgreSQL …", flush=True)
-        postgres = common.ThrowAwayPostgres()
-        postgres.start()
+        url, postgres = common.database(None)
         env = common.production_env(
-            postgres.url,
+            url,
             MEDIA_ROOT=str(workdir),
             SEARCH_BACKEND="",
             GRAPHQL_RESPONSE_CACHE="false",  # every search is computed
             GUNICORN_WORKERS=str(WORKERS),
         )
         env.pop("ELASTICSEARCH_URL", None)
-        common.setup_django(env)
-        from django.core.management import call_command
+        common.setup_and_migrate(
+            env, "Migrating, generating the catalog, building the search table …"
+        )
         from django.db import connection
 
         from bench import catalog_dataset
         from search.backends.database import DatabaseSearchBackend
         from search.relevance import JUDGED
 
-        print("Migrating, generating the catalog, building the search table …", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
         catalog_dataset.generate(products=args.products)
         DatabaseSearchBackend().rebuild()
         connection.close()
@@ -152,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
-    common.exit_on_sigterm()
-    return run(args)
+    return common.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":
