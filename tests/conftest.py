@@ -152,6 +152,22 @@ def assert_access_outcome(response, *, name, role, allowed, expected_errors, cha
         assert not changed
 
 
+def access_matrix_cell(call, *, name, role, snapshot, expected_errors=()) -> None:
+    """Make the call of mutation `name` as a user of `role` (None: anonymous) and check its
+    cell against the mutation's declared policy (`assert_access_outcome`), with whether
+    `snapshot()` changed."""
+    before = snapshot()
+    response = call()
+    assert_access_outcome(
+        response,
+        name=name,
+        role=role,
+        allowed=declared_roles(name),
+        expected_errors=list(expected_errors),
+        changed=snapshot() != before,
+    )
+
+
 class NetworkCallInTransaction(AssertionError):
     """A socket was opened or written to while a database transaction was open."""
 

@@ -9,7 +9,7 @@ from graphql_relay import to_global_id
 from catalog.models import ProductStatus, SupplierStatus
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import assert_access_outcome, declared_roles, top_level_codes
+from tests.conftest import access_matrix_cell, top_level_codes
 from tests.factories import ProductFactory, SupplierFactory, UserFactory, VariantFactory
 from tests.factories.catalog import category, county, credit_code
 
@@ -170,15 +170,12 @@ EXPECTED_DOMAIN_ERRORS = {
 def test_catalog_mutation_permission_matrix(gql, world, name, role):
     users, ids = world
     query, variables = MUTATIONS[name]
-    before = snapshot()
-    response = gql(query, variables(ids), user=users[role] if role else None)
-    assert_access_outcome(
-        response,
+    access_matrix_cell(
+        lambda: gql(query, variables(ids), user=users[role] if role else None),
         name=name,
         role=role,
-        allowed=declared_roles(name),
+        snapshot=snapshot,
         expected_errors=EXPECTED_DOMAIN_ERRORS.get((name, role), []),
-        changed=snapshot() != before,
     )
 
 

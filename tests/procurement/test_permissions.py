@@ -8,7 +8,7 @@ from graphql_relay import to_global_id
 from procurement.models import Order
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import assert_access_outcome, declared_roles
+from tests.conftest import access_matrix_cell
 from tests.factories import UserFactory
 from tests.factories.catalog import credit_code
 from tests.factories.procurement import city
@@ -141,15 +141,12 @@ EXPECTED_DOMAIN_ERRORS = {
 def test_procurement_mutation_permission_matrix(gql, world, name, role):
     users, ids = world
     query, variables = MUTATIONS[name]
-    before = snapshot()
-    response = gql(query, variables(ids), user=users[role] if role else None)
-    assert_access_outcome(
-        response,
+    access_matrix_cell(
+        lambda: gql(query, variables(ids), user=users[role] if role else None),
         name=name,
         role=role,
-        allowed=declared_roles(name),
+        snapshot=snapshot,
         expected_errors=EXPECTED_DOMAIN_ERRORS.get((name, role), []),
-        changed=snapshot() != before,
     )
 
 
