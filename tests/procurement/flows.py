@@ -51,6 +51,27 @@ def place(user, *lines, key=None, ship_within_days=7) -> list[Order]:
     )
 
 
+def checkout_statements(lines_per_supplier: int, suppliers: int, *, staffed=False) -> list[str]:
+    """The SQL a new buyer's checkout runs (white space folded) for a basket of one unit of
+    `lines_per_supplier` variants from each of `suppliers` suppliers (`staffed`: each with a
+    staff member to e-mail)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = buyer()
+    sellers = [new_supplier() for _ in range(suppliers)]
+    for seller in sellers if staffed else []:
+        staff_of(seller)
+    variants = [
+        stocked_variant(stock=100, supplier=seller)
+        for seller in sellers
+        for _ in range(lines_per_supplier)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        place(user, *[(variant, 1) for variant in variants])
+    return [" ".join(q["sql"].split()) for q in queries.captured_queries]
+
+
 def to_shipped(order: Order) -> Order:
     staff = staff_of(order.supplier)
     orders.order_confirm(acting_user=staff, order_id=order.pk)

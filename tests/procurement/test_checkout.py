@@ -257,23 +257,9 @@ def test_empty_basket_is_refused(gql):
 
 
 def test_checkout_statement_count_does_not_grow_with_lines_or_suppliers(db):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from tests.procurement.flows import checkout_statements
 
-    from tests.procurement.flows import place
-
-    def statements(lines_per_supplier: int, suppliers: int) -> int:
-        user = buyer()
-        variants = [
-            stocked_variant(stock=100, supplier=supplier)
-            for supplier in [new_supplier() for _ in range(suppliers)]
-            for _ in range(lines_per_supplier)
-        ]
-        with CaptureQueriesContext(connection) as queries:
-            place(user, *[(variant, 1) for variant in variants])
-        return len(queries)
-
-    small, large = statements(1, 1), statements(4, 3)
+    small, large = len(checkout_statements(1, 1)), len(checkout_statements(4, 3))
     assert small == large
     # was 24 for three suppliers before the inserts were batched; inside a caller's transaction
     # (as here) 14 with its SAVEPOINT and RELEASE, the buyer's duties and the budgets' lock

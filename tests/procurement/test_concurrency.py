@@ -28,8 +28,9 @@ pytestmark = [
 ]
 
 
-def run_concurrently(calls):
-    """Start every call at the same moment, each on its own thread and database connection."""
+def run_concurrently(calls, *, catch=DomainError, caught="error", timeout=120):
+    """Start every call at the same moment, each on its own thread and database connection:
+    ("ok", its result) or (`caught`, the `catch` exception it raised), in order."""
     barrier = threading.Barrier(len(calls))
     results: list = [None] * len(calls)
 
@@ -37,8 +38,8 @@ def run_concurrently(calls):
         try:
             barrier.wait()
             results[index] = ("ok", call())
-        except DomainError as error:
-            results[index] = ("error", error)
+        except catch as error:
+            results[index] = (caught, error)
         finally:
             connection.close()
 
@@ -46,7 +47,7 @@ def run_concurrently(calls):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=timeout)
     close_old_connections()
     return results
 
@@ -146,25 +147,7 @@ def test_concurrent_bookings_all_join_the_tree_once_in_one_line(settings):
 def run_each_on_its_connection(calls):
     """Like run_concurrently, but records any exception (a deadlock is an OperationalError, not
     a DomainError) instead of losing it in the thread."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait()
-            results[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001 - the test asserts on what was raised
-            results[index] = ("raised", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    close_old_connections()
-    return results
+    return run_concurrently(calls, catch=Exception, caught="raised", timeout=300)
 
 
 def test_sixteen_agencies_on_the_same_hot_stock_never_oversell_nor_deadlock():
