@@ -22,7 +22,6 @@ SQL queries per request are counted without touching the application, two ways:
 """
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -263,11 +262,7 @@ def run(args) -> int:
         )
         return 0
     finally:
-        if server is not None:
-            server.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(server, postgres, workdir=workdir)
 
 
 def cpu_snapshot(worker_pids: list[int], postmaster: int | None) -> dict[str, float | None]:

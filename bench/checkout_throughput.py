@@ -20,7 +20,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -512,9 +511,7 @@ def run(args) -> int:
         report(args, dataset, pg_version, max_connections, results, counted)
         return 0
     finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(postgres, workdir=workdir)
 
 
 def report(args, dataset, pg_version, max_connections, results, counted):

@@ -30,7 +30,6 @@ import argparse
 import http.client
 import json
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -381,13 +380,7 @@ def run(args) -> int:
     postgres = None
     server = None
     try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres()
-            postgres.start()
-            database_url = postgres.url
+        database_url, postgres = common.database(args.database_url)
         env = common.production_env(database_url, MEDIA_ROOT=str(workdir))
         common.setup_django(env)
         from django.core.management import call_command
@@ -443,11 +436,7 @@ def run(args) -> int:
         report(args, pg_version, timings, sizes, verified, verify_seconds, inproc, http, exports)
         return 0
     finally:
-        if server is not None:
-            server.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(server, postgres, workdir=workdir)
 
 
 def verify_sample(limit: int):
@@ -533,12 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--entries, --batch and --calls must be positive")
     if args.database_url and not args.database_url.startswith("postgres"):
         parser.error("--database-url must be a postgres:// URL")
-    common.exit_on_sigterm()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
-        return 130
+    return common.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

@@ -206,11 +206,9 @@ def run(args) -> int:
     postgres = None
     results: dict = {"args": vars(args)}
     try:
-        print("Starting a throw-away PostgreSQL …", flush=True)
-        postgres = common.ThrowAwayPostgres()
-        postgres.start()
+        url, postgres = common.database(None)
         key = base64.b64encode(os.urandom(32)).decode()
-        env = common.production_env(postgres.url, MEDIA_ROOT=str(workdir), LEDGER_SIGNING_KEY=key)
+        env = common.production_env(url, MEDIA_ROOT=str(workdir), LEDGER_SIGNING_KEY=key)
         common.setup_django(env)
         from django.core.management import call_command
         from django.db import connection, connections
@@ -357,9 +355,7 @@ def run(args) -> int:
         print(json.dumps(results, indent=2, default=str))
         return 0
     finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(postgres, workdir=workdir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import threading
@@ -174,13 +173,7 @@ def run(args) -> int:
     postgres = None
     try:
         print(f"{common.machine_summary()}", flush=True)
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres()
-            postgres.start()
-            database_url = postgres.url
+        database_url, postgres = common.database(args.database_url)
         env = common.production_env(
             database_url,
             MEDIA_ROOT=str(workdir),
@@ -215,9 +208,7 @@ def run(args) -> int:
         print(f"load average at the end: {os.getloadavg()}")
         return 0
     finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(postgres, workdir=workdir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,6 @@ here the judged queries are only the workload. Figures are printed, never assert
 import argparse
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,13 +179,7 @@ def run(args) -> int:
     postgres = None
     node_started = False
     try:
-        if args.database_url:
-            database_url = args.database_url
-        else:
-            print("Starting a throw-away PostgreSQL …", flush=True)
-            postgres = common.ThrowAwayPostgres()
-            postgres.start()
-            database_url = postgres.url
+        database_url, postgres = common.database(args.database_url)
         env = common.production_env(database_url, MEDIA_ROOT=str(workdir), SEARCH_BACKEND="")
         env.pop("ELASTICSEARCH_URL", None)
         common.setup_django(env)
@@ -275,9 +268,7 @@ def run(args) -> int:
     finally:
         if node_started:
             stop_node(node_dir)
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(postgres, workdir=workdir)
 
 
 def _slowest(result: dict, n: int) -> list[str]:
@@ -394,12 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--products and --rounds must be positive")
     if args.database_url and not args.database_url.startswith("postgres"):
         parser.error("--database-url must be a postgres:// URL")
-    common.exit_on_sigterm()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted; stopped everything this run started.", file=sys.stderr)
-        return 130
+    return common.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

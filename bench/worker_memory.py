@@ -22,7 +22,6 @@ Figures are printed, never asserted; the load average is printed with them (a sh
 import argparse
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -136,9 +135,7 @@ def run(args) -> int:
         print(f"\nload average at the end: {os.getloadavg()}")
         return 0
     finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.tear_down(postgres, workdir=workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
