@@ -2,7 +2,7 @@ from django.contrib import admin
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
-from shop.core.admin_access import OperatorPermissionsMixin, ReadOnlyAdmin
+from shop.core.admin_access import NeverWrittenHereMixin, OperatorPermissionsMixin, ReadOnlyAdmin
 from shop.core.models import AuditEvent, JobSchedule, WorkerHeartbeat
 
 
@@ -21,7 +21,7 @@ admin.site.unregister(DBTaskResult)
 
 
 @admin.register(DBTaskResult)
-class JobResultAdmin(OperatorPermissionsMixin, DBTaskResultAdmin):
+class JobResultAdmin(NeverWrittenHereMixin, OperatorPermissionsMixin, DBTaskResultAdmin):
     """django-tasks-db's own view (read-only for everyone), opened to operators."""
 
     list_display = [*DBTaskResultAdmin.list_display, "attempts"]
@@ -29,15 +29,6 @@ class JobResultAdmin(OperatorPermissionsMixin, DBTaskResultAdmin):
     @admin.display(description="attempts")
     def attempts(self, obj: DBTaskResult) -> int:
         return len(obj.worker_ids)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JobSchedule)

@@ -46,28 +46,9 @@ class ReadOnlyForOperatorsMixin(OperatorPermissionsMixin):
         return False
 
 
-class ReadOnlyAdmin(OperatorAdmin):
-    """Written by services only: listed and shown, never added, edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows shown under their parent for operators, never added, edited or deleted there."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request) or super().has_view_permission(request, obj)
+class NeverWrittenHereMixin:
+    """Nobody adds, edits or deletes here, superusers included (listed before the classes
+    whose permissions it overrides)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -77,3 +58,18 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(NeverWrittenHereMixin, OperatorAdmin):
+    """Written by services only: listed and shown, never added, edited or deleted here."""
+
+
+class ReadOnlyInline(NeverWrittenHereMixin, admin.TabularInline):
+    """Rows shown under their parent for operators, never added, edited or deleted there."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request) or super().has_view_permission(request, obj)
