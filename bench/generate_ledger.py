@@ -233,7 +233,13 @@ def generate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from bench import catalog_dataset
-    from bench.ledger_reports import SUPPLIERS, auditor, make_agencies, products_by_supplier
+    from bench.ledger_reports import (
+        SUPPLIERS,
+        auditor,
+        make_agencies,
+        other_channels_import,
+        products_by_supplier,
+    )
     from procurement import ledger
     from procurement.models import (
         ContributionEntry,
@@ -257,13 +263,7 @@ def generate(
     agencies = make_agencies()
     sellable = products_by_supplier()
     user = auditor()
-    batch = ContributionImport.objects.create(
-        filename="bench-other-channels.csv",
-        sha256="0" * 64,
-        row_count=total,
-        total=Decimal(0),
-        created_by=user,
-    )
+    batch = other_channels_import(user, total)
     days, ends = day_counts(total)
     db = connection.settings_dict
     url = make_conninfo(

@@ -17,7 +17,6 @@ import os
 import random
 import sys
 import time
-from collections import defaultdict
 
 from bench import common
 
@@ -30,7 +29,6 @@ def run(args) -> None:
         common.setup_django(common.production_env(postgres.url, LEDGER_SIGNING_KEY=key))
         from django.core.management import call_command
         from django.db import connection
-        from django.db.models import Q
 
         from procurement.models import LedgerTreeNode
         from procurement.transparency import merkle, store
@@ -46,18 +44,7 @@ def run(args) -> None:
             cursor.execute("VACUUM ANALYZE procurement_ledgertreenode")
 
         def by_orm(keys):
-            by_level = defaultdict(list)
-            for level, index in set(keys):
-                by_level[level].append(index)
-            query = Q()
-            for level, indexes in by_level.items():
-                query |= Q(level=level, index__in=indexes)
-            return {
-                (level, index): bytes(digest)
-                for level, index, digest in LedgerTreeNode.objects.filter(query).values_list(
-                    "level", "index", "hash"
-                )
-            }
+            return store.hashes_by_orm(set(keys))
 
         fetches = {"key arrays (now)": store.perfect_hashes, "ORM OR (before)": by_orm}
         seconds = {name: [] for name in fetches}

@@ -113,6 +113,19 @@ def auditor():
     return user
 
 
+def other_channels_import(user, total: int):
+    """The import batch the synthetic other-channel entries of a bench belong to."""
+    from procurement.models import ContributionImport
+
+    return ContributionImport.objects.create(
+        filename="bench-other-channels.csv",
+        sha256="0" * 64,
+        row_count=total,
+        total=Decimal(0),
+        created_by=user,
+    )
+
+
 def products_by_supplier():
     from django.utils import timezone
 
@@ -193,9 +206,6 @@ def book(total: int, batch_size: int, seed: int) -> dict:
     from django.db import connection, transaction
 
     from procurement import ledger
-    from procurement.models import (
-        ContributionImport,
-    )
     from procurement.reports import rollups
 
     rng = random.Random(seed)
@@ -203,13 +213,7 @@ def book(total: int, batch_size: int, seed: int) -> dict:
     products = products_by_supplier()
     user = auditor()
     with transaction.atomic():
-        batch_row = ContributionImport.objects.create(
-            filename="bench-other-channels.csv",
-            sha256="0" * 64,
-            row_count=total,
-            total=Decimal(0),
-            created_by=user,
-        )
+        batch_row = other_channels_import(user, total)
     days, weights = day_weights()
     dates = sorted(rng.choices(days, weights, k=total))
     timings = {"build": 0.0, "append": 0.0, "hash": 0.0, "rollups": 0.0}

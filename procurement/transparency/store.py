@@ -53,6 +53,12 @@ def perfect_hashes(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], byt
                 [[level for level, _ in keys], [index for _, index in keys]],
             )
             return {(level, index): bytes(digest) for level, index, digest in cursor.fetchall()}
+    return hashes_by_orm(keys)
+
+
+def hashes_by_orm(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """`perfect_hashes` as the ORM's OR of one `level = … AND index IN (…)` per level: the
+    portable path (SQLite), and bench/ledger_proofs' baseline."""
     by_level: dict[int, list[int]] = defaultdict(list)
     for level, index in keys:
         by_level[level].append(index)
