@@ -273,32 +273,36 @@ def retrieve_payment_intent(payment_intent_id: str) -> PaymentIntent:
     return PaymentIntent.from_stripe(intent)
 
 
+def _intent_step(
+    step: str, payment_intent_id: str, idempotency_key: str | None, **given: Any
+) -> PaymentIntent:
+    """POST /v1/payment_intents/{id}/{step} (confirm, capture, cancel) with the parameters
+    given (None: left out, Stripe's default), the intent expanded; errors translated."""
+    params = {name: value for name, value in given.items() if value is not None}
+    params["expand"] = _EXPAND_INTENT
+    with _stripe_errors_translated():
+        intent = getattr(_client().v1.payment_intents, step)(
+            payment_intent_id, params, _options(idempotency_key)
+        )
+    return PaymentIntent.from_stripe(intent)
+
+
 def confirm_payment_intent(
     payment_intent_id: str, *, payment_method: str, idempotency_key: str | None = None
 ) -> PaymentIntent:
     """Charge (or, with manual capture, authorise) the card. Raises PaymentDeclined when the
     card is declined; the intent then waits for another payment method."""
-    with _stripe_errors_translated():
-        intent = _client().v1.payment_intents.confirm(
-            payment_intent_id,
-            {"payment_method": payment_method, "expand": _EXPAND_INTENT},
-            _options(idempotency_key),
-        )
-    return PaymentIntent.from_stripe(intent)
+    return _intent_step(
+        "confirm", payment_intent_id, idempotency_key, payment_method=payment_method
+    )
 
 
 def capture_payment_intent(
     payment_intent_id: str, *, amount: Decimal | None = None, idempotency_key: str | None = None
 ) -> PaymentIntent:
     """Take the authorised money: all of it, or `amount` (the rest is released)."""
-    params: dict[str, Any] = {"expand": _EXPAND_INTENT}
-    if amount is not None:
-        params["amount_to_capture"] = to_fen(amount)
-    with _stripe_errors_translated():
-        intent = _client().v1.payment_intents.capture(
-            payment_intent_id, params, _options(idempotency_key)
-        )
-    return PaymentIntent.from_stripe(intent)
+    to_capture = None if amount is None else to_fen(amount)
+    return _intent_step("capture", payment_intent_id, idempotency_key, amount_to_capture=to_capture)
 
 
 def cancel_payment_intent(
@@ -308,14 +312,10 @@ def cancel_payment_intent(
     idempotency_key: str | None = None,
 ) -> PaymentIntent:
     """Cancel an unpaid or authorised-only intent (an authorisation is released)."""
-    params: dict[str, Any] = {"expand": _EXPAND_INTENT}
-    if reason is not None:
-        params["cancellation_reason"] = str(reason)
-    with _stripe_errors_translated():
-        intent = _client().v1.payment_intents.cancel(
-            payment_intent_id, params, _options(idempotency_key)
-        )
-    return PaymentIntent.from_stripe(intent)
+    reason_text = None if reason is None else str(reason)
+    return _intent_step(
+        "cancel", payment_intent_id, idempotency_key, cancellation_reason=reason_text
+    )
 
 
 def refund_payment(
