@@ -29,6 +29,7 @@ from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import NotFound, PermissionDenied
 from shop.core.permissions import has_role, require_authenticated
+from shop.core.selectors import filtered_by_given
 
 
 def today() -> date:
@@ -89,18 +90,15 @@ def storefront_products(
         "category", "origin_county", "supplier__county"
     )
     f = filters or ProductFilter()
-    if f.category_ids:
-        products = products.filter(category_id__in=f.category_ids)
-    if f.county_ids:
-        products = products.filter(origin_county_id__in=f.county_ids)
-    if f.supplier_ids:
-        products = products.filter(supplier_id__in=f.supplier_ids)
-    if f.price_min is not None:
-        products = products.filter(min_price__gte=f.price_min)
-    if f.price_max is not None:
-        products = products.filter(min_price__lte=f.price_max)
-    if f.has_gi is not None:
-        products = products.filter(has_gi=f.has_gi)
+    products = filtered_by_given(
+        products,
+        category_id__in=f.category_ids,
+        origin_county_id__in=f.county_ids,
+        supplier_id__in=f.supplier_ids,
+        min_price__gte=f.price_min,
+        min_price__lte=f.price_max,
+        has_gi=f.has_gi,
+    )
     if f.poverty_county is not None:
         eligible = POVERTY_COUNTY_PRODUCT
         products = products.filter(eligible if f.poverty_county else ~eligible)
@@ -168,10 +166,7 @@ def suppliers_visible_to(
     supplier staff only their own."""
     suppliers = access.suppliers(acting_user).select_related("county")
     f = filters or SupplierFilter()
-    if f.statuses:
-        suppliers = suppliers.filter(status__in=f.statuses)
-    if f.county_ids:
-        suppliers = suppliers.filter(county_id__in=f.county_ids)
+    suppliers = filtered_by_given(suppliers, status__in=f.statuses, county_id__in=f.county_ids)
     if f.search:
         suppliers = suppliers.filter(Q(name__icontains=f.search) | Q(credit_code=f.search.upper()))
     return suppliers.order_by("id")

@@ -25,6 +25,7 @@ from shop.accounts.models import Role
 from shop.core import validation
 from shop.core.errors import BadUserInput
 from shop.core.permissions import require_role
+from shop.core.selectors import filtered_by_given
 
 
 def agencies_visible_to(*, acting_user: Any) -> QuerySet[Agency]:
@@ -57,18 +58,15 @@ def orders_visible_to(*, acting_user: Any, filters: OrderFilter | None = None) -
     """The caller's orders (procurement/access.py) narrowed by the filter."""
     orders = access.orders(acting_user)
     f = filters or OrderFilter()
-    if f.statuses:
-        orders = orders.filter(status__in=f.statuses)
-    if f.payment_statuses:
-        orders = orders.filter(payment_status__in=f.payment_statuses)
-    if f.placed_from:
-        orders = orders.filter(placed_at__gte=f.placed_from)
-    if f.placed_to:
-        orders = orders.filter(placed_at__lt=f.placed_to)
-    if f.supplier_ids:
-        orders = orders.filter(supplier_id__in=f.supplier_ids)
-    if f.agency_ids:
-        orders = orders.filter(agency_id__in=f.agency_ids)
+    orders = filtered_by_given(
+        orders,
+        status__in=f.statuses,
+        payment_status__in=f.payment_statuses,
+        placed_at__gte=f.placed_from,
+        placed_at__lt=f.placed_to,
+        supplier_id__in=f.supplier_ids,
+        agency_id__in=f.agency_ids,
+    )
     if f.late is not None:
         late = late_orders_q(timezone.localdate())
         orders = orders.filter(late) if f.late else orders.exclude(late)
@@ -152,14 +150,13 @@ def overdue_payments(
         raise BadUserInput("`daysOverdueMin` must be 0 or more.")
     at_least = max(f.days_overdue_min or 1, 1)  # overdue: the day after the due date
     orders = unpaid_accepted_orders().filter(payment_due_date__lte=today - timedelta(days=at_least))
-    if f.agency_ids:
-        orders = orders.filter(agency_id__in=f.agency_ids)
-    if f.city_codes:
-        orders = orders.filter(agency__city__code__in=f.city_codes)
-    if f.amount_min is not None:
-        orders = orders.filter(accepted_value__gte=f.amount_min)
-    if f.amount_max is not None:
-        orders = orders.filter(accepted_value__lte=f.amount_max)
+    orders = filtered_by_given(
+        orders,
+        agency_id__in=f.agency_ids,
+        agency__city__code__in=f.city_codes,
+        accepted_value__gte=f.amount_min,
+        accepted_value__lte=f.amount_max,
+    )
     return orders.select_related("agency__city").order_by("payment_due_date", "id")
 
 

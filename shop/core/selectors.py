@@ -8,6 +8,17 @@ from shop.core.models import AuditEvent
 from shop.core.permissions import require_role
 
 
+def filtered_by_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """`queryset` filtered by the lookups whose value was given: None, an empty string and an
+    empty list are a filter's field left out (no condition); 0, False and dates do filter."""
+    given = {
+        lookup: value
+        for lookup, value in lookups.items()
+        if value is not None and not (isinstance(value, str | list | tuple | set) and not value)
+    }
+    return queryset.filter(**given) if given else queryset
+
+
 def audit_event_list(
     *,
     acting_user: Any,
@@ -20,17 +31,14 @@ def audit_event_list(
 ) -> QuerySet[AuditEvent]:
     """The audit trail, newest first; operators and auditors only."""
     require_role(acting_user, Role.OPERATOR, Role.AUDITOR)
-    events = AuditEvent.objects.all()
-    if action:
-        events = events.filter(action=action)
-    if object_type:
-        events = events.filter(object_type=object_type)
-    if object_id:
-        events = events.filter(object_id=object_id)
+    events = filtered_by_given(
+        AuditEvent.objects.all(),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        created_at__gte=created_from,
+        created_at__lt=created_to,
+    )
     if actor_email:
         events = events.filter(actor_email=actor_email.strip().lower())
-    if created_from:
-        events = events.filter(created_at__gte=created_from)
-    if created_to:
-        events = events.filter(created_at__lt=created_to)
     return events.order_by("-created_at", "-id")
