@@ -21,7 +21,6 @@ SQL queries per request are counted without touching the application, two ways:
   The timed run itself runs without that logging.
 """
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -85,6 +84,14 @@ def load_cursors() -> None:
 
 def variables_for(offset: int, page_size: int) -> dict:
     return {"first": page_size, "after": _CURSORS[offset - 1] if offset else None}
+
+
+def fetch_page(port: int, offset: int, page_size: int) -> tuple[float, str | None]:
+    """One listing request over HTTP: its seconds, and why it is not a full page (None)."""
+    seconds, status, payload = common.post_graphql(
+        port, LISTING_QUERY, variables_for(offset, page_size)
+    )
+    return seconds, check_page(status, payload, page_size)
 
 
 def check_page(status: int, payload: dict, page_size: int) -> str | None:
@@ -205,10 +212,7 @@ def run(args) -> int:
         if args.cached:  # fill the cache with the very pages timed: the run measures hits
             warm = offsets
         for offset in warm:
-            _s, status, payload = common.post_graphql(
-                port, LISTING_QUERY, variables_for(offset, args.page_size)
-            )
-            problem = check_page(status, payload, args.page_size)
+            _s, problem = fetch_page(port, offset, args.page_size)
             if problem:
                 raise SystemExit(f"Warm-up request failed: {problem}\n{server.log_tail()}")
 
@@ -218,10 +222,7 @@ def run(args) -> int:
         latencies = []
         wall_started = time.perf_counter()
         for offset in offsets:
-            seconds, status, payload = common.post_graphql(
-                port, LISTING_QUERY, variables_for(offset, args.page_size)
-            )
-            problem = check_page(status, payload, args.page_size)
+            seconds, problem = fetch_page(port, offset, args.page_size)
             if problem:
                 raise SystemExit(f"Request at offset {offset} failed: {problem}")
             latencies.append(seconds)
@@ -359,8 +360,7 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this database instead of a throw-away one")
+    parser = common.argument_parser(__doc__, "use this database instead of a throw-away one")
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--suppliers", type=int, default=200)
     parser.add_argument("--reset-dataset", action="store_true", help="regenerate the dataset")

@@ -17,7 +17,6 @@ a worktree of each, in turns, against one `--database-url` (the first run migrat
 the catalog). Figures are printed, never asserted.
 """
 
-import argparse
 import cProfile
 import io
 import os
@@ -121,8 +120,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--checkouts", type=int, default=100, help="checkouts per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--products", type=int, default=2_000, help="catalog size")

@@ -16,7 +16,6 @@ Without `--database-url` it starts a throw-away PostgreSQL (bench/common.py), mi
 generates a small catalog (bench/catalog_dataset.py). Figures are printed, never asserted.
 """
 
-import argparse
 import multiprocessing
 import os
 import random
@@ -597,8 +596,7 @@ def report(args, dataset, pg_version, max_connections, results, counted):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--agencies", type=int, default=16, help="concurrent agency processes")
     parser.add_argument("--checkouts", type=int, default=25, help="checkouts per agency")
     parser.add_argument("--products", type=int, default=2_000, help="catalog size")

@@ -7,6 +7,7 @@ are removed. Use the classes as context managers (or call `stop()` in a `finally
 `exit_on_sigterm()` once so that SIGTERM unwinds through those `finally` blocks like Ctrl-C.
 """
 
+import argparse
 import http.client
 import json
 import math
@@ -217,6 +218,16 @@ def setup_and_migrate(env: Mapping[str, str], doing: str = "Migrating …") -> N
 
     print(doing, flush=True)
     call_command("migrate", interactive=False, verbosity=0)
+
+
+def argument_parser(
+    doc: str, database_help: str = "use this PostgreSQL instead of a throw-away one"
+) -> argparse.ArgumentParser:
+    """A script's parser: described by its docstring's first paragraph, with `--database-url`
+    (a script given none starts a throw-away PostgreSQL)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--database-url", help=database_help)
+    return parser
 
 
 def run_until_interrupted(run: Callable[[Any], int], args: Any) -> int:

@@ -26,7 +26,6 @@
 Figures are printed, never asserted. Everything it started is stopped and removed on exit.
 """
 
-import argparse
 import http.client
 import json
 import random
@@ -504,8 +503,7 @@ def report(args, pg_version, timings, sizes, verified, verify_seconds, inproc, h
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=20_000, help="entries per ledger.append")
     parser.add_argument("--products", type=int, default=600, help="catalog products")

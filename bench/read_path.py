@@ -24,7 +24,6 @@ with CaptureQueriesContext, cache off). The load average is printed with each li
 is shared, so figures are upper bounds. Figures are printed, never asserted.
 """
 
-import argparse
 import json
 import os
 import random
@@ -212,8 +211,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)

@@ -24,7 +24,6 @@ Relevance (precision/MRR) needs the demo catalog and is `manage.py search_releva
 here the judged queries are only the workload. Figures are printed, never asserted.
 """
 
-import argparse
 import os
 import random
 import subprocess
@@ -369,8 +368,7 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="use this PostgreSQL instead of a throw-away one")
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of the judged set")
     parser.add_argument("--no-engine", action="store_true", help="skip OpenSearch")
