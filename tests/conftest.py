@@ -168,6 +168,30 @@ def access_matrix_cell(call, *, name, role, snapshot, expected_errors=()) -> Non
     )
 
 
+def id_mutation(name: str, key: str, arg: str = "id") -> tuple:
+    """A permission matrix's row for mutation `name` taking only the id `ids[key]` (as `arg`):
+    the query and the function of the world's ids giving its variables."""
+    return (
+        f"mutation($id: ID!) {{ {name}({arg}: $id) {{ errors {{ code }} }} }}",
+        lambda ids: {"id": ids[key]},
+    )
+
+
+def mutation_matrix_cell(gql, world, mutations, name, role, snapshot, expected=None) -> None:
+    """`access_matrix_cell` for a table of mutations: `mutations[name]` is the query and a
+    function of the world's ids giving its variables; `world` is (users by role, ids);
+    `expected` maps (name, role) to the domain errors that cell ends in."""
+    users, ids = world
+    query, variables = mutations[name]
+    access_matrix_cell(
+        lambda: gql(query, variables(ids), user=users[role] if role else None),
+        name=name,
+        role=role,
+        snapshot=snapshot,
+        expected_errors=(expected or {}).get((name, role), ()),
+    )
+
+
 class NetworkCallInTransaction(AssertionError):
     """A socket was opened or written to while a database transaction was open."""
 

@@ -48,6 +48,23 @@ def _as_server_user(command: list[str]) -> list[str]:
     return command
 
 
+def _pg_ctl_start(bin_dir: Path, data: Path, options: str, log: Path) -> str:
+    """Start the server of `data` and wait for it (60 s at most); "" when it started,
+    otherwise pg_ctl's complaint and the tail of the server's log."""
+    started = subprocess.run(
+        _as_server_user(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w"]
+            + ["-t", "60", "start"]
+        ),
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode == 0:
+        return ""
+    tail = log.read_text()[-2000:] if log.exists() else ""
+    return f"{started.stderr}\n{tail}"
+
+
 def start_postgres() -> str:
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="shanhai-pg-"))
@@ -78,28 +95,9 @@ def start_postgres() -> str:
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=120"
     )
-    started = subprocess.run(
-        _as_server_user(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        ),
-        capture_output=True,
-        text=True,
-    )
-    if started.returncode != 0:
-        tail = log.read_text()[-2000:] if log.exists() else ""
-        raise pytest.UsageError(f"PostgreSQL did not start: {started.stderr}\n{tail}")
+    failed = _pg_ctl_start(bin_dir, data, options, log)
+    if failed:
+        raise pytest.UsageError(f"PostgreSQL did not start: {failed}")
     _server.update(bin_dir=bin_dir, root=root, data=data)
     # Wait until it accepts TCP connections as well as the socket.
     deadline = time.monotonic() + 30
@@ -180,28 +178,9 @@ class Replica:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c max_connections=120 -c hot_standby=on"
         )
-        started = subprocess.run(
-            _as_server_user(
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(self.log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-        )
-        if started.returncode != 0:
-            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"The replica did not start: {started.stderr}\n{tail}")
+        failed = _pg_ctl_start(self.bin_dir, self.data, options, self.log)
+        if failed:
+            raise RuntimeError(f"The replica did not start: {failed}")
 
     def stop(self) -> None:
         subprocess.run(

@@ -11,6 +11,7 @@ from shop.accounts.models import Role
 from tests.catalog.documents import bearer, pdf_bytes
 from tests.factories import ProductFactory, SupplierFactory, TraceBatchFactory, UserFactory
 from tests.factories.catalog import county
+from tests.factories.roles import one_user_per_role
 
 PDF = verify_document(DocumentUpload(pdf_bytes(), "scan.pdf", "application/pdf"))
 
@@ -28,13 +29,8 @@ def world(db):
         tested_on="2026-01-01",
     )
     attach_document(report, PDF)
-    users = {
-        Role.OPERATOR: UserFactory(role=Role.OPERATOR),
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: UserFactory(role=Role.AGENCY),
-        Role.SUPPLIER: UserFactory(role=Role.SUPPLIER, supplier=supplier),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
+    users = one_user_per_role(supplier_user=UserFactory(role=Role.SUPPLIER, supplier=supplier))
+    users |= {
         "other supplier": UserFactory(role=Role.SUPPLIER, supplier=SupplierFactory()),
         "other county": UserFactory(role=Role.COUNTY_REVIEWER, county=county("640422")),
         None: None,

@@ -9,9 +9,10 @@ from graphql_relay import to_global_id
 from catalog.models import ProductStatus, SupplierStatus
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import access_matrix_cell, top_level_codes
+from tests.conftest import mutation_matrix_cell, top_level_codes
 from tests.factories import ProductFactory, SupplierFactory, UserFactory, VariantFactory
 from tests.factories.catalog import category, county, credit_code
+from tests.factories.roles import one_user_per_role
 
 
 def snapshot() -> dict:
@@ -40,14 +41,7 @@ def world(db):
     ).product
     variant = VariantFactory(product=product)
     draft = VariantFactory(product__supplier=supplier, product__status=ProductStatus.DRAFT).product
-    users = {
-        Role.OPERATOR: UserFactory(role=Role.OPERATOR),
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: UserFactory(role=Role.AGENCY),
-        Role.SUPPLIER: UserFactory(role=Role.SUPPLIER, supplier=supplier),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
-    }
+    users = one_user_per_role(supplier_user=UserFactory(role=Role.SUPPLIER, supplier=supplier))
     ids = {
         "supplier": to_global_id("Supplier", supplier.pk),
         "applicant": to_global_id("Supplier", applicant.pk),
@@ -168,15 +162,7 @@ EXPECTED_DOMAIN_ERRORS = {
 @pytest.mark.parametrize("role", [None, *Role])
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_catalog_mutation_permission_matrix(gql, world, name, role):
-    users, ids = world
-    query, variables = MUTATIONS[name]
-    access_matrix_cell(
-        lambda: gql(query, variables(ids), user=users[role] if role else None),
-        name=name,
-        role=role,
-        snapshot=snapshot,
-        expected_errors=EXPECTED_DOMAIN_ERRORS.get((name, role), []),
-    )
+    mutation_matrix_cell(gql, world, MUTATIONS, name, role, snapshot, EXPECTED_DOMAIN_ERRORS)
 
 
 @pytest.mark.parametrize(

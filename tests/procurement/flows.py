@@ -7,29 +7,13 @@ from procurement.models import Order
 from procurement.services import checkout, complaints, orders, payments  # noqa: F401 - re-exported for tests
 from shop.accounts.models import Role
 from tests.factories import AgencyFactory, SupplierFactory, UserFactory, VariantFactory
-from tests.factories.catalog import county
+from tests.factories.roles import one_user_per_role, staff_of  # noqa: F401 - re-exported for tests
 
 ADDRESS = checkout.ShippingAddress("王老师", "0591-87654321", "福州市鼓楼区杨桥东路1号")
 
 
 def buyer(agency=None, **agency_fields):
     return UserFactory(role=Role.AGENCY, agency=agency or AgencyFactory(**agency_fields))
-
-
-def staff_of(supplier):
-    return supplier.staff.first() or UserFactory(role=Role.SUPPLIER, supplier=supplier)
-
-
-def one_user_per_role(*, operator, agency_user, supplier) -> dict:
-    """A user of each role, tied to the organisation the role needs (the county: 中宁县)."""
-    return {
-        Role.OPERATOR: operator,
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: agency_user,
-        Role.SUPPLIER: staff_of(supplier),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
-    }
 
 
 def stocked_variant(stock=100, price="100.00", moq=1, supplier=None, **product):

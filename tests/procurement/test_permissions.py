@@ -8,7 +8,7 @@ from graphql_relay import to_global_id
 from procurement.models import Order
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import access_matrix_cell
+from tests.conftest import id_mutation, mutation_matrix_cell
 from tests.factories import UserFactory
 from tests.factories.catalog import credit_code
 from tests.factories.procurement import city
@@ -78,10 +78,7 @@ MUTATIONS = {
             shippingAddress: {recipient: "A", phone: "1", address: "B"}) { errors { code } } }""",
         lambda ids: {"v": ids["variant"]},
     ),
-    "orderConfirm": (
-        "mutation($id: ID!) { orderConfirm(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["placed"]},
-    ),
+    "orderConfirm": id_mutation("orderConfirm", "placed"),
     "orderReject": (
         'mutation($id: ID!) { orderReject(id: $id, reason: "r") { errors { code } } }',
         lambda ids: {"id": ids["placed"]},
@@ -90,23 +87,14 @@ MUTATIONS = {
         'mutation($id: ID!) { orderShip(id: $id, trackingNumber: "SF") { errors { code } } }',
         lambda ids: {"id": ids["placed"]},
     ),
-    "orderAccept": (
-        "mutation($id: ID!) { orderAccept(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["shipped"]},
-    ),
-    "orderCancel": (
-        "mutation($id: ID!) { orderCancel(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["placed"]},
-    ),
+    "orderAccept": id_mutation("orderAccept", "shipped"),
+    "orderCancel": id_mutation("orderCancel", "placed"),
     "orderInvoiceAttach": (
         """mutation($id: ID!, $code: String!) { orderInvoiceAttach(id: $id, number: "FP1", sellerCreditCode: $code,
             amount: "40.00") { errors { code } } }""",
         lambda ids: {"id": ids["accepted"], "code": ids["supplier_code"]},
     ),
-    "orderComplete": (
-        "mutation($id: ID!) { orderComplete(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["accepted"]},
-    ),
+    "orderComplete": id_mutation("orderComplete", "accepted"),
     "paymentCreate": (
         "mutation($id: ID!) { paymentCreate(orderId: $id, method: BANK_TRANSFER) { errors { code } } }",
         lambda ids: {"id": ids["accepted"]},
@@ -139,15 +127,7 @@ EXPECTED_DOMAIN_ERRORS = {
 @pytest.mark.parametrize("role", [None, *Role])
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_procurement_mutation_permission_matrix(gql, world, name, role):
-    users, ids = world
-    query, variables = MUTATIONS[name]
-    access_matrix_cell(
-        lambda: gql(query, variables(ids), user=users[role] if role else None),
-        name=name,
-        role=role,
-        snapshot=snapshot,
-        expected_errors=EXPECTED_DOMAIN_ERRORS.get((name, role), []),
-    )
+    mutation_matrix_cell(gql, world, MUTATIONS, name, role, snapshot, EXPECTED_DOMAIN_ERRORS)
 
 
 @pytest.mark.parametrize(

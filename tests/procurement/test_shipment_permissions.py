@@ -7,7 +7,7 @@ from graphql_relay import to_global_id
 
 from procurement.models import Shipment
 from shop.accounts.models import Role
-from tests.conftest import access_matrix_cell
+from tests.conftest import id_mutation, mutation_matrix_cell
 from tests.factories import UserFactory
 from tests.procurement import flows
 from tests.procurement.flows import buyer, place, staff_of, stocked_variant
@@ -49,28 +49,15 @@ MUTATIONS = {
             lines: [{lineId: $l, quantity: 1}]) { errors { code } } }""",
         lambda ids: {"o": ids["confirmed"], "l": ids["line"]},
     ),
-    "shipmentMarkDelivered": (
-        "mutation($id: ID!) { shipmentMarkDelivered(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["shipment"]},
-    ),
-    "shipmentAccept": (
-        "mutation($id: ID!) { shipmentAccept(id: $id) { errors { code } } }",
-        lambda ids: {"id": ids["shipment"]},
-    ),
+    "shipmentMarkDelivered": id_mutation("shipmentMarkDelivered", "shipment"),
+    "shipmentAccept": id_mutation("shipmentAccept", "shipment"),
 }
 
 
 @pytest.mark.parametrize("role", [None, *Role])
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_shipment_mutation_permission_matrix(gql, shipping_world, name, role):
-    users, ids = shipping_world
-    query, variables = MUTATIONS[name]
-    access_matrix_cell(
-        lambda: gql(query, variables(ids), user=users[role] if role else None),
-        name=name,
-        role=role,
-        snapshot=snapshot,
-    )
+    mutation_matrix_cell(gql, shipping_world, MUTATIONS, name, role, snapshot)
 
 
 @pytest.mark.parametrize("name", ["shipmentCreate", "shipmentMarkDelivered"])

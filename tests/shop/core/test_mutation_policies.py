@@ -23,8 +23,9 @@ from shop.core.permissions import ANYONE
 from shop.schema import schema
 from tests.conftest import declared_roles, mutation_class, top_level_codes
 from tests.factories import UserFactory
-from tests.factories.catalog import SupplierFactory, county
+from tests.factories.catalog import SupplierFactory
 from tests.factories.procurement import AgencyFactory
+from tests.factories.roles import one_user_per_role
 
 MUTATION_FIELDS = schema.graphql_schema.mutation_type.fields
 ROLES = [None, *Role]
@@ -103,15 +104,9 @@ def snapshot() -> dict[str, int]:
 @pytest.fixture
 def users(db) -> dict:
     """A user of each role, tied to the organisation the role acts for."""
-    return {
-        None: None,
-        Role.OPERATOR: UserFactory(role=Role.OPERATOR),
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: UserFactory(role=Role.AGENCY, agency=AgencyFactory()),
-        Role.SUPPLIER: UserFactory(role=Role.SUPPLIER, supplier=SupplierFactory()),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
-    }
+    agency_user = UserFactory(role=Role.AGENCY, agency=AgencyFactory())
+    supplier_user = UserFactory(role=Role.SUPPLIER, supplier=SupplierFactory())
+    return {None: None} | one_user_per_role(agency_user=agency_user, supplier_user=supplier_user)
 
 
 @pytest.mark.parametrize("name", sorted(MUTATION_FIELDS))

@@ -19,7 +19,7 @@ from tests.factories import (
     UserFactory,
     WebhookEndpointFactory,
 )
-from tests.factories.catalog import county
+from tests.factories.roles import one_user_per_role
 
 
 def snapshot() -> dict:
@@ -38,14 +38,10 @@ def snapshot() -> dict:
 @pytest.fixture
 def world(db, receiver):
     own_supplier, own_agency = SupplierFactory(), AgencyFactory()
-    users = {
-        Role.OPERATOR: UserFactory(role=Role.OPERATOR),
-        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
-        Role.AGENCY: UserFactory(role=Role.AGENCY, agency=own_agency),
-        Role.SUPPLIER: UserFactory(role=Role.SUPPLIER, supplier=own_supplier),
-        Role.COUNTY_REVIEWER: UserFactory(role=Role.COUNTY_REVIEWER, county=county("640521")),
-        Role.CONSUMER: UserFactory(role=Role.CONSUMER),
-    }
+    users = one_user_per_role(
+        agency_user=UserFactory(role=Role.AGENCY, agency=own_agency),
+        supplier_user=UserFactory(role=Role.SUPPLIER, supplier=own_supplier),
+    )
     # one endpoint per organisation that can own one, so each role has one to act on
     endpoints = {
         Role.SUPPLIER: WebhookEndpointFactory(supplier=own_supplier, url=receiver.url),
