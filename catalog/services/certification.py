@@ -23,7 +23,7 @@ from catalog.models import (
 from catalog.services.products import require_admitted
 from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from shop.core.errors import DomainError, DomainErrors, FieldErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
 
 P = ProductStatus
@@ -126,22 +126,14 @@ def product_authorization_add(
 ) -> ProductAuthorization:
     """Attach a GI or regional-brand authorisation (地理标志/区域公用品牌使用授权)."""
     product = access.own_product(acting_user, product_id)
-    errors = []
+    errors = FieldErrors()
     if data.kind not in AuthorizationKind.values:
-        errors.append(
-            DomainError("Unknown authorisation kind.", code=CatalogErrorCode.INVALID, field="kind")
-        )
+        errors.add("Unknown authorisation kind.", CatalogErrorCode.INVALID, "kind")
     if not (data.name or "").strip():
-        errors.append(
-            DomainError("A name is required.", code=CatalogErrorCode.REQUIRED, field="name")
-        )
+        errors.add("A name is required.", CatalogErrorCode.REQUIRED, "name")
     if data.expires_on <= timezone.localdate():
-        errors.append(
-            DomainError(
-                "The authorisation has expired.",
-                code=CatalogErrorCode.QUALIFICATION_EXPIRED,
-                field="expiresOn",
-            )
+        errors.add(
+            "The authorisation has expired.", CatalogErrorCode.QUALIFICATION_EXPIRED, "expiresOn"
         )
     else:
         validation.collecting(
@@ -191,17 +183,13 @@ def inspection_report_add(
     """Attach a test report to an own product, optionally with the lab's file (PDF or image,
     verified by content and kept private; a refused file stores nothing)."""
     product = access.own_product(acting_user, product_id)
-    errors = [
+    errors = FieldErrors(
         DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=name)
         for name in ("lab", "number", "items")
         if not (getattr(data, name) or "").strip()
-    ]
+    )
     if data.tested_on > timezone.localdate():
-        errors.append(
-            DomainError(
-                "The test date is in the future.", code=CatalogErrorCode.INVALID, field="testedOn"
-            )
-        )
+        errors.add("The test date is in the future.", CatalogErrorCode.INVALID, "testedOn")
     verified = verify_if_given(document, errors)
     if errors:
         raise DomainErrors(errors)

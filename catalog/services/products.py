@@ -22,7 +22,7 @@ from catalog.models import (
 )
 from shop.core import lifecycle
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, NotFound
+from shop.core.errors import DomainError, DomainErrors, FieldErrors, NotFound
 from shop.core.permissions import require_role
 
 P = ProductStatus
@@ -76,49 +76,33 @@ def clean_product_input(data: ProductInput) -> dict[str, Any]:
 
 
 def _clean_product(data: ProductInput, *, creating: bool) -> dict[str, Any]:
-    errors: list[DomainError] = []
+    errors = FieldErrors()
     values: dict[str, Any] = {}
     if data.name is not None or creating:
         name = (data.name or "").strip()
         if not name:
-            errors.append(
-                DomainError("A name is required.", code=CatalogErrorCode.REQUIRED, field="name")
-            )
+            errors.add("A name is required.", CatalogErrorCode.REQUIRED, "name")
         values["name"] = name
     if data.description is not None:
         values["description"] = data.description.strip()
     if data.category_id is not None or creating:
         if not Category.objects.filter(pk=data.category_id).exists():
-            errors.append(
-                DomainError(
-                    "No such category.", code=CatalogErrorCode.NOT_FOUND, field="categoryId"
-                )
-            )
+            errors.add("No such category.", CatalogErrorCode.NOT_FOUND, "categoryId")
         values["category_id"] = data.category_id
     if data.origin_county_id is not None or creating:
         county = County.objects.filter(pk=data.origin_county_id).first()
         if county is None:
-            errors.append(
-                DomainError(
-                    "No such county.", code=CatalogErrorCode.NOT_FOUND, field="originCountyId"
-                )
-            )
+            errors.add("No such county.", CatalogErrorCode.NOT_FOUND, "originCountyId")
         elif not county.is_ningxia:
-            errors.append(
-                DomainError(
-                    f"{county} is not in Ningxia; products must come from Ningxia.",
-                    code=CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
-                    field="originCountyId",
-                )
+            errors.add(
+                f"{county} is not in Ningxia; products must come from Ningxia.",
+                CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
+                "originCountyId",
             )
         values["origin_county_id"] = data.origin_county_id
     if data.cold_chain is not None:
         if data.cold_chain not in ColdChain.values:
-            errors.append(
-                DomainError(
-                    "Unknown cold-chain class.", code=CatalogErrorCode.INVALID, field="coldChain"
-                )
-            )
+            errors.add("Unknown cold-chain class.", CatalogErrorCode.INVALID, "coldChain")
         values["cold_chain"] = data.cold_chain
     if data.is_published is not None:
         values["is_published"] = data.is_published

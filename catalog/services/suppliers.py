@@ -28,7 +28,7 @@ from catalog.models import (
 from shop.accounts.models import Role
 from shop.core import lifecycle, validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors, InvalidTransition, NotFound
+from shop.core.errors import DomainError, DomainErrors, FieldErrors, InvalidTransition, NotFound
 from shop.core.permissions import require_role
 
 S = SupplierStatus
@@ -92,7 +92,7 @@ def _require_reason(reason: str, field_name: str = "reason") -> str:
 
 
 def _validate_application(data: SupplierApplication) -> tuple[str, County]:
-    errors: list[DomainError] = []
+    errors = FieldErrors()
     code = ""
     try:
         code = validation.credit_code(
@@ -103,16 +103,12 @@ def _validate_application(data: SupplierApplication) -> tuple[str, County]:
     errors += record_errors({name: getattr(data, name) for name in APPLICATION_FIELDS})
     county = County.objects.filter(pk=data.county_id).first()
     if county is None:
-        errors.append(
-            DomainError("No such county.", code=CatalogErrorCode.NOT_FOUND, field="countyId")
-        )
+        errors.add("No such county.", CatalogErrorCode.NOT_FOUND, "countyId")
     elif not county.is_ningxia:
-        errors.append(
-            DomainError(
-                f"{county} is not in Ningxia; suppliers must be registered in a Ningxia county.",
-                code=CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
-                field="countyId",
-            )
+        errors.add(
+            f"{county} is not in Ningxia; suppliers must be registered in a Ningxia county.",
+            CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
+            "countyId",
         )
     errors += _qualification_errors(data.qualifications, require_all=True)
     if errors:
@@ -123,50 +119,35 @@ def _validate_application(data: SupplierApplication) -> tuple[str, County]:
 def record_errors(values: dict[str, Any]) -> list[DomainError]:
     """What is wrong with a supplier's own record (as applied, or as an operator corrects it):
     a required name left empty, an unknown kind."""
-    errors: list[DomainError] = []
+    errors = FieldErrors()
     for name in REQUIRED_RECORD_FIELDS:
         if name in values and not str(values[name] or "").strip():
             camel = "".join(p.title() if i else p for i, p in enumerate(name.split("_")))
-            errors.append(
-                DomainError("This field is required.", code=CatalogErrorCode.REQUIRED, field=camel)
-            )
+            errors.add("This field is required.", CatalogErrorCode.REQUIRED, camel)
     if "kind" in values and values["kind"] not in SupplierKind.values:
-        errors.append(
-            DomainError("Unknown supplier kind.", code=CatalogErrorCode.INVALID, field="kind")
-        )
+        errors.add("Unknown supplier kind.", CatalogErrorCode.INVALID, "kind")
     return errors
 
 
 def _qualification_errors(
     items: list[QualificationInput], *, require_all: bool
 ) -> list[DomainError]:
-    errors = []
+    errors = FieldErrors()
     today = _today()
     for item in items:
         if item.kind not in QualificationKind.values:
-            errors.append(
-                DomainError(
-                    "Unknown qualification kind.",
-                    code=CatalogErrorCode.INVALID,
-                    field="qualifications",
-                )
-            )
+            errors.add("Unknown qualification kind.", CatalogErrorCode.INVALID, "qualifications")
         elif not (item.number or "").strip():
-            errors.append(
-                DomainError(
-                    f"{QualificationKind(item.kind).label}: the number is required.",
-                    code=CatalogErrorCode.REQUIRED,
-                    field="qualifications",
-                )
+            errors.add(
+                f"{QualificationKind(item.kind).label}: the number is required.",
+                CatalogErrorCode.REQUIRED,
+                "qualifications",
             )
         elif item.expires_on <= today:
-            errors.append(
-                DomainError(
-                    f"{QualificationKind(item.kind).label} {item.number} expired on "
-                    f"{item.expires_on}.",
-                    code=CatalogErrorCode.QUALIFICATION_EXPIRED,
-                    field="qualifications",
-                )
+            errors.add(
+                f"{QualificationKind(item.kind).label} {item.number} expired on {item.expires_on}.",
+                CatalogErrorCode.QUALIFICATION_EXPIRED,
+                "qualifications",
             )
         else:
             validation.collecting(
@@ -181,12 +162,10 @@ def _qualification_errors(
         given = {item.kind for item in items}
         for kind in REQUIRED_QUALIFICATIONS:
             if kind not in given:
-                errors.append(
-                    DomainError(
-                        f"The application needs a {kind.label} ({kind.value}).",
-                        code=CatalogErrorCode.MISSING_QUALIFICATION,
-                        field="qualifications",
-                    )
+                errors.add(
+                    f"The application needs a {kind.label} ({kind.value}).",
+                    CatalogErrorCode.MISSING_QUALIFICATION,
+                    "qualifications",
                 )
     return errors
 

@@ -13,7 +13,7 @@ from catalog.errors import CatalogErrorCode
 from catalog.models import County, FarmerSupply, HouseholdStatus, LinkageKind, TraceBatch
 from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import BadUserInput, DomainError, DomainErrors
+from shop.core.errors import BadUserInput, DomainError, FieldErrors
 from shop.core.money import quantize_cny
 
 
@@ -40,31 +40,21 @@ class TraceBatchInput:
 
 
 def _clean_households(items: list[HouseholdInput]) -> list[DomainError]:
-    errors = []
+    errors = FieldErrors()
     for n, item in enumerate(items, start=1):
         if not item.household.strip() or not item.village.strip():
-            errors.append(
-                DomainError(
-                    f"Household {n}: name and village are required.",
-                    code=CatalogErrorCode.REQUIRED,
-                    field="households",
-                )
+            errors.add(
+                f"Household {n}: name and village are required.",
+                CatalogErrorCode.REQUIRED,
+                "households",
             )
         if item.linkage not in LinkageKind.values:
-            errors.append(
-                DomainError(
-                    f"Household {n}: unknown linkage kind.",
-                    code=CatalogErrorCode.INVALID,
-                    field="households",
-                )
+            errors.add(
+                f"Household {n}: unknown linkage kind.", CatalogErrorCode.INVALID, "households"
             )
         if item.poverty_status not in HouseholdStatus.values:
-            errors.append(
-                DomainError(
-                    f"Household {n}: unknown poverty status.",
-                    code=CatalogErrorCode.INVALID,
-                    field="households",
-                )
+            errors.add(
+                f"Household {n}: unknown poverty status.", CatalogErrorCode.INVALID, "households"
             )
         try:
             validation.money(
@@ -73,11 +63,7 @@ def _clean_households(items: list[HouseholdInput]) -> list[DomainError]:
                 sign="nonnegative",
             )
         except BadUserInput as error:
-            errors.append(
-                DomainError(
-                    f"Household {n}: {error}", code=CatalogErrorCode.INVALID, field="households"
-                )
-            )
+            errors.add(f"Household {n}: {error}", CatalogErrorCode.INVALID, "households")
     return errors
 
 
@@ -87,35 +73,21 @@ def trace_batch_create(
 ) -> TraceBatch:
     """Record a production batch (溯源批次) with its supplying households (供货农户台账)."""
     product = access.own_product(acting_user, product_id)
-    errors: list[DomainError] = []
+    errors = FieldErrors()
     code = (data.code or "").strip()
     if not code:
-        errors.append(
-            DomainError("A batch code is required.", code=CatalogErrorCode.REQUIRED, field="code")
-        )
+        errors.add("A batch code is required.", CatalogErrorCode.REQUIRED, "code")
     elif TraceBatch.objects.filter(code=code).exists():
-        errors.append(
-            DomainError(
-                "This batch code is already used.", code=CatalogErrorCode.UNIQUE, field="code"
-            )
-        )
+        errors.add("This batch code is already used.", CatalogErrorCode.UNIQUE, "code")
     county = County.objects.filter(pk=data.origin_county_id).first()
     if county is None or not county.is_ningxia:
-        errors.append(
-            DomainError(
-                "The origin must be a Ningxia county.",
-                code=CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
-                field="originCountyId",
-            )
+        errors.add(
+            "The origin must be a Ningxia county.",
+            CatalogErrorCode.COUNTY_NOT_IN_NINGXIA,
+            "originCountyId",
         )
     if data.produced_on > timezone.localdate():
-        errors.append(
-            DomainError(
-                "The production date is in the future.",
-                code=CatalogErrorCode.INVALID,
-                field="producedOn",
-            )
-        )
+        errors.add("The production date is in the future.", CatalogErrorCode.INVALID, "producedOn")
     validation.collecting(
         errors,
         validation.quantity,
@@ -128,16 +100,13 @@ def trace_batch_create(
     if data.inspection_report_id is not None:
         report = product.inspection_reports.filter(pk=data.inspection_report_id).first()
         if report is None:
-            errors.append(
-                DomainError(
-                    "No such inspection report for this product.",
-                    code=CatalogErrorCode.NOT_FOUND,
-                    field="inspectionReportId",
-                )
+            errors.add(
+                "No such inspection report for this product.",
+                CatalogErrorCode.NOT_FOUND,
+                "inspectionReportId",
             )
     errors += _clean_households(data.households)
-    if errors:
-        raise DomainErrors(errors)
+    errors.raise_any()
     batch = TraceBatch.objects.create(
         code=code,
         product=product,

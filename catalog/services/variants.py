@@ -12,7 +12,7 @@ from catalog.models import ProductVariant, TierPrice
 from catalog.services.products import require_admitted
 from shop.core import validation
 from shop.core.audit import audit_record
-from shop.core.errors import DomainError, DomainErrors
+from shop.core.errors import DomainError, FieldErrors
 
 
 @dataclass
@@ -45,17 +45,13 @@ def _clean_variant(
     data: VariantInput, *, creating: bool, base: ProductVariant | None
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    errors: list[DomainError] = []
+    errors = FieldErrors()
     for name in ("sku", "spec", "unit"):
         value = getattr(data, name)
         if value is not None or creating:
             value = (value or "").strip()
             if not value:
-                errors.append(
-                    DomainError(
-                        "This field is required.", code=CatalogErrorCode.REQUIRED, field=name
-                    )
-                )
+                errors.add("This field is required.", CatalogErrorCode.REQUIRED, name)
             values[name] = value
     if data.unit_price is not None or creating:
         try:
@@ -64,26 +60,17 @@ def _clean_variant(
             errors.append(error)
     if data.minimum_order_quantity is not None:
         if data.minimum_order_quantity < 1:
-            errors.append(
-                DomainError(
-                    "The minimum order quantity is at least 1.",
-                    code=CatalogErrorCode.INVALID_QUANTITY,
-                    field="minimumOrderQuantity",
-                )
+            errors.add(
+                "The minimum order quantity is at least 1.",
+                CatalogErrorCode.INVALID_QUANTITY,
+                "minimumOrderQuantity",
             )
         values["minimum_order_quantity"] = data.minimum_order_quantity
     if data.stock is not None:
         if data.stock < 0:
-            errors.append(
-                DomainError(
-                    "Stock cannot be negative.",
-                    code=CatalogErrorCode.INVALID_QUANTITY,
-                    field="stock",
-                )
-            )
+            errors.add("Stock cannot be negative.", CatalogErrorCode.INVALID_QUANTITY, "stock")
         values["stock"] = data.stock
-    if errors:
-        raise DomainErrors(errors)
+    errors.raise_any()
     if data.tiers is not None:
         unit_price = values.get("unit_price", base.unit_price if base else None)
         moq = values.get("minimum_order_quantity", base.minimum_order_quantity if base else 1)

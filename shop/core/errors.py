@@ -41,6 +41,17 @@ class DomainErrors(DomainError):
         return self.errors
 
 
+class FieldErrors(list):
+    """The field errors of one input, collected so that all are reported together."""
+
+    def add(self, message: str, code: StrEnum | str, field: str | None = None) -> None:
+        self.append(DomainError(message, code=code, field=field))
+
+    def raise_any(self) -> None:
+        if self:
+            raise DomainErrors(list(self))
+
+
 class NotFound(DomainError):
     def __init__(
         self,
