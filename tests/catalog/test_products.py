@@ -6,7 +6,6 @@ import pytest
 from graphql_relay import to_global_id
 
 from catalog.models import (
-    County,
     FarmerSupply,
     Product,
     ProductStatus,
@@ -18,7 +17,7 @@ from catalog.models import (
 )
 from shop.accounts.models import Role
 from tests.factories import ProductFactory, SupplierFactory, UserFactory, VariantFactory
-from tests.factories.catalog import category, county, in_days
+from tests.factories.catalog import category, county, fujian_county, in_days
 
 CREATE = """mutation($input: ProductInput!) { productCreate(input: $input) {
     product { name slug status originCounty { name } category { name } } errors { field code message } } }"""
@@ -76,9 +75,7 @@ def test_staff_create_a_draft_product_with_a_pinyin_slug(gql, staff):
 
 
 def test_product_origin_must_be_in_ningxia(gql, staff):
-    fujian = County.objects.create(
-        code="350102", name="鼓楼区", prefecture="福州市", province="福建省"
-    )
+    fujian = fujian_county()
     data = product_input(originCountyId=to_global_id("County", fujian.pk))
     payload = gql(CREATE, {"input": data}, user=staff)["data"]["productCreate"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [

@@ -7,11 +7,11 @@ import time_machine
 from django.utils import timezone
 from graphql_relay import to_global_id
 
-from catalog.models import BlacklistEntry, County, Supplier, SupplierStatus, SupplierTransition
+from catalog.models import BlacklistEntry, Supplier, SupplierStatus, SupplierTransition
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
 from tests.factories import SupplierFactory, UserFactory
-from tests.factories.catalog import county, credit_code, in_days
+from tests.factories.catalog import county, credit_code, fujian_county, in_days
 
 APPLY = """
 mutation($input: SupplierApplyInput!) {
@@ -120,9 +120,7 @@ def test_invalid_credit_code_is_refused_and_nothing_is_created(gql, consumer, ba
 
 
 def test_county_outside_ningxia_is_refused(gql, consumer):
-    fuzhou = County.objects.create(
-        code="350102", name="鼓楼区", prefecture="福州市", province="福建省"
-    )
+    fuzhou = fujian_county()
     data = application(countyId=to_global_id("County", fuzhou.pk))
     payload = gql(APPLY, {"input": data}, user=consumer)["data"]["supplierApply"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [

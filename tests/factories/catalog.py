@@ -37,6 +37,13 @@ def county(code: str = "640521") -> County:
     return County.objects.get(code=code)
 
 
+def fujian_county() -> County:
+    """A county outside Ningxia (福州市鼓楼区), for the checks that refuse one."""
+    return County.objects.create(
+        code="350102", name="鼓楼区", prefecture="福州市", province="福建省"
+    )
+
+
 def category(slug: str = "goji") -> Category:
     return Category.objects.get(slug=slug)
 

@@ -103,6 +103,13 @@ def post(gql, query: str, variables_json: str = "{}"):
     return gql.http.post("/graphql/", body, content_type="application/json")
 
 
+def assert_posted_within_bounds(gql, query: str, variables_json: str = "{}") -> None:
+    """Post the document, counting the overlap checks' work, and check the answer's bounds."""
+    with counting_overlap_comparisons() as work:
+        response = post(gql, query, variables_json)
+    assert_answered_within_bounds(response, work)
+
+
 def assert_answered_within_bounds(response, work: dict[str, int]) -> None:
     assert response.status_code in (200, 400, 413), response.content[:300]
     assert response["Content-Type"] == "application/json"
@@ -133,24 +140,18 @@ hostile = settings(
 @given(document=st.one_of(fragment_documents(), fan_out_documents()))
 def test_repeated_fields_aliases_fragments_and_directives_stay_bounded(gql, document):
     query, _variables = document
-    with counting_overlap_comparisons() as work:
-        response = post(gql, query)
-    assert_answered_within_bounds(response, work)
+    assert_posted_within_bounds(gql, query)
 
 
 @hostile
 @given(document=st.one_of(deep_literals(), deep_selections()))
 def test_deep_documents_stay_bounded(gql, document):
     query, _variables = document
-    with counting_overlap_comparisons() as work:
-        response = post(gql, query)
-    assert_answered_within_bounds(response, work)
+    assert_posted_within_bounds(gql, query)
 
 
 @hostile
 @given(document=deep_variables())
 def test_deep_variables_stay_bounded(gql, document):
     query, variables = document
-    with counting_overlap_comparisons() as work:
-        response = post(gql, query, '{"v": ' + variables + "}")
-    assert_answered_within_bounds(response, work)
+    assert_posted_within_bounds(gql, query, '{"v": ' + variables + "}")
