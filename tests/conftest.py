@@ -177,6 +177,17 @@ def id_mutation(name: str, key: str, arg: str = "id") -> tuple:
     )
 
 
+def assert_outsider_not_found(gql, world, mutations, name, outsider, snapshot) -> None:
+    """Mutation `name` of the table, on the world's objects, made by a user of another
+    organisation: NOT_FOUND (their objects do not exist for it), and nothing changed."""
+    _users, ids = world
+    query, variables = mutations[name]
+    before = snapshot()
+    response = gql(query, variables(ids), user=outsider)
+    assert [e["code"] for e in response["data"][name]["errors"]] == ["NOT_FOUND"]
+    assert snapshot() == before
+
+
 def mutation_matrix_cell(gql, world, mutations, name, role, snapshot, expected=None) -> None:
     """`access_matrix_cell` for a table of mutations: `mutations[name]` is the query and a
     function of the world's ids giving its variables; `world` is (users by role, ids);

@@ -203,6 +203,12 @@ def test_material_edit_of_a_certified_product_needs_certification_again(gql, sta
     assert gql("{ products { totalCount } }")["data"]["products"]["totalCount"] == 0
 
 
+def create_variant(gql, staff, product, data: dict) -> dict:
+    """productVariantCreate's payload for `data` on `product`, made by its supplier's staff."""
+    response = gql(VARIANT_CREATE, {"id": pid(product), "input": data}, user=staff)
+    return response["data"]["productVariantCreate"]
+
+
 def test_variant_with_tiers(gql, staff):
     product = ProductFactory(supplier=staff.supplier)
     data = {
@@ -217,9 +223,7 @@ def test_variant_with_tiers(gql, staff):
             {"minQuantity": 50, "unitPrice": "120"},
         ],
     }
-    payload = gql(VARIANT_CREATE, {"id": pid(product), "input": data}, user=staff)["data"][
-        "productVariantCreate"
-    ]
+    payload = create_variant(gql, staff, product, data)
     assert payload["errors"] == []
     assert payload["variant"] == {
         "sku": "NX-GQ-500",
@@ -256,9 +260,7 @@ def test_bad_variant_input_is_refused_with_nothing_stored(gql, staff, changes, f
         "minimumOrderQuantity": 10,
     }
     data.update(changes)
-    payload = gql(VARIANT_CREATE, {"id": pid(product), "input": data}, user=staff)["data"][
-        "productVariantCreate"
-    ]
+    payload = create_variant(gql, staff, product, data)
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, code)]
     assert not ProductVariant.objects.exists()
     assert not TierPrice.objects.exists()
@@ -268,9 +270,7 @@ def test_duplicate_sku_is_refused(gql, staff):
     VariantFactory(sku="TAKEN")
     product = ProductFactory(supplier=staff.supplier)
     data = {"sku": "TAKEN", "spec": "1kg", "unit": "袋", "unitPrice": "10"}
-    payload = gql(VARIANT_CREATE, {"id": pid(product), "input": data}, user=staff)["data"][
-        "productVariantCreate"
-    ]
+    payload = create_variant(gql, staff, product, data)
     assert payload["errors"][0]["code"] == "UNIQUE"
     assert ProductVariant.objects.count() == 1
 

@@ -8,7 +8,7 @@ from graphql_relay import to_global_id
 from procurement.models import Order
 from shop.accounts.models import Role
 from shop.core.models import AuditEvent
-from tests.conftest import id_mutation, mutation_matrix_cell
+from tests.conftest import assert_outsider_not_found, id_mutation, mutation_matrix_cell
 from tests.factories import UserFactory
 from tests.factories.catalog import credit_code
 from tests.factories.procurement import city
@@ -134,21 +134,11 @@ def test_procurement_mutation_permission_matrix(gql, world, name, role):
     "name", ["orderAccept", "orderCancel", "paymentCreate", "complaintCreate", "orderComplete"]
 )
 def test_an_agency_cannot_touch_another_agencys_order(gql, world, name):
-    _users, ids = world
-    query, variables = MUTATIONS[name]
     outsider = buyer()
-    before = snapshot()
-    response = gql(query, variables(ids), user=outsider)
-    assert [e["code"] for e in response["data"][name]["errors"]] == ["NOT_FOUND"]
-    assert snapshot() == before
+    assert_outsider_not_found(gql, world, MUTATIONS, name, outsider, snapshot)
 
 
 @pytest.mark.parametrize("name", ["orderConfirm", "orderReject", "orderShip", "orderRefund"])
 def test_a_supplier_cannot_touch_another_suppliers_order(gql, world, name):
-    _users, ids = world
-    query, variables = MUTATIONS[name]
     outsider = staff_of(flows.new_supplier())
-    before = snapshot()
-    response = gql(query, variables(ids), user=outsider)
-    assert [e["code"] for e in response["data"][name]["errors"]] == ["NOT_FOUND"]
-    assert snapshot() == before
+    assert_outsider_not_found(gql, world, MUTATIONS, name, outsider, snapshot)

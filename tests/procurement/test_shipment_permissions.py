@@ -7,7 +7,7 @@ from graphql_relay import to_global_id
 
 from procurement.models import Shipment
 from shop.accounts.models import Role
-from tests.conftest import id_mutation, mutation_matrix_cell
+from tests.conftest import assert_outsider_not_found, id_mutation, mutation_matrix_cell
 from tests.factories import UserFactory
 from tests.procurement import flows
 from tests.procurement.flows import buyer, place, staff_of, stocked_variant
@@ -62,13 +62,8 @@ def test_shipment_mutation_permission_matrix(gql, shipping_world, name, role):
 
 @pytest.mark.parametrize("name", ["shipmentCreate", "shipmentMarkDelivered"])
 def test_a_supplier_cannot_ship_for_another_supplier(gql, shipping_world, name):
-    _users, ids = shipping_world
-    query, variables = MUTATIONS[name]
     outsider = staff_of(flows.new_supplier())
-    before = snapshot()
-    response = gql(query, variables(ids), user=outsider)
-    assert [e["code"] for e in response["data"][name]["errors"]] == ["NOT_FOUND"]
-    assert snapshot() == before
+    assert_outsider_not_found(gql, shipping_world, MUTATIONS, name, outsider, snapshot)
 
 
 def test_an_agency_cannot_accept_another_agencys_shipment(gql, shipping_world):
