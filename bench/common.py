@@ -221,13 +221,24 @@ def setup_and_migrate(env: Mapping[str, str], doing: str = "Migrating …") -> N
 
 
 def argument_parser(
-    doc: str, database_help: str = "use this PostgreSQL instead of a throw-away one"
+    doc: str,
+    database_help: str = "use this PostgreSQL instead of a throw-away one",
+    *,
+    postgres_only: bool = False,
 ) -> argparse.ArgumentParser:
     """A script's parser: described by its docstring's first paragraph, with `--database-url`
-    (a script given none starts a throw-away PostgreSQL)."""
+    (a script given none starts a throw-away PostgreSQL; `postgres_only`: no other URL)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--database-url", help=database_help)
+    parser.add_argument(
+        "--database-url", type=_postgres_url if postgres_only else str, help=database_help
+    )
     return parser
+
+
+def _postgres_url(url: str) -> str:
+    if not url.startswith("postgres"):
+        raise argparse.ArgumentTypeError("must be a postgres:// URL")
+    return url
 
 
 def run_until_interrupted(run: Callable[[Any], int], args: Any) -> int:

@@ -503,7 +503,7 @@ def report(args, pg_version, timings, sizes, verified, verify_seconds, inproc, h
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = common.argument_parser(__doc__)
+    parser = common.argument_parser(__doc__, postgres_only=True)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=20_000, help="entries per ledger.append")
     parser.add_argument("--products", type=int, default=600, help="catalog products")
@@ -522,8 +522,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.entries < 1 or args.batch < 1 or args.calls < 1:
         parser.error("--entries, --batch and --calls must be positive")
-    if args.database_url and not args.database_url.startswith("postgres"):
-        parser.error("--database-url must be a postgres:// URL")
     return common.run_until_interrupted(run, args)
 
 

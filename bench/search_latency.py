@@ -368,7 +368,7 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = common.argument_parser(__doc__)
+    parser = common.argument_parser(__doc__, postgres_only=True)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of the judged set")
     parser.add_argument("--no-engine", action="store_true", help="skip OpenSearch")
@@ -381,8 +381,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.products < 1 or args.rounds < 1:
         parser.error("--products and --rounds must be positive")
-    if args.database_url and not args.database_url.startswith("postgres"):
-        parser.error("--database-url must be a postgres:// URL")
     return common.run_until_interrupted(run, args)
 
 
