@@ -168,6 +168,13 @@ def access_matrix_cell(call, *, name, role, snapshot, expected_errors=()) -> Non
     )
 
 
+def role_matrix_cell(call, users, role, name, snapshot) -> None:
+    """`access_matrix_cell` of `call(user)` made as `users[role]` (None: anonymous)."""
+    access_matrix_cell(
+        lambda: call(users[role] if role else None), name=name, role=role, snapshot=snapshot
+    )
+
+
 def id_mutation(name: str, key: str, arg: str = "id") -> tuple:
     """A permission matrix's row for mutation `name` taking only the id `ids[key]` (as `arg`):
     the query and the function of the world's ids giving its variables."""

@@ -2,6 +2,7 @@
 its downloads): only an agency's buyers get through; refused calls change nothing."""
 
 import io
+from functools import partial
 
 import pytest
 from django.test import Client
@@ -10,7 +11,7 @@ from openpyxl import load_workbook
 from procurement.basket_files import TEMPLATE_HEADER
 from shop.accounts.models import Role
 from shop.accounts.tokens import create_access_token
-from tests.conftest import access_matrix_cell, top_level_codes
+from tests.conftest import role_matrix_cell, top_level_codes
 from tests.factories import UserFactory
 from tests.procurement import flows
 from tests.procurement.baskets import CHECKOUT, csv_bytes, upload
@@ -37,25 +38,15 @@ def basket_world(db):
 @pytest.mark.parametrize("role", ROLES)
 def test_basket_upload_permission_matrix(basket_world, role):
     users, data, _id = basket_world
-    access_matrix_cell(
-        lambda: upload(users[role] if role else None, data),
-        name="basketUpload",
-        role=role,
-        snapshot=snapshot,
-    )
+    role_matrix_cell(lambda user: upload(user, data), users, role, "basketUpload", snapshot)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_basket_checkout_permission_matrix(gql, basket_world, role):
     users, _data, upload_id = basket_world
-    access_matrix_cell(
-        lambda: gql(
-            CHECKOUT, {"id": upload_id, "key": "perm-key-0001"}, user=users[role] if role else None
-        ),
-        name="basketCheckout",
-        role=role,
-        snapshot=snapshot,
-    )
+    variables = {"id": upload_id, "key": "perm-key-0001"}
+    checkout = partial(gql, CHECKOUT, variables)
+    role_matrix_cell(lambda user: checkout(user=user), users, role, "basketCheckout", snapshot)
 
 
 @pytest.mark.parametrize("role", ROLES)
