@@ -181,7 +181,16 @@ def _beyond(keys: list[SortKey], values: list[Any], nulls_first: bool) -> Q:
             equal = Q(**{key.name: value})
         alternatives.append(reduce(and_, [*equal_so_far, after]))
         equal_so_far.append(equal)
-    return reduce(or_, alternatives)
+    return _leading_range(keys[0], values[0]) & reduce(or_, alternatives)
+
+
+def _leading_range(key: SortKey, value: Any) -> Q:
+    """`first key ≥ value` (≤ when descending): implied by the alternatives, but unlike their OR
+    the database can read it as an index range, so a deep page starts where its cursor points
+    instead of filtering every row before it. Only for a key that cannot be NULL."""
+    if value is None or key.nullable:
+        return Q()
+    return Q(**{f"{key.name}__{'lte' if key.descending else 'gte'}": value})
 
 
 def _with_related_keys(queryset: QuerySet, keys: list[SortKey]) -> QuerySet:

@@ -180,3 +180,15 @@ def test_a_deep_page_costs_the_same_queries_as_the_first(gql, catalog):
         gql(query, {"after": after})
     assert len(deep_page.captured_queries) == len(first_page.captured_queries) <= 4
     assert not any(" OFFSET " in q["sql"].upper() for q in deep_page.captured_queries)
+
+
+def test_a_deep_page_reads_the_first_sort_key_as_a_range_from_its_cursor(gql, catalog):
+    """The OR of the keyset alternatives is not an index range; the implied `name >= cursor's
+    name` beside it is, so a deep page does not filter every row before its cursor."""
+    query = """query($after: String) { products(first: 2, after: $after, sortBy: {field: NAME,
+      direction: DESC}) { edges { node { name } } pageInfo { endCursor } } }"""
+    after = gql(query)["data"]["products"]["pageInfo"]["endCursor"]
+    with CaptureQueriesContext(connection) as page:
+        gql(query, {"after": after})
+    (statement,) = [s for s in _selects(page.captured_queries) if '"catalog_product"."name"' in s]
+    assert '"catalog_product"."name" <= ' in statement
