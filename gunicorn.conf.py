@@ -15,13 +15,14 @@ GUNICORN_TIMEOUT) or on the command line.
   benchmark) and point STRIPE_API_BASE at it.
 - SITE_URL (where the gateway mock and its webhooks find the app) follows the bind address
   unless it is set.
-- The master sets Django up, builds the search dictionaries (jieba, pypinyin: ~130 MB once
-  built) and imports the URLconf and GraphQL schema before it forks the workers (`when_ready`,
-  which runs after `on_starting` has settled SITE_URL: gunicorn's `preload_app` would load the
-  settings before that), then tells the collector to leave those objects alone (`gc.freeze()`).
-  The workers inherit them and share the pages instead of each building its own copy on its
-  first request (bench/worker_memory.py; figures in bench/RESULTS-read-path.md). As with
-  preloading, a code change then needs a restart, not a HUP. GUNICORN_PRELOAD=false turns it off.
+- The master sets Django up, opens the search dictionaries (memory-mapped files, ~3 MB, see
+  search/lexicon.py) and imports the URLconf and GraphQL schema before it forks the workers
+  (`when_ready`, which runs after `on_starting` has settled SITE_URL: gunicorn's `preload_app`
+  would load the settings before that), then tells the collector to leave those objects alone
+  (`gc.freeze()`). The workers inherit them and share the pages instead of each building its
+  own copy on its first request (bench/worker_memory.py; figures in bench/RESULTS-read-path.md).
+  As with preloading, a code change then needs a restart, not a HUP. GUNICORN_PRELOAD=false
+  turns it off.
 """
 
 import gc

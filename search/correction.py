@@ -29,7 +29,14 @@ from django.db.models import Count, Max
 from catalog.models import Category, County, ProductAuthorization
 from search import synonyms
 from search.models import ProductSearchEntry
-from search.text import has_han, is_pinyin, joined_pinyin, segment, word_frequency
+from search.text import (
+    has_han,
+    is_pinyin,
+    joined_pinyin,
+    pinyin_initial,
+    segment,
+    word_frequency,
+)
 
 ASCII_CUTOFF = 80
 # jieba's frequency of a character as a word above which typing it is taken as meant
@@ -151,10 +158,8 @@ def vocabulary() -> Vocabulary:
 
 
 def _syllable_parts(char: str) -> tuple[str, str, str]:
-    from pypinyin import Style, pinyin
-
     plain = joined_pinyin(char)
-    initial = pinyin(char, style=Style.INITIALS, strict=False)[0][0]
+    initial = pinyin_initial(char)
     final = plain[len(initial) :] if plain.startswith(initial) else plain
     return plain, initial, final
 
