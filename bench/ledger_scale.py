@@ -22,6 +22,10 @@ dictionaries up and the worker shares them: its RSS counts those shared pages, P
 
 A PNG of p95 and export seconds against size is written (matplotlib, the `bench` extra).
 Figures are printed, never asserted.
+
+`--database-url URL …` measures ledgers generated earlier (`bench.generate_ledger` into a kept
+PostgreSQL, e.g. /work/data/pg-ledger-10m) instead: each URL is one size, nothing is generated
+and the database is left as it was (but for the sessions and tokens the calls create).
 """
 
 import argparse
@@ -97,6 +101,9 @@ def reports(token: str, user, calls: int, size: int) -> dict:
     }
     requests["dashboard"] = lambda: _get(dashboard, "/dashboard/")
     out = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]  # PostgreSQL's CPU per call is this process's
     for name, call in requests.items():
         for _ in range(5):
             call()
@@ -104,6 +111,7 @@ def reports(token: str, user, calls: int, size: int) -> dict:
             call()
         load = os.getloadavg()[0]
         cpu = _cpu()
+        backend_cpu = common.proc_cpu_seconds(backend) or 0.0
         latencies = []
         started = time.perf_counter()
         for _ in range(calls):
@@ -115,6 +123,7 @@ def reports(token: str, user, calls: int, size: int) -> dict:
             "summary": common.LatencySummary.of(latencies, wall).__dict__,
             "load": load,
             "cpu_ms": (_cpu() - cpu) * 1000 / calls,
+            "db_cpu_ms": ((common.proc_cpu_seconds(backend) or 0.0) - backend_cpu) * 1000 / calls,
             "queries": len(captured.captured_queries),
         }
         print(f"    {name:28} {_line(out[name])}", flush=True)
@@ -124,8 +133,9 @@ def reports(token: str, user, calls: int, size: int) -> dict:
 def _line(data: dict) -> str:
     s = common.LatencySummary(**data["summary"])
     return (
-        f"p50 {s.p50:7.1f} ms  p95 {s.p95:7.1f} ms  max {s.max:7.1f} ms  app CPU "
-        f"{data['cpu_ms']:6.1f} ms/call  {data['queries']:2d} SQL  load {data['load']:.1f}"
+        f"p50 {s.p50:7.1f} ms  p95 {s.p95:7.1f} ms  max {s.max:7.1f} ms  CPU/call app "
+        f"{data['cpu_ms']:5.1f} ms, PostgreSQL {data.get('db_cpu_ms', 0):5.1f} ms  "
+        f"{data['queries']:2d} SQL  load {data['load']:.1f}"
     )
 
 
@@ -215,39 +225,51 @@ def export(env, workdir: Path, token: str, extension: str, query: str, server: s
         gunicorn.stop()
 
 
+KEY = "c2hhbmhhaS1sZWRnZXItc2NhbGUtYmVuY2gta2V5ISE="
+
+
 def measure(size: int, args) -> dict:
+    """One size: generated now in a throw-away PostgreSQL (`size` entries), or, with
+    `args.database_url`, the ledger already there (`size` is ignored)."""
     workdir = Path(tempfile.mkdtemp(prefix="shanhai-ledger-scale-"))
-    key = "c2hhbmhhaS1sZWRnZXItc2NhbGUtYmVuY2gta2V5ISE="
-    postgres = common.ThrowAwayPostgres().start()
+    postgres = None if args.database_url else common.ThrowAwayPostgres().start()
     try:
-        env = common.production_env(postgres.url, MEDIA_ROOT=str(workdir), LEDGER_SIGNING_KEY=key)
+        url = args.database_url or postgres.url
+        env = common.production_env(url, MEDIA_ROOT=str(workdir), LEDGER_SIGNING_KEY=KEY)
         common.setup_django(env)
         from django.core.management import call_command
         from django.db import connections
 
         from bench import generate_ledger
         from procurement import ledger
+        from procurement.models import ContributionEntry
         from shop.accounts.tokens import create_access_token
 
         call_command("migrate", interactive=False, verbosity=0)
         load_before = os.getloadavg()[0]
-        cpu = _cpu()
-        started = time.perf_counter()
-        timings = generate_ledger.generate(size, workers=args.workers, quiet=True)
-        generated = time.perf_counter() - started
-        result = {
-            "size": size,
-            "generate": generated,
-            "generate_cpu": _cpu() - cpu,  # this process only; the workers' and PostgreSQL's not
-            "steps": timings,
-            "load": [load_before, os.getloadavg()[0]],
-        }
-        print(
-            f"  generated {size:,} in {generated:.0f} s (load {load_before:.1f} → "
-            f"{os.getloadavg()[0]:.1f}): "
-            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()),
-            flush=True,
-        )
+        if args.database_url:
+            size = ContributionEntry.objects.count()
+            result = {"size": size, "generate": None, "steps": {}, "load": [load_before] * 2}
+            print(f"  {size:,} entries already in {url}", flush=True)
+        else:
+            cpu = _cpu()
+            started = time.perf_counter()
+            timings = generate_ledger.generate(size, workers=args.workers, quiet=True)
+            generated = time.perf_counter() - started
+            result = {
+                "size": size,
+                "generate": generated,
+                # this process only; the workers' and PostgreSQL's not
+                "generate_cpu": _cpu() - cpu,
+                "steps": timings,
+                "load": [load_before, os.getloadavg()[0]],
+            }
+            print(
+                f"  generated {size:,} in {generated:.0f} s (load {load_before:.1f} → "
+                f"{os.getloadavg()[0]:.1f}): "
+                + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()),
+                flush=True,
+            )
         if size <= args.verify_up_to:
             load = os.getloadavg()[0]
             started = time.perf_counter()
@@ -277,7 +299,8 @@ def measure(size: int, args) -> dict:
             print(f"  export {extension}{query}: {_export_line(data)}", flush=True)
         return result
     finally:
-        postgres.stop()
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -299,7 +322,6 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    sizes = [r["size"] for r in results]
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(13, 5.5))
 
     def series(pick) -> tuple[list, list]:
@@ -320,7 +342,8 @@ def plot(results: list[dict], path: Path) -> None:
     for extension in dict.fromkeys(e for r in results for e in r["exports"]):
         xs, ys = series(lambda r, e=extension: r["exports"].get(e, {}).get("seconds"))
         right.plot(xs, ys, "o-", label=f"{extension} export of 1M rows, s")
-    right.plot(sizes, [r["generate"] for r in results], "s-", label="generation, s")
+    xs, ys = series(lambda r: r.get("generate"))
+    right.plot(xs, ys, "s-", label="generation, s")
     right.set(xscale="log", yscale="log", xlabel="ledger entries", ylabel="seconds")
     right.set_title("Export (1M rows) and generation time against size", fontsize=9)
     right.legend(fontsize=7)
@@ -344,11 +367,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="only draw the PNG from earlier --json-out files",
     )
+    parser.add_argument(
+        "--database-url",
+        nargs="+",
+        default=[],
+        help="measure these already generated ledgers (one size each) instead of generating",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in a child
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     common.exit_on_sigterm()
     if args.one:
+        args.database_url = args.database_url[0] if args.database_url else None
         Path(args.json).write_text(json.dumps(measure(args.one, args)))
         return 0
     if args.replot:
@@ -357,8 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"Ledger at scale, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {common.machine_summary()}")
     results = []
-    for size in sorted(args.sizes):
-        print(f"\n{size:,} entries", flush=True)
+    runs = [(0, url) for url in args.database_url] or [(size, None) for size in sorted(args.sizes)]
+    for size, url in runs:
+        print(f"\n{url or f'{size:,} entries'}", flush=True)
         # Each size in its own process: Django is set up once per process, on one database.
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             subprocess.run(  # noqa: S603 - our own module, our own arguments
@@ -367,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
                     "-m",
                     "bench.ledger_scale",
                     "--one",
-                    str(size),
+                    str(size or 1),
+                    *(["--database-url", url] if url else []),
                     "--json",
                     out.name,
                     "--calls",
@@ -388,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(results, indent=1))
         try:
-            plot(results, Path(args.png))
+            plot(sorted(results, key=lambda r: r["size"]), Path(args.png))
         except ImportError:
             print("  (no plot: install the bench extra for matplotlib)")
     print(f"\nPlot: {args.png}")
