@@ -19,14 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
-from pypdf import PdfReader
-from pypdf.generic import DictionaryObject
 
 from catalog.images import (
     ImageErrorCode,
@@ -36,6 +34,9 @@ from catalog.images import (
     process_image,
 )
 from shop.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024  # setting CATALOG_MAX_DOCUMENT_BYTES
 MAX_DOCUMENT_PAGES = 200  # setting CATALOG_MAX_DOCUMENT_PAGES; scans and lab reports are short
@@ -170,7 +171,10 @@ def _check_pdf_declared_type(filename: str, content_type: str | None) -> None:
         )
 
 
-def _parse_pdf(data: bytes) -> PdfReader:
+def _parse_pdf(data: bytes) -> "PdfReader":
+    # Imported here: pypdf costs each app process ~6 MB that only document uploads need.
+    from pypdf import PdfReader
+
     try:
         # strict: a broken cross-reference table or trailer is an error, not something to
         # reconstruct by scanning the bytes (which is how a disguised file gets read as a PDF).
@@ -223,7 +227,9 @@ def _count_pages(tree: Any, limit: int) -> int:
     return pages
 
 
-def _check_no_active_content(reader: PdfReader) -> None:
+def _check_no_active_content(reader: "PdfReader") -> None:
+    from pypdf.generic import DictionaryObject
+
     # A scan or a lab report has no reason to run scripts, launch programs or carry other
     # files; where a PDF viewer would do so on opening, refuse.
     try:

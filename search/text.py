@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Mapping
@@ -147,6 +148,15 @@ def pinyin_initial(char: str) -> str:
 def _compact_tokenizer(lexicon):
     """A jieba tokenizer over the lexicon's frequencies: jieba's own segmentation code (DAG,
     route, HMM for unknown words, search mode), only the word lookups differ."""
+    if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+        # jieba 0.42 imports pkg_resources (~5 MB and a scan of every installed distribution)
+        # only to locate dict.txt, which is never read here: without it, it falls back to a
+        # path. A None entry makes that import fail; no other code of ours imports it.
+        sys.modules["pkg_resources"] = None
+        try:
+            import jieba
+        finally:
+            del sys.modules["pkg_resources"]
     import jieba
 
     class CompactTokenizer(jieba.Tokenizer):

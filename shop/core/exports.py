@@ -23,6 +23,7 @@ as `=HYPERLINK("http://x","y")` would otherwise run as a formula when the file i
 
 import csv
 import itertools
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -30,11 +31,13 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from django.http import StreamingHttpResponse
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The control characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE; not imported from
+# it: openpyxl, and numpy which it loads when installed, would cost every app process ~18 MB).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 # Characters with which Excel, LibreOffice and Google Sheets start a formula (or, for tab and
 # CR, which they strip before looking for one).
@@ -64,6 +67,15 @@ def csv_cell(value: Any) -> str:
     if _is_number(value):
         return _number_text(value)
     return neutralise_formula(str(value))
+
+
+def column_letter(number: int) -> str:
+    """A spreadsheet's column name: 1 -> A, 26 -> Z, 27 -> AA."""
+    letters = ""
+    while number > 0:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 def _xlsx_cell(reference: str, value: Any) -> str:
@@ -174,7 +186,7 @@ def xlsx_parts(
             columns: list[str] = []
             for number, row in enumerate(itertools.chain([header], rows), start=1):
                 while len(columns) < len(row):
-                    columns.append(get_column_letter(len(columns) + 1))
+                    columns.append(column_letter(len(columns) + 1))
                 cells = "".join(
                     _xlsx_cell(f"{column}{number}", value)
                     for column, value in zip(columns, row, strict=False)
