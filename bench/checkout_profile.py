@@ -3,6 +3,7 @@ machine, and what decides hot-stock throughput once the locks are short (checkou
 ≤ CPUs / CPU per checkout).
 
     .venv/bin/python -m bench.checkout_profile [--checkouts 100] [--rounds 3] [--profile 40]
+                                               [--sort tottime]
                                                [--database-url postgres://…]
 
 One agency buys the hot basket of bench/checkout_throughput.py (10 lines over 3 suppliers → 3
@@ -112,7 +113,7 @@ def run(args) -> int:
             profiler = cProfile.Profile(time.process_time)
             profiler.runcall(checkouts, user, basket, args.checkouts)
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.profile)
             print(f"\n  cProfile (CPU clock) of {args.checkouts} checkouts:\n{out.getvalue()}")
         return 0
     finally:
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=2_000, help="catalog size")
     parser.add_argument("--suppliers", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--sort", default="cumulative", help="cProfile order: cumulative, tottime, …"
+    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile top N")
     args = parser.parse_args(argv)
     common.exit_on_sigterm()
