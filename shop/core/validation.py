@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cache
 from typing import Any, TypeVar
 
 from django.db import models
@@ -200,30 +201,48 @@ def search_text(value: str | None, *, field: str = "search") -> str:
     return value
 
 
+@cache
+def _checked_fields(
+    model: type[models.Model],
+) -> tuple[tuple[models.Field, ...], tuple[models.DecimalField, ...]]:
+    """The text and the decimal fields of `model`, found once per model: `check_columns` runs
+    on every save and on every row a service inserts in bulk."""
+    fields = model._meta.concrete_fields
+    texts = tuple(f for f in fields if isinstance(f, models.CharField | models.TextField))
+    decimals = tuple(f for f in fields if isinstance(f, models.DecimalField))
+    return texts, decimals
+
+
 def check_columns(instance: models.Model) -> None:
     """The last line before the database: every text and decimal value of `instance` fits its
     column. Services validate their inputs first with the functions above (and their domain
     codes); this catches whatever a service did not name, with code INVALID on the model
     field, instead of a database error (PostgreSQL refuses, SQLite silently keeps it)."""
-    errors = []
-    for model_field in instance._meta.concrete_fields:
+    texts, decimals = _checked_fields(type(instance))
+    problems = []
+    for model_field in texts:
         value = getattr(instance, model_field.attname)
-        problem = None
-        if isinstance(value, str) and isinstance(model_field, models.CharField | models.TextField):
-            problem = text_problem(value, model_field.max_length)
-        elif isinstance(value, Decimal) and isinstance(model_field, models.DecimalField):
-            problem = decimal_problem(
+        if isinstance(value, str) and (problem := text_problem(value, model_field.max_length)):
+            problems.append((model_field, problem))
+    for model_field in decimals:
+        value = getattr(instance, model_field.attname)
+        if isinstance(value, Decimal) and (
+            problem := decimal_problem(
                 value if value.is_finite() else None,
                 max_digits=model_field.max_digits,
                 places=model_field.decimal_places,
             )
-            problem = problem and f"The value {problem}."
-        if problem:
-            errors.append(
+        ):
+            problems.append((model_field, f"The value {problem}."))
+    if problems:
+        # in the fields' order, as they were checked before
+        order = {f: n for n, f in enumerate(instance._meta.concrete_fields)}
+        raise DomainErrors(
+            [
                 DomainError(problem, code=CommonErrorCode.INVALID, field=model_field.name)
-            )
-    if errors:
-        raise DomainErrors(errors)
+                for model_field, problem in sorted(problems, key=lambda p: order[p[0]])
+            ]
+        )
 
 
 def collecting(
