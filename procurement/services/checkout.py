@@ -35,6 +35,7 @@ from procurement.services import budgets
 from procurement.services.orders import record_order_event
 from shop.core import validation
 from shop.core.audit import audit_record_many
+from shop.core.bulk import insert_rows
 from shop.core.errors import DomainError, DomainErrors
 from shop.core.metrics import count_checkout_conflicts
 from shop.core.money import quantize_cny
@@ -440,13 +441,11 @@ def _place_orders(
     for n, order in enumerate(orders, start=1):
         order.number = f"SH{today:%Y%m%d}-{checkout.pk:07d}-{n}"
         order.checkout = checkout
-    Order.objects.bulk_create(validation.checked_rows(orders))
+    insert_rows(validation.checked_rows(orders))
     for order, lines in built:
         for line in lines:
             line.order = order
-    OrderLine.objects.bulk_create(
-        validation.checked_rows(line for _o, lines in built for line in lines)
-    )
+    insert_rows(validation.checked_rows(line for _o, lines in built for line in lines))
     record_order_event(*orders, kind="placed", to_status=OrderStatus.PLACED, actor=actor)
     return orders
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import models
 
+from shop.core.bulk import insert_rows
 from shop.core.middleware import current_request_id
 from shop.core.models import AuditEvent
 
@@ -36,9 +37,7 @@ def audit_record_many(
     data_of: Callable[[models.Model], dict[str, Any]] = lambda target: {},
 ) -> list[AuditEvent]:
     """The same action on several objects, in one INSERT."""
-    return AuditEvent.objects.bulk_create(
-        [_event(actor, action, target, "", data_of(target)) for target in targets]
-    )
+    return insert_rows([_event(actor, action, target, "", data_of(target)) for target in targets])
 
 
 def audit_record(

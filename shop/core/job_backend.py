@@ -40,12 +40,14 @@ class JobBackend(DatabaseBackend):
         several jobs (one per recipient, so a retry re-sends to nobody else) but one statement."""
         from django_tasks_db.models import DBTaskResult, get_date_max
 
+        from shop.core.bulk import insert_rows
+
         self.validate_task(task)
         rows = [DBTaskResult(**self._row(task, args, kwargs)) for args, kwargs in calls]
         for row in rows:  # what django-tasks-db's pre_save receiver does, which bulk_create skips
             if row.run_after is None:
                 row.run_after = get_date_max()
-        DBTaskResult.objects.bulk_create(rows)
+        insert_rows(rows)
         if task_enqueued.has_listeners(type(self)):  # what `enqueue` sends, for each job
             for row in rows:
                 task_enqueued.send(type(self), task_result=row.task_result)

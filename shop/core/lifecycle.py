@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from shop.core import validation
 from shop.core.audit import audit_record
+from shop.core.bulk import insert_rows
 from shop.core.errors import InvalidTransition
 from shop.core.models import TransitionRecord
 
@@ -93,7 +94,7 @@ def record(
     action says what was done)."""
     model = lifecycle.history_model()
     who = _actor_fields(actor)
-    return model.objects.bulk_create(
+    return insert_rows(
         validation.checked_rows(
             model(
                 **{lifecycle.subject: subject},

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
+from shop.core.bulk import insert_rows
 from shop.core.jobs import enqueue_many, job, uses_worker
 from shop.core.models import Notification
 
@@ -49,7 +50,7 @@ def notify_many(notes: list[Note]) -> int:
         for user in note.users
         if user.is_active
     ]
-    Notification.objects.bulk_create(rows)
+    insert_rows(rows)
     mails = [(note.subject, note.body, to) for note in notes for to in note.recipients()]
     if mails:
 

@@ -23,6 +23,7 @@ from shop.accounts.models import Role
 from shop.accounts.organisations import membership_in, organisation_id_path
 from shop.core import validation
 from shop.core.audit import audit_record
+from shop.core.bulk import insert_rows
 from shop.core.errors import DomainError, DomainErrors, NotFound, PermissionDenied
 from shop.core.jobs import enqueue_on_commit
 from shop.core.notifications import Note, notify_many
@@ -110,7 +111,7 @@ def _queue(pairs: list[tuple[OutboundEvent, WebhookEndpoint]]) -> int:
     if not pairs:
         return 0
     now = timezone.now()
-    WebhookDelivery.objects.bulk_create(
+    insert_rows(
         [WebhookDelivery(event=event, endpoint=e, next_attempt_at=now) for event, e in pairs]
     )
     from shop.notifications.jobs import webhooks_deliver_due
@@ -179,7 +180,7 @@ def publish_all(drafts: list[Draft]) -> Published:
     if not drafts:
         return Published(events=[], deliveries=0, notified=0)
     now = timezone.now()
-    events = OutboundEvent.objects.bulk_create([_new_event(d, now) for d in drafts])
+    events = insert_rows([_new_event(d, now) for d in drafts])
     suppliers, agencies = _split(o for d in drafts for o in d.organisations)
     owners = Q(supplier__isnull=True, agency__isnull=True)
     if suppliers:
