@@ -8,8 +8,10 @@ earlier entry, so bookings never wait on one another. Checkpointing sequences th
 the tree (procurement/transparency).
 """
 
+import functools
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import CharField, DecimalField, F, TextField
 from django.utils import timezone
 
 from catalog.models import FUJIAN, NINGXIA
@@ -89,44 +91,94 @@ def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
     if not entries:
         return []
     now = timezone.now()
+    leaves = []
     for entry, position in zip(entries, store.next_positions(len(entries)), strict=True):
         entry.position, entry.prev_hash = position, ""
         entry.leaf_version = merkle.LEAF_VERSION
         entry.booked_at = entry.booked_at or now
         entry.amount = quantize_cny(entry.amount)
-        entry.hash = leaf_hash(entry).hex()
-    _store(entries)
+        leaf = encoded_leaf(entry)
+        entry.hash = merkle.leaf_hash(leaf).hex()
+        leaves.append(leaf)
+    _store(entries, leaves)
     return entries
 
 
-def _stored_fields() -> list:
-    return [f for f in ContributionEntry._meta.concrete_fields if not f.primary_key]
+# An entry's columns that its leaf does not carry, as the booking statement fills them.
+_NOT_IN_LEAF = {"prev_hash": "''", "hash": "hash", "leaf_version": "(leaf->>0)::smallint"}
 
 
-def _store(entries: list[ContributionEntry]) -> None:
-    """Insert the entries and, for the rollups' fold, their pending rows. On PostgreSQL in one
-    statement (a multi-row INSERT … RETURNING feeding the pending rows' INSERT): one round trip
-    and none of bulk_create's per-field work, which was most of a small booking's own cost.
-    The values are the entries' attributes as they stand, checked by `validation.checked_rows`
-    (text, Decimal, date, datetime, ids or None: psycopg adapts them as the fields would)."""
+def _from_leaf(field, index: int) -> str:
+    """The SQL reading `field`'s value from element `index` of a leaf (a JSON array)."""
+    text = f"leaf->>{index}"
+    if isinstance(field, CharField | TextField):
+        return text  # assigned to the column as text: a value too long fails, never truncated
+    if isinstance(field, DecimalField):
+        return f"({text})::numeric"  # exactly the leaf's "12.30"
+    return f"({text})::{field.cast_db_type(connection)}"
+
+
+@functools.cache
+def _booking_statement(parameter: str) -> str:
+    """One statement (PostgreSQL) that stores entries from their encoded leaves, given as a
+    JSON array of [hash, leaf] pairs (`parameter`, jsonb), and their pending rollup rows;
+    answers (position, id) pairs. Each column is read from the leaf, so the row stored is what
+    was hashed, and the statement's text is the same whatever the number of entries: parsing a
+    multi-row VALUES of 30 parameters per entry, planned again for every size, and quoting
+    each parameter client-side were most of a small booking's cost
+    (bench/RESULTS-ledger-transparency.md)."""
+    from procurement.reports import rollups
+
+    fields = merkle.leaf_fields(merkle.LEAF_VERSION)
+    by_name = {f.name: f for f in ContributionEntry._meta.concrete_fields if not f.primary_key}
+    by_attname = {f.attname: f for f in by_name.values()}
+    columns, values = [], []
+    for index, name in enumerate(fields, start=1):
+        field = by_attname[name]
+        columns.append(field.column)
+        values.append(_from_leaf(field, index))
+    for name, expression in _NOT_IN_LEAF.items():
+        columns.append(by_name[name].column)
+        values.append(expression)
+    missing = set(by_attname) - set(fields) - set(_NOT_IN_LEAF)
+    if missing:
+        raise ImproperlyConfigured(f"the booking statement stores no value for {sorted(missing)}")
+    quote = connection.ops.quote_name
+    return (
+        "WITH leaves AS (SELECT pair->>0 AS hash, pair->1 AS leaf "  # noqa: S608 (our names)
+        f"FROM jsonb_array_elements({parameter}) AS pair), "
+        f"stored AS (INSERT INTO {ContributionEntry._meta.db_table} "
+        f"({', '.join(map(quote, columns))}) SELECT {', '.join(values)} FROM leaves "
+        "RETURNING id, position), "
+        f"pending AS (INSERT INTO {rollups.PENDING} (entry_id) SELECT id FROM stored) "
+        "SELECT position, id FROM stored"
+    )
+
+
+# The booking statement, prepared once on each connection (a server-side plan: parsing,
+# analysing and planning the statement were a third of PostgreSQL's CPU per small booking).
+# PREPARE outlives the transaction it is made in, even one rolled back.
+BOOKING_STATEMENT = "ledger_booking"
+_prepared_on: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _store(entries: list[ContributionEntry], leaves: list[bytes]) -> None:
+    """Insert the entries and, for the rollups' fold, their pending rows: on PostgreSQL in one
+    prepared statement from their encoded leaves (`_booking_statement`)."""
     from procurement.reports import rollups
 
     if connection.vendor != "postgresql":
         ContributionEntry.objects.bulk_create(entries)
         rollups.record(entries)
         return
-    fields = _stored_fields()
-    row = f"({', '.join(['%s'] * len(fields))})"
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"WITH stored AS (INSERT INTO {ContributionEntry._meta.db_table} ({columns}) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(entries))} RETURNING id, position), "
-        f"pending AS (INSERT INTO {rollups.PENDING} (entry_id) SELECT id FROM stored) "
-        "SELECT position, id FROM stored"
+    pairs = ",".join(
+        f'["{entry.hash}",{leaf.decode()}]' for entry, leaf in zip(entries, leaves, strict=True)
     )
-    params = [getattr(entry, f.attname) for entry in entries for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.connection not in _prepared_on:
+            cursor.execute(f"PREPARE {BOOKING_STATEMENT} (jsonb) AS {_booking_statement('$1')}")
+            _prepared_on.add(connection.connection)
+        cursor.execute(f"EXECUTE {BOOKING_STATEMENT} (%s)", [f"[{pairs}]"])
         ids = dict(cursor.fetchall())
     for entry in entries:
         entry.pk = ids[entry.position]
