@@ -23,7 +23,7 @@ from procurement.services import transparency
 from shop.accounts.models import Role
 from shop.core import db_router, validation
 from shop.core.errors import AccessError, BadUserInput, NotFound
-from shop.core.exports import csv_response, xlsx_response
+from shop.core.exports import csv_response, streamed_rows, xlsx_response
 from shop.core.money import quantize_cny
 
 
@@ -138,7 +138,7 @@ def _rows(entries) -> Iterator[list]:
     context = {
         d.name: d.public_codes() for d in dimensions.DIMENSIONS if d.public_codes is not None
     }
-    for row in entries.values_list(*fields).iterator(chunk_size=2000):
+    for row in streamed_rows(entries.values_list(*fields)):
         cells = list(in_order(row))
         for n, cell in changed:
             cells[n] = cell(cells[n], context)

@@ -30,6 +30,8 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -69,6 +71,19 @@ def csv_cell(value: Any) -> str:
     return neutralise_formula(str(value))
 
 
+def streamed_rows(queryset: QuerySet, *, chunk_size: int = 2000) -> Iterator[Any]:
+    """The queryset's rows for a response that streams them, read through a server-side cursor
+    inside a transaction held while the response streams.
+
+    Outside a transaction Django declares the cursor WITH HOLD, and PostgreSQL computes and
+    stores the whole result when the declaring statement commits, before the first row comes
+    back: 2.6 s and a temporary file the size of the export at 1,000,000 ledger rows
+    (bench/RESULTS-ledger-scale.md). Inside one the rows come as the scan finds them. What is
+    read does not change: one statement, so one snapshot, taken when the export starts."""
+    with transaction.atomic(using=queryset.db):
+        yield from queryset.iterator(chunk_size=chunk_size)
+
+
 def column_letter(number: int) -> str:
     """A spreadsheet's column name: 1 -> A, 26 -> Z, 27 -> AA."""
     letters = ""
@@ -81,14 +96,18 @@ def column_letter(number: int) -> str:
 def _xlsx_cell(reference: str, value: Any) -> str:
     """One cell's XML: a number as a number (money with its two places shown), anything else
     as an inline string cell, never a formula or an error value."""
-    if value is not None and _is_number(value):
+    if type(value) is str:  # most cells: csv_cell's rule without its type checks
+        text = neutralise_formula(value)
+    elif value is not None and _is_number(value):
         money = isinstance(value, Decimal) and value.as_tuple().exponent == -2
         return f'<c r="{reference}"{MONEY_STYLE if money else ""}><v>{_number_text(value)}</v></c>'
-    # XML cannot hold some control characters; one in a supplier's text must not make the
-    # whole export fail.
-    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", csv_cell(value))
+    else:
+        text = csv_cell(value)
     if not text:
         return ""
+    # XML cannot hold some control characters; one in a supplier's text must not make the
+    # whole export fail.
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
     return (
         f'<c r="{reference}" t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
     )
@@ -176,14 +195,18 @@ def xlsx_parts(
     """An XLSX workbook of one sheet, as the bytes of its zip archive in order, produced as
     `rows` is consumed."""
     pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # zlib level 1: a fifth less CPU per row than the default 6 for a quarter more bytes (XML
+    # compresses well either way; bench/RESULTS-ledger-scale.md); the row-building Python is
+    # the rest of the cost.
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, xml in _XLSX_PARTS.items():
             archive.writestr(name, _XML_DECLARATION + xml)
         workbook = _WORKBOOK.format(name=quoteattr(sheet[:31]))
         archive.writestr("xl/workbook.xml", _XML_DECLARATION + workbook)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
-            part.write((_XML_DECLARATION + _SHEET_START).encode())
             columns: list[str] = []
+            # rows are handed to zlib some KiB at a time, not one call per row
+            pending, size = [_XML_DECLARATION + _SHEET_START], 0
             for number, row in enumerate(itertools.chain([header], rows), start=1):
                 while len(columns) < len(row):
                     columns.append(column_letter(len(columns) + 1))
@@ -191,10 +214,17 @@ def xlsx_parts(
                     _xlsx_cell(f"{column}{number}", value)
                     for column, value in zip(columns, row, strict=False)
                 )
-                part.write(f'<row r="{number}">{cells}</row>'.encode())
-                if pipe.size >= _CHUNK:
-                    yield pipe.take()
-            part.write(_SHEET_END.encode())
+                line = f'<row r="{number}">{cells}</row>'
+                pending.append(line)
+                size += len(line)
+                if size >= _CSV_PIECE or number == 1:
+                    part.write("".join(pending).encode())
+                    pending, size = [], 0
+                    # the workbook's fixed parts leave at once, before the first row is read
+                    if pipe.size >= _CHUNK or number == 1:
+                        yield pipe.take()
+            pending.append(_SHEET_END)
+            part.write("".join(pending).encode())
     yield pipe.take()
 
 
@@ -213,7 +243,9 @@ def _csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     cost the server a system call per row, a million for a million rows."""
     writer = csv.writer(_Echo())
     # A byte-order mark lets Excel open UTF-8 Chinese text correctly.
-    lines = ["\ufeff" + writer.writerow([csv_cell(value) for value in header])]
+    # The header leaves at once, before the first row is read.
+    yield "\ufeff" + writer.writerow([csv_cell(value) for value in header])
+    lines: list[str] = []
     size = 0
     for row in rows:
         line = writer.writerow([csv_cell(value) for value in row])

@@ -57,3 +57,25 @@ def test_a_streamed_xlsx_opens_with_its_rows_numbers_and_inert_text():
         [("枸杞", "s", "General"), (-12.5, "n", "0.00")],
         [("'=1+1", "s", "General"), (3, "n", "General")],
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_streamed_rows_come_through_a_cursor_postgresql_does_not_compute_first():
+    # Outside a transaction Django declares the cursor WITH HOLD, and PostgreSQL builds the
+    # whole result before the first row (seconds for a million-row export); streamed_rows'
+    # cursor is a plain one, read as the scan goes.
+    from django.db import connection
+
+    from shop.accounts.models import User
+    from shop.core.exports import streamed_rows
+    from tests.factories import UserFactory
+
+    users = sorted(user.pk for user in UserFactory.create_batch(3))
+    rows = streamed_rows(User.objects.order_by("pk").values_list("pk", flat=True), chunk_size=1)
+    first = next(rows)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT is_holdable FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        assert cursor.fetchall() == [(False,)]
+    assert [first, *rows] == users
+    assert connection.get_autocommit()  # the transaction ended with the rows
