@@ -46,6 +46,9 @@ HASHED_FIELDS = (*merkle.LEAF_FIELDS_V1, "prev_hash")
 
 
 def _canonical(value: Any) -> Any:
+    convert = _CANONICAL.get(type(value))  # the usual exact types, without isinstance tests
+    if convert is not None:
+        return convert(value)
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, datetime):
@@ -53,6 +56,16 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+_CANONICAL = {
+    str: str,
+    int: int,
+    type(None): lambda value: value,
+    Decimal: lambda value: f"{value:.2f}",
+    datetime: lambda value: value.astimezone(UTC).isoformat(timespec="microseconds"),
+    date: date.isoformat,
+}
 
 
 def entry_hash(entry: ContributionEntry) -> str:
@@ -65,7 +78,11 @@ def leaf_values(entry: ContributionEntry) -> dict[str, Any]:
     """The entry's fields as its leaf encodes them, in the encoding it was booked with (and as
     the export carries them)."""
     fields = merkle.leaf_fields(entry.leaf_version)
-    return {name: _canonical(getattr(entry, name)) for name in fields}
+    loaded = entry.__dict__  # a loaded field's value, as its attribute would answer it
+    return {
+        name: _canonical(loaded[name] if name in loaded else getattr(entry, name))
+        for name in fields
+    }
 
 
 def encoded_leaf(entry: ContributionEntry) -> bytes:
@@ -87,20 +104,25 @@ def kind_for(agency_type: str) -> str:
 def append(entries: Iterable[ContributionEntry]) -> list[ContributionEntry]:
     """Store new entries with their positions and leaf hashes; the caller is inside a
     transaction."""
+    from procurement.reports import rollups
+
     entries = validation.checked_rows(entries)
     if not entries:
         return []
     now = timezone.now()
-    leaves = []
-    for entry, position in zip(entries, store.next_positions(len(entries)), strict=True):
-        entry.position, entry.prev_hash = position, ""
+    for entry in entries:
+        entry.prev_hash = ""
         entry.leaf_version = merkle.LEAF_VERSION
         entry.booked_at = entry.booked_at or now
         entry.amount = quantize_cny(entry.amount)
-        leaf = encoded_leaf(entry)
-        entry.hash = merkle.leaf_hash(leaf).hex()
-        leaves.append(leaf)
-    _store(entries, leaves)
+    if connection.vendor == "postgresql":
+        _book(entries)
+        return entries
+    for entry, position in zip(entries, store.next_positions(len(entries)), strict=True):
+        entry.position = position
+        entry.hash = leaf_hash(entry).hex()
+    ContributionEntry.objects.bulk_create(entries)
+    rollups.record(entries)
     return entries
 
 
@@ -120,13 +142,16 @@ def _from_leaf(field, index: int) -> str:
 
 @functools.cache
 def _booking_statement(parameter: str) -> str:
-    """One statement (PostgreSQL) that stores entries from their encoded leaves, given as a
-    JSON array of [hash, leaf] pairs (`parameter`, jsonb), and their pending rollup rows;
-    answers (position, id) pairs. Each column is read from the leaf, so the row stored is what
-    was hashed, and the statement's text is the same whatever the number of entries: parsing a
-    multi-row VALUES of 30 parameters per entry, planned again for every size, and quoting
-    each parameter client-side were most of a small booking's cost
-    (bench/RESULTS-ledger-transparency.md)."""
+    """One statement (PostgreSQL) that books entries and their pending rollup rows; answers
+    (source_key, id, position, hash) of each. `parameter` (text) holds one line per entry:
+    its leaf's text before and after the position (`merkle.encode_leaf_around`), separated by
+    a tab (a compact JSON text holds neither a tab nor a newline outside its strings, which
+    escape them). The statement takes each entry's position from the sequence, completes its
+    leaf, hashes it as `merkle.leaf_hash` does (SHA-256 of 0x00 and the leaf's UTF-8 bytes)
+    and reads every column from the leaf: the row stored is what was hashed, in one round
+    trip, and its text is the same whatever the number of entries (it is prepared once per
+    connection). Before, a booking took its positions in a round trip of their own, then
+    sent a multi-row VALUES of 30 parameters per entry, parsed and planned every time."""
     from procurement.reports import rollups
 
     fields = merkle.leaf_fields(merkle.LEAF_VERSION)
@@ -145,13 +170,18 @@ def _booking_statement(parameter: str) -> str:
         raise ImproperlyConfigured(f"the booking statement stores no value for {sorted(missing)}")
     quote = connection.ops.quote_name
     return (
-        "WITH leaves AS (SELECT pair->>0 AS hash, pair->1 AS leaf "  # noqa: S608 (our names)
-        f"FROM jsonb_array_elements({parameter}) AS pair), "
+        # MATERIALIZED: each entry's position is taken once.
+        "WITH texts AS MATERIALIZED (SELECT split_part(line, E'\\t', 1) "  # noqa: S608 (our names)
+        f"|| nextval('{store.POSITIONS}') || split_part(line, E'\\t', 2) AS text "
+        f"FROM unnest(string_to_array({parameter}, E'\\n')) AS line), "
+        # MATERIALIZED: each leaf is parsed once, not once per column read from it.
+        "leaves AS MATERIALIZED (SELECT text::jsonb AS leaf, "
+        "encode(sha256('\\x00'::bytea || convert_to(text, 'UTF8')), 'hex') AS hash FROM texts), "
         f"stored AS (INSERT INTO {ContributionEntry._meta.db_table} "
         f"({', '.join(map(quote, columns))}) SELECT {', '.join(values)} FROM leaves "
-        "RETURNING id, position), "
+        "RETURNING source_key, id, position, hash), "
         f"pending AS (INSERT INTO {rollups.PENDING} (entry_id) SELECT id FROM stored) "
-        "SELECT position, id FROM stored"
+        "SELECT source_key, id, position, hash FROM stored"
     )
 
 
@@ -162,26 +192,21 @@ BOOKING_STATEMENT = "ledger_booking"
 _prepared_on: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
-def _store(entries: list[ContributionEntry], leaves: list[bytes]) -> None:
-    """Insert the entries and, for the rollups' fold, their pending rows: on PostgreSQL in one
-    prepared statement from their encoded leaves (`_booking_statement`)."""
-    from procurement.reports import rollups
-
-    if connection.vendor != "postgresql":
-        ContributionEntry.objects.bulk_create(entries)
-        rollups.record(entries)
-        return
-    pairs = ",".join(
-        f'["{entry.hash}",{leaf.decode()}]' for entry, leaf in zip(entries, leaves, strict=True)
-    )
+def _book(entries: list[ContributionEntry]) -> None:
+    """Store the entries and their pending rollup rows in one prepared statement
+    (`_booking_statement`), and give them their ids, positions and hashes."""
+    lines = []
+    for entry in entries:
+        head, tail = merkle.encode_leaf_around(leaf_values(entry), entry.leaf_version, "position")
+        lines.append(f"{head}\t{tail}")
     with connection.cursor() as cursor:
         if connection.connection not in _prepared_on:
-            cursor.execute(f"PREPARE {BOOKING_STATEMENT} (jsonb) AS {_booking_statement('$1')}")
+            cursor.execute(f"PREPARE {BOOKING_STATEMENT} (text) AS {_booking_statement('$1')}")
             _prepared_on.add(connection.connection)
-        cursor.execute(f"EXECUTE {BOOKING_STATEMENT} (%s)", [f"[{pairs}]"])
-        ids = dict(cursor.fetchall())
+        cursor.execute(f"EXECUTE {BOOKING_STATEMENT} (%s)", ["\n".join(lines)])
+        stored = {key: rest for key, *rest in cursor.fetchall()}
     for entry in entries:
-        entry.pk = ids[entry.position]
+        entry.pk, entry.position, entry.hash = stored[entry.source_key]
         entry._state.adding, entry._state.db = False, connection.alias
 
 

@@ -67,12 +67,28 @@ def leaf_fields(version: int) -> tuple[str, ...]:
         raise ValueError(f"leaf encoding version {version!r} is unknown") from None
 
 
+# json.dumps(content, ensure_ascii=False, separators=(",", ":")), without making an encoder
+# per leaf (json.dumps does for any non-default argument).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_leaf(values: Mapping[str, Any], version: int | None = None) -> bytes:
     """The canonical, versioned bytes of one entry (its exported `leaf` object), in the
     encoding `version` (by default the one new entries are booked with)."""
     version = LEAF_VERSION if version is None else version
     content = [version, *(values[name] for name in leaf_fields(version))]
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(content).encode()
+
+
+def encode_leaf_around(values: Mapping[str, Any], version: int, field: str) -> tuple[str, str]:
+    """The text of `encode_leaf(values, version)` before and after the integer `field`, whose
+    value is not known yet: `head + str(n) + tail` is the leaf of `values` with `field` = n.
+    For a database that numbers the entries as it stores them (procurement/ledger.py)."""
+    at = 1 + leaf_fields(version).index(field)
+    content = [version, *(values[name] for name in leaf_fields(version))]
+    content[at] = 0
+    head = _ENCODER.encode(content[:at])[:-1] + ","
+    return head, _ENCODER.encode(content)[len(head) + 1 :]
 
 
 def leaf_amount(leaf: bytes | str) -> str:

@@ -18,6 +18,9 @@ from procurement.transparency import merkle, signing
 # left out (and `ledgerVerify` would then report an entry missing from the tree).
 SEQUENCE_SLACK = 100_000
 BATCH = 5000
+# The PostgreSQL sequence entries take their positions from (the booking statement takes them
+# too: procurement/ledger.py).
+POSITIONS = "procurement_ledger_position"
 
 
 def next_positions(count: int) -> list[int]:
@@ -25,7 +28,7 @@ def next_positions(count: int) -> list[int]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT nextval('procurement_ledger_position') FROM generate_series(1, %s)",
+                f"SELECT nextval('{POSITIONS}') FROM generate_series(1, %s)",  # noqa: S608
                 [count],
             )
             return [row[0] for row in cursor.fetchall()]

@@ -153,3 +153,23 @@ def test_each_leaf_is_encoded_in_the_version_it_names(monkeypatch):
     assert merkle.leaf_amount(first) == merkle.leaf_amount(second) == "12.30"
     with pytest.raises(ValueError, match="version 3 is unknown"):
         merkle.encode_leaf(values, 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=2**63 - 1),
+    name=st.text(alphabet=st.characters(blacklist_categories=["Cc", "Cs"])),
+    version=st.sampled_from([1, 2]),
+)
+def test_a_leaf_is_its_text_around_the_position(position, name, version):
+    """What the booking statement completes in the database: the text before and after the
+    position (holding no tab or newline, which separate them there) with the position between
+    them is the leaf's encoding."""
+    encodings = {**merkle.LEAF_ENCODINGS, 2: ("kind", "agency_name", "position")}
+    values = {**dict.fromkeys(merkle.LEAF_FIELDS_V1, None), "agency_name": name, "kind": "采购"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(merkle, "LEAF_ENCODINGS", encodings)
+        head, tail = merkle.encode_leaf_around(values, version, "position")
+        expected = merkle.encode_leaf({**values, "position": position}, version)
+    assert (head + str(position) + tail).encode() == expected
+    assert not {"\t", "\n"} & set(head + tail)

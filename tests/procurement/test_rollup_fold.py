@@ -21,6 +21,7 @@ from procurement.models import (
 from procurement.reports import rollups
 from procurement.reports import selectors as reports
 from procurement.selectors import agency_achieved
+from procurement.transparency import merkle
 from tests.procurement.test_ledger_transparency import adjust, stored_entry
 
 CELL_FIELDS = ("dimensions", "period", "month", "value1", "value2", "label1", "label2")
@@ -85,21 +86,23 @@ def test_a_booking_writes_no_cell_and_one_pending_row_per_entry(operator):
 
 
 @pytest.mark.postgres
-def test_booking_stores_any_number_of_entries_in_two_statements(
-    operator, django_assert_num_queries
-):
+def test_booking_stores_any_number_of_entries_in_one_statement(operator, django_assert_num_queries):
     def entries(first: int, count: int) -> list[ContributionEntry]:
         return [
             stored_entry(0, Decimal("1.00"), source_key=f"bulk:{n}")
             for n in range(first, first + count)
         ]
 
-    # Positions from the sequence; the entries and their pending rows in one INSERT.
-    with django_assert_num_queries(2):
-        ledger.append(entries(0, 1))
-    with django_assert_num_queries(2):
-        booked = ledger.append(entries(1, 200))
-    assert PendingRollup.objects.count() == ContributionEntry.objects.count() == 201
+    ledger.append(entries(0, 1))  # the connection's first booking prepares the statement
+    # Positions from the sequence, leaf hashes, the entries and their pending rows: one
+    # statement, whatever the number of entries.
+    with django_assert_num_queries(1):
+        ledger.append(entries(1, 1))
+    with django_assert_num_queries(1):
+        booked = ledger.append(entries(2, 200))
+    assert PendingRollup.objects.count() == ContributionEntry.objects.count() == 202
+    assert [entry.position for entry in booked] == sorted(entry.position for entry in booked)
+    assert all(entry.hash == merkle.leaf_hash(ledger.encoded_leaf(entry)).hex() for entry in booked)
     # Stored as the model would: ids set, the rows read back equal, and still append-only.
     again = ContributionEntry.objects.get(pk=booked[-1].pk)
     assert [getattr(again, f.attname) for f in ContributionEntry._meta.concrete_fields] == [
