@@ -10,6 +10,8 @@ count is known before any decoder allocates memory and bytes after the end marke
 pixel count, then a full decode by Pillow restricted to the one sniffed format.
 """
 
+from __future__ import annotations
+
 import hashlib
 import io
 import re
@@ -18,11 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from PIL import Image, ImageCms, ImageOps
 
 from shop.core.errors import DomainError
+
+# Pillow (~4 MB) is imported where an upload is processed, not by every process at start-up:
+# the app's other requests serve stored bytes and never decode an image.
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # setting CATALOG_MAX_IMAGE_BYTES
 MAX_IMAGE_PIXELS = 40_000_000  # setting CATALOG_MAX_IMAGE_PIXELS
@@ -137,6 +144,8 @@ def max_image_pixels() -> int:
     configured = getattr(settings, "CATALOG_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)
     # Pillow warns above its own global limit (and refuses at twice it). Never allowing more
     # than that means an image that passed here cannot trip Pillow's warning while decoding.
+    from PIL import Image
+
     pillow_limit = Image.MAX_IMAGE_PIXELS
     return configured if pillow_limit is None else min(configured, pillow_limit)
 
@@ -342,6 +351,8 @@ def _walk_jpeg(data: bytes, start: int) -> tuple[tuple[int, int], int, bool]:
 @contextmanager
 def _pillow_errors() -> Iterator[None]:
     """Turn whatever Pillow raises on a hostile or broken file into a rejection."""
+    from PIL import Image
+
     try:
         yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -356,6 +367,8 @@ def _pillow_errors() -> Iterator[None]:
 
 
 def _decode(data: bytes, layout: _Layout) -> Image.Image:
+    from PIL import Image
+
     with _pillow_errors():
         image = Image.open(io.BytesIO(data), formats=[layout.format])
     if image.size != (layout.width, layout.height):
@@ -371,6 +384,8 @@ def _decode(data: bytes, layout: _Layout) -> Image.Image:
 
 
 def _normalise(image: Image.Image, image_format: str) -> Image.Image:
+    from PIL import ImageOps
+
     with _pillow_errors():  # reading the orientation parses the upload's EXIF
         ImageOps.exif_transpose(image, in_place=True)
     image = _to_srgb(image)
@@ -383,6 +398,8 @@ def _normalise(image: Image.Image, image_format: str) -> Image.Image:
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
+    from PIL import ImageCms
+
     # The embedded colour profile is dropped with the rest of the metadata, so bake it into the
     # pixels first; otherwise wide-gamut (Display P3) phone photos would look washed out.
     profile = image.info.get("icc_profile")
@@ -400,6 +417,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 
 def _thumbnails(image: Image.Image) -> dict[int, bytes]:
+    from PIL import Image
+
     source = _webp_ready(image)
     thumbnails = {}
     for size in THUMBNAIL_SIZES:

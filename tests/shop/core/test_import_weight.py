@@ -11,8 +11,8 @@ from shop.core.exports import ILLEGAL_CHARACTERS_RE, column_letter
 
 # pypinyin's and jieba's stock tables (the compact ones in search.lexicon replace them), the
 # XLSX reader/writer and numpy it pulls in (basket uploads), the PDF parser (document uploads),
-# setuptools' pkg_resources (jieba's import, needless here)
-LOADED_ONLY_WHEN_USED = {"pypinyin", "openpyxl", "numpy", "pypdf", "pkg_resources"}
+# setuptools' pkg_resources (jieba's import, needless here), Pillow (image uploads)
+LOADED_ONLY_WHEN_USED = {"pypinyin", "openpyxl", "numpy", "pypdf", "pkg_resources", "PIL"}
 
 WARM_UP = """
 import json, os, sys
