@@ -7,22 +7,30 @@ instances marked saved, no signals) at a fraction of the CPU. `bulk_create` comp
 again on every call, preparing each value through its field, and on PostgreSQL sends one array
 per column (`UNNEST`), which psycopg's client-side binding spells out as literals in Python:
 1–2.5 ms of CPU for a handful of rows, a seventh of a checkout's. Here the statement's text is
-built once per model and row count, and a value goes to psycopg as it is when Django's own
+built once per model, and the rows go as one JSON parameter that PostgreSQL turns into the
+table's row type (`jsonb_populate_recordset`): encoded by the json module's C encoder, and one
+short statement whatever the number of rows, which psycopg parses once (it parses a statement
+of more than 50 parameters again on every execution). A value goes as it is when Django's own
 preparation would hand it over unchanged (a `str` for a CharField, an aware `datetime` for a
-DateTimeField, …); any other value, and every value of a field of another class (JSON, custom
-fields), goes through the field's `get_db_prep_save`, as in `bulk_create`.
+DateTimeField, …), otherwise through the field's `get_db_prep_save`, as in `bulk_create`; then
+decimals, UUIDs, dates and times go as their text, which PostgreSQL reads back exactly.
 
-PostgreSQL only: elsewhere (SQLite, the embedded default) it is `bulk_create`.
+PostgreSQL only, and only for models whose fields are all of Django's plain classes (numbers,
+text, booleans, dates and times, UUIDs, JSON, foreign keys to those): anything else (SQLite,
+the embedded default; a custom field; a parent table; a `db_default`) goes to `bulk_create`.
+Values, not expressions (`F()`, `Now()`): those raise TypeError.
 """
 
+import json
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import connections, models, router
+from psycopg.types.json import Jsonb
 
 M = TypeVar("M", bound=models.Model)
 
@@ -51,8 +59,8 @@ _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
     models.DateField: (date,),
     models.UUIDField: (UUID,),
 }
-# A row's parameters stay below PostgreSQL's limit of 65,535 per statement.
-_MAX_PARAMETERS = 60_000
+# Fields whose prepared values `_jsonable` sends exactly, besides those of `_AS_IS`.
+_PLAIN = frozenset({*_AS_IS, models.DateTimeField, models.JSONField})
 
 
 def _preparer(field: models.Field) -> Callable[[Any, Any], Any]:
@@ -97,25 +105,43 @@ def _columns(model: type[models.Model], with_pk: bool) -> tuple:
     return tuple(columns)
 
 
-@lru_cache(maxsize=256)
-def _statement(model: type[models.Model], with_pk: bool, rows: int, alias: str) -> str:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
+@lru_cache(maxsize=64)
+def _statement(model: type[models.Model], with_pk: bool, alias: str) -> str:
+    """One statement for any number of rows: the rows as one JSON array of objects, turned
+    into the table's row type by PostgreSQL (`jsonb_populate_recordset`)."""
+    quote = connections[alias].ops.quote_name
     opts = model._meta
-    columns = _columns(model, with_pk)
-    names = ", ".join(quote(field.column) for field, _pre, _prep in columns)
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    # names from the model's metadata, quoted; every value a parameter
-    values = ", ".join([row] * rows)
-    sql = f"INSERT INTO {quote(opts.db_table)} ({names}) VALUES {values}"  # noqa: S608
+    table = quote(opts.db_table)
+    names = ", ".join(quote(field.column) for field, _pre, _prep in _columns(model, with_pk))
+    # names from the model's metadata, quoted; the rows are the one parameter
+    sql = (
+        f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+    )
     if not with_pk:
-        sql += f" RETURNING {quote(opts.db_table)}.{quote(opts.pk.column)}"
+        sql += f" RETURNING {table}.{quote(opts.pk.column)}"
     return sql
 
 
+def _jsonable(value: Any) -> Any:
+    """A prepared value PostgreSQL reads back from its JSON text as the column's type."""
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, date | time):  # and datetime: ISO 8601, with the offset when aware
+        return value.isoformat()
+    if isinstance(value, Jsonb):  # a JSONField's value, encoded as Django would
+        return json.loads(value.dumps(value.obj)) if value.dumps else value.obj
+    raise TypeError(f"insert_rows cannot send a {type(value).__name__}")
+
+
+@lru_cache(maxsize=64)
 def _eligible(model: type[models.Model]) -> bool:
     opts = model._meta
-    return not opts.parents and not any(f.has_db_default() for f in opts.concrete_fields)
+    return not opts.parents and all(
+        type(f.target_field if isinstance(f, models.ForeignKey) else f) in _PLAIN
+        and not f.has_db_default()
+        for f in opts.concrete_fields
+    )
 
 
 def insert_rows(objs: Iterable[M]) -> list[M]:
@@ -138,22 +164,24 @@ def insert_rows(objs: Iterable[M]) -> list[M]:
     without_pk = [obj for obj in objs if not obj._is_pk_set()]
     with connection.cursor() as cursor:
         for group, has_pk in ((with_pk, True), (without_pk, False)):
+            if not group:
+                continue
             columns = _columns(model, has_pk)
-            per_statement = max(1, _MAX_PARAMETERS // len(columns))
-            for start in range(0, len(group), per_statement):
-                chunk = group[start : start + per_statement]
-                params = [
-                    prepare(
+            rows = [
+                {
+                    field.column: prepare(
                         field.pre_save(obj, True) if pre else getattr(obj, field.attname),
                         connection,
                     )
-                    for obj in chunk
                     for field, pre, prepare in columns
-                ]
-                cursor.execute(_statement(model, has_pk, len(chunk), alias), params)
-                if not has_pk:
-                    for obj, (value,) in zip(chunk, cursor.fetchall(), strict=True):
-                        setattr(obj, pk.attname, value)
+                }
+                for obj in group
+            ]
+            payload = json.dumps(rows, default=_jsonable, ensure_ascii=False)
+            cursor.execute(_statement(model, has_pk, alias), [payload])
+            if not has_pk:
+                for obj, (value,) in zip(group, cursor.fetchall(), strict=True):
+                    setattr(obj, pk.attname, value)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
