@@ -617,12 +617,18 @@ def checkout_create(
         with transaction.atomic():
             # A concurrent request with the same key waits here on the unique index until
             # this one commits, then fails and replays it.
-            checkout = Checkout.objects.create(
-                agency=agency,
-                placed_by=acting_user,
-                idempotency_key=key,
-                payload_hash=payload_hash,
-                budget_line=line,
+            (checkout,) = insert_rows(
+                validation.checked_rows(
+                    [
+                        Checkout(
+                            agency=agency,
+                            placed_by=acting_user,
+                            idempotency_key=key,
+                            payload_hash=payload_hash,
+                            budget_line=line,
+                        )
+                    ]
+                )
             )
             return place_basket(checkout, basket, actor=acting_user, commits_next=outermost)
     except IntegrityError:
