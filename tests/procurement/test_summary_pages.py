@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from procurement.models import ContributionEntry, ContributionRollup
+from procurement.reports import rollups
 from shop.core.graphql.ids import encode_cursor
 from tests.conftest import top_level_codes
 from tests.procurement.test_ledger_rollups import adjust
@@ -137,3 +138,19 @@ def test_a_page_costs_the_same_queries_however_many_groups(gql, grid, operator):
     assert queries(["CATEGORY", "KIND"]) == small
     middle = summary(gql, grid, ["CATEGORY", "KIND"], first=10)["pageInfo"]["endCursor"]
     assert queries(["CATEGORY", "KIND"], middle) == small
+
+
+def test_row_count_counts_each_group_once_in_the_cells_pending_or_both(gql, operator):
+    adjust(operator, "1.00", date(2024, 3, 1), city=CITIES[0], category=CATEGORIES[0])
+    adjust(operator, "2.00", date(2024, 3, 1), city=CITIES[1], category=CATEGORIES[0])
+    rollups.fold()
+    assert ContributionRollup.objects.exists()
+    # One more entry in a folded group, one in a group only pending.
+    adjust(operator, "3.00", date(2024, 4, 1), city=CITIES[1], category=CATEGORIES[0])
+    adjust(operator, "4.00", date(2024, 4, 1), city=CITIES[2], category=CATEGORIES[1])
+    for group_by in (["CITY", "CATEGORY"], ["YEAR", "CITY"], ["MONTH", "CATEGORY"]):
+        whole = summary(gql, operator, group_by, first=1000)
+        page = summary(gql, operator, group_by, first=1)
+        assert page["rowCount"] == whole["rowCount"] == len(whole["rows"])
+    assert summary(gql, operator, ["CITY", "CATEGORY"], first=1)["rowCount"] == 3
+    assert summary(gql, operator, ["MONTH", "CATEGORY"], first=1)["rowCount"] == 3
