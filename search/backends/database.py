@@ -20,6 +20,10 @@ columns, from which the total and every facet's exact counts are summed, plus th
 relevance only a bounded candidate set is ranked: the first `RANKED_CANDIDATES` matches with
 every query word in the name first (relaxed queries: most words matched first), then by product
 id; matches past them follow in that order. Counts and facets always cover every match.
+
+On PostgreSQL a one-word query over a common term (and a relaxed query with one) does not read
+every match: its counts are kept per term by triggers (`search.term_counts`), and the same
+candidates are taken in product-id order from an index (`_search_counted`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from itertools import combinations
 from typing import Any
 
 from django.db import connection, transaction
@@ -48,6 +53,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from catalog.models import Product, ProductVariant
+from search import term_counts
 from search.backends.base import Progress, SearchBackend
 from search.entries import sync_entries
 from search.models import ProductSearchEntry
@@ -75,6 +81,12 @@ MATCHED_WORD = 100
 # How many matches a relevance page scores (ts_rank / bm25) and sorts: the first ones in the
 # matcher's `candidate_tier` order, then product id. Counts and facets cover every match.
 RANKED_CANDIDATES = 200
+# The name's lexemes of the document (A and B, and the Han ones in C), GIN-indexed by migration
+# 0005: the in-name tier of a query, unweighted, through an index that needs no recheck and
+# whose statistics know how rare a word is in names.
+NAME_LEXEMES = "search_name_lexemes(document)"
+# A relaxed query of up to this many words is counted per word group (2**n - 1 groups).
+RELAXED_MAX_WORDS = 3
 # The search statement's memory for its matches (PostgreSQL): 100,000 matches of ~70 bytes.
 SEARCH_WORK_MEM = "32MB"
 _ASCII_RE = re.compile(r"^[a-z]+$")
@@ -124,34 +136,43 @@ class PostgresMatcher(Matcher):
     def _lexeme(token: str) -> str:
         return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    def _word(self, word: str, ascii_prefix: bool, in_name: bool = False) -> list[str]:
+    def _word(
+        self, word: str, ascii_prefix: bool, in_name: bool = False, lexemes: bool = False
+    ) -> list[str]:
         """The word itself (a word of the name or the long text; for one or two Han characters
         also a part of the name), or all its character bigrams in the name, or (ASCII) a prefix
         of a pinyin / initials word. No weight restrictions or phrases: GIN decides it alone.
         `in_name`: only where the name has it (weights A, B and, for Han words, the name's
-        characters and bigrams in C), for `candidate_tier`."""
+        characters and bigrams in C, bigrams included), for `candidate_tier`. `lexemes`: the
+        same without weights, for `NAME_LEXEMES` (the name's lexemes alone, GIN-indexed), which
+        it matches exactly when the weighted form matches the document."""
         han = bool(_HAN_ONLY_RE.match(word))
-        weights = (":ABC" if han else ":AB") if in_name else ""
+        weights = (":ABC" if han else ":AB") if in_name and not lexemes else ""
         lexeme = self._lexeme(word)
         alternatives = [lexeme + weights]
         if han and len(word) > 2:
             bigrams = dict.fromkeys(word[i : i + 2] for i in range(len(word) - 1))
-            alternatives.append("(" + " & ".join(self._lexeme(b) for b in bigrams) + ")")
+            alternatives.append("(" + " & ".join(self._lexeme(b) + weights for b in bigrams) + ")")
         if ascii_prefix:
             alternatives.append(f"{lexeme}:*{weights.lstrip(':')}")
         return alternatives
 
-    def _term(self, term: str, terms: QueryTerms, in_name: bool = False) -> str:
+    def _term(
+        self, term: str, terms: QueryTerms, in_name: bool = False, lexemes: bool = False
+    ) -> str:
         """The term or any of its dictionary expansions (土豆 | 马铃薯 | 洋芋)."""
-        alternatives = self._word(term, term in terms.initials, in_name)  # ASCII: pinyin prefix
+        # ASCII: also a pinyin prefix
+        alternatives = self._word(term, term in terms.initials, in_name, lexemes)
         for word in terms.expansions.get(term, ()):
-            alternatives += self._word(word, False, in_name)
+            alternatives += self._word(word, False, in_name, lexemes)
         return "(" + " | ".join(alternatives) + ")" if len(alternatives) > 1 else alternatives[0]
 
-    def tsquery(self, terms: QueryTerms, in_name: bool = False) -> str:
-        if terms.match_any:
-            return " | ".join(self._term(term, terms, in_name) for term in terms.relaxable)
-        return " & ".join(self._term(term, terms, in_name) for term in terms.terms)
+    def tsquery(self, terms: QueryTerms, in_name: bool = False, lexemes: bool = False) -> str:
+        """`in_name`: its words in the name (weighted, for the document; `lexemes`: for
+        `NAME_LEXEMES`)."""
+        words = terms.relaxable if terms.match_any else terms.terms
+        joined = " | " if terms.match_any else " & "
+        return joined.join(self._term(term, terms, in_name, lexemes) for term in words)
 
     def _matched_words(self, terms: QueryTerms) -> tuple[str, list[str]]:
         """SQL counting the query words an entry matches (relaxed queries), and its params."""
@@ -404,6 +425,16 @@ def matcher_for_connection() -> Matcher:
 
 # --- the backend ----------------------------------------------------------------------------
 
+# (sign, tsquery, the term's stats when its facet counts are kept) of `_counted_groups`
+WordGroup = tuple[int, str, "term_counts.TermStats | None"]
+
+
+def _dense(matches: int, stats: term_counts.TermStats) -> bool:
+    """Whether the first `RANKED_CANDIDATES` of `matches` entries (of `stats.entries`) are
+    cheaper found by walking the primary key (about candidates / density rows) than by
+    reading all of them from the index: density² > candidates / entries."""
+    return matches * matches > RANKED_CANDIDATES * max(stats.entries, 1)
+
 
 class DatabaseSearchBackend(SearchBackend):
     name = "database"
@@ -437,8 +468,12 @@ class DatabaseSearchBackend(SearchBackend):
         ProductSearchEntry.objects.filter(product_id__in=list(product_ids)).delete()
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
+        """Every entry rewritten, then the common terms counted again (which terms are
+        common follows the catalog; the counts themselves are kept by every write)."""
         ids = list(Product.objects.order_by("pk").values_list("pk", flat=True))
-        return self.bulk_index(ids, progress=progress)
+        indexed = self.bulk_index(ids, progress=progress)
+        term_counts.refresh_counted_terms()
+        return indexed
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -492,6 +527,264 @@ class DatabaseSearchBackend(SearchBackend):
         return allowed
 
     def search_once(self, request: SearchRequest) -> SearchResults:
+        """`_search_counted` where it applies, otherwise `_search_visiting`."""
+        if term_counts.available() and isinstance(self.matcher(), PostgresMatcher):
+            terms = analyse(request.text, match_any=request.match_any)
+            groups = self._counted_groups(request, terms)
+            if groups is not None:
+                found = self._search_counted(request, terms, groups)
+                if found is not None:
+                    return found
+        return self._search_visiting(request)
+
+    def _counted_groups(self, request: SearchRequest, terms: QueryTerms) -> list[WordGroup] | None:
+        """The word groups a search can count without visiting every match, as (sign,
+        tsquery, its `TermStats` when its counts are kept, else None): a one-word query whose
+        tsquery's facet counts are kept (`search.term_counts`); or a relaxed query of
+        2–`RELAXED_MAX_WORDS` words, one of them counted, as every non-empty subset of its
+        words (the AND of the subset), signed for inclusion–exclusion so that the groups add
+        up to the union's exact counts. None when the search must visit its matches: plain
+        filters (supplier, price, poverty, stock), another sort than relevance, or a page
+        past the ranked candidates."""
+        f = request.filters
+        if (
+            terms.is_empty
+            or request.sort != "relevance"
+            or max(request.offset, 0) + request.limit > RANKED_CANDIDATES
+            or f.suppliers
+            or f.price_min is not None
+            or f.price_max is not None
+            or f.poverty is not None
+            or f.in_stock is not None
+        ):
+            return None
+        counted = term_counts.counted_queries()
+        if not counted:
+            return None
+        matcher = self.matcher()
+        if not terms.match_any:
+            query = matcher.tsquery(terms)
+            return [(1, query, counted[query])] if query in counted else None
+        words = terms.relaxable
+        # a lone Han character counts for the rank but matches nothing alone: the subsets of
+        # the relaxable words would not order the candidates as the matched-word tier does
+        if words != terms.terms or not 2 <= len(words) <= RELAXED_MAX_WORDS:
+            return None
+        groups = []
+        for size in range(1, len(words) + 1):
+            for subset in combinations(words, size):
+                query = " & ".join(matcher._term(word, terms) for word in subset)
+                stats = counted.get(query) if size == 1 else None
+                groups.append((1 if size % 2 else -1, query, stats))
+        return groups if any(stats for _sign, _query, stats in groups) else None
+
+    def _search_counted(
+        self, request: SearchRequest, terms: QueryTerms, groups: list[WordGroup]
+    ) -> SearchResults | None:
+        """One statement, like `_search_visiting`'s, but without reading every match: the
+        counts of a counted word are its kept group rows (~2,000 at most), every other word
+        group's are counted over its matches (an AND of words: few), and the page ranks the
+        same `RANKED_CANDIDATES` candidates as `_search_visiting` does (every word in the name
+        first, then product id; relaxed: most words matched first), taken through the index
+        in product id order, `RANKED_CANDIDATES` at most per word group. None when a counted
+        term was dropped since this process last read the list (then the matches are
+        visited)."""
+        today = timezone.localdate()
+        allowed = self._facet_filters(request)
+        want_groups = request.count or request.facets
+        parts: list[str] = []
+        params: list[Any] = []
+        if want_groups:
+            for number, (sign, query, counted) in enumerate(groups):
+                if counted:
+                    parts.append(
+                        # constants only: the sign, the tables; the words are parameters
+                        f"SELECT 0, {sign}, CAST(NULL AS DOUBLE PRECISION), "  # noqa: S608
+                        "CAST(NULL AS BIGINT), f.category_id, f.county_id, f.gi_until >= %s, "
+                        "f.price_band, "
+                        f"SUM(f.count) FROM {term_counts.COUNTS_TABLE} f "
+                        f"JOIN {term_counts.TERMS_TABLE} t ON t.id = f.term_id "
+                        "WHERE t.query = %s GROUP BY 5, 6, 7, 8"
+                    )
+                    parts.append(
+                        f"SELECT 2, {number}, CAST(NULL AS DOUBLE PRECISION), "  # noqa: S608
+                        "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), "
+                        "CAST(NULL AS BOOLEAN), CAST(NULL AS VARCHAR(16)), COUNT(*) "
+                        f"FROM {term_counts.TERMS_TABLE} WHERE query = %s"
+                    )
+                    params += [today, query, query]
+                else:
+                    parts.append(
+                        f"SELECT 0, {sign}, CAST(NULL AS DOUBLE PRECISION), "  # noqa: S608
+                        "CAST(NULL AS BIGINT), category_id, county_id, "
+                        "COALESCE(gi_until >= %s, false), price_band, "
+                        f'COUNT(*) FROM "{TABLE}" WHERE sellable AND document @@ %s::tsquery '
+                        "GROUP BY 5, 6, 7, 8"
+                    )
+                    params += [today, query]
+        start = max(request.offset, 0)
+        if request.limit > 0:
+            ids_sql, ids_params = self._candidates(request, terms, groups, allowed, today)
+            score = self.matcher().score(terms)
+            rows = (
+                ProductSearchEntry.objects.filter(
+                    product_id__in=_raw(ids_sql, ids_params, BooleanField())
+                )
+                .annotate(score=score)
+                .order_by(F("score").desc(), F("product_id").asc())
+                .values_list("product_id", "score")[start : start + request.limit]
+            )
+            page_sql, page_params = rows.query.sql_with_params()
+            parts.append(
+                "SELECT 1, product_id, CAST(score AS DOUBLE PRECISION), "  # noqa: S608
+                "ROW_NUMBER() OVER (ORDER BY score DESC, product_id ASC), "
+                "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BOOLEAN), "
+                f"CAST(NULL AS VARCHAR(16)), CAST(NULL AS BIGINT) FROM ({page_sql}) page"
+            )
+            params += page_params
+        if not parts:
+            return SearchResults(total=-1, hits=[], facets={}, backend=self.name)
+        with self._index_scans(), connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            rows = cursor.fetchall()
+        if any(r[0] == 2 and not r[8] for r in rows):
+            return None
+        summed: dict[tuple, int] = {}
+        for r in rows:
+            if r[0] == 0:
+                key = (r[4], r[5], bool(r[6]), r[7])
+                summed[key] = summed.get(key, 0) + r[1] * r[8]
+        group_counts = [
+            ({"category": k[0], "county": k[1], "gi": k[2], "price_band": k[3]}, n)
+            for k, n in summed.items()
+            if n
+        ]
+        page = sorted((r for r in rows if r[0] == 1), key=lambda r: r[3])
+        hits = [Hit(r[1], float(r[2]) if r[2] is not None else None) for r in page]
+        return self._results(request, allowed, group_counts if want_groups else None, hits)
+
+    def _candidates(
+        self,
+        request: SearchRequest,
+        terms: QueryTerms,
+        groups: list[WordGroup],
+        allowed: dict[str, set],
+        today,
+    ) -> tuple[str, list]:
+        """SQL of the ids `_search_visiting` would rank for this request (the first
+        `RANKED_CANDIDATES` matches in candidate-tier order, then product id), without
+        reading every match: each word group's first matches in product id order through
+        the primary key or the GIN index, `RANKED_CANDIDATES` at most each."""
+        where = ["sellable"]
+        params: list[Any] = []
+        for column, values in (
+            ("category_id", allowed.get("category")),
+            ("county_id", allowed.get("county")),
+            ("price_band", allowed.get("price_band")),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+                params += sorted(values)
+        if allowed.get("gi") == {True}:
+            where.append("gi_until >= %s")
+            params.append(today)
+        elif allowed.get("gi") == {False}:
+            where.append("(gi_until IS NULL OR gi_until < %s)")
+            params.append(today)
+        filters = " AND ".join(where)
+        matcher = self.matcher()
+
+        def first(condition: str, walk: bool, limit: str = "%s") -> str:
+            """The first matches of `condition` by product id: along the primary key when
+            they are dense (`walk`: the condition is made unindexable, so the planner cannot
+            misjudge a weighted, prefix or AND query's frequency), otherwise from the GIN
+            index (the ordering made unindexable), all matches sorted. Facet filters make
+            the matches sparser than the term's figures say: they take the index."""
+            if walk and not allowed:
+                return (
+                    f'SELECT product_id FROM "{TABLE}" WHERE {filters} '  # noqa: S608
+                    f"AND ({condition}) IS TRUE ORDER BY product_id LIMIT {limit}"
+                )
+            return (
+                f'SELECT product_id FROM "{TABLE}" WHERE {filters} '  # noqa: S608
+                f"AND {condition} ORDER BY product_id + 0 LIMIT {limit}"
+            )
+
+        if not terms.match_any:
+            # every word in the name first, then the other matches: `candidate_tier`'s order
+            _sign, query, stats = groups[0]
+            in_name = matcher.tsquery(terms, in_name=True)
+            rest = stats.matches - stats.name_matches
+            if _dense(stats.name_matches, stats):
+                name_first, name_query = first("document @@ %s::tsquery", True), in_name
+            else:
+                name_first = first(f"{NAME_LEXEMES} @@ %s::tsquery", False)
+                name_query = matcher.tsquery(terms, in_name=True, lexemes=True)
+            sql = (
+                "WITH a AS MATERIALIZED ("  # noqa: S608 - constants; words are parameters
+                + name_first
+                + ") SELECT product_id FROM a UNION ALL ("
+                + first(
+                    "document @@ %s::tsquery AND NOT (document @@ %s::tsquery)",
+                    _dense(rest, stats),
+                    limit="(%s - (SELECT count(*) FROM a))",
+                )
+                + ")"
+            )
+            return sql, [
+                *params,
+                name_query,
+                RANKED_CANDIDATES,
+                *params,
+                query,
+                in_name,
+                RANKED_CANDIDATES,
+            ]
+        # relaxed: every entry among the first candidates of the union by (words matched,
+        # product id) is among the first of the AND of the words it matches, by product id
+        pieces, piece_params = [], []
+        for _sign, query, stats in groups:
+            walk = stats is not None and _dense(stats.matches, stats)
+            pieces.append("(" + first("document @@ %s::tsquery", walk) + ")")
+            piece_params += [*params, query, RANKED_CANDIDATES]
+        matched_sql, matched_params = matcher._matched_words(terms)
+        sql = (
+            f'SELECT "{TABLE}"."product_id" FROM "{TABLE}" '  # noqa: S608
+            f'WHERE "{TABLE}"."product_id" IN ({" UNION ".join(pieces)}) '
+            f'ORDER BY {matched_sql} DESC, "{TABLE}"."product_id" ASC LIMIT %s'
+        )
+        return sql, [*piece_params, *matched_params, RANKED_CANDIDATES]
+
+    def _results(
+        self,
+        request: SearchRequest,
+        allowed: dict[str, set],
+        groups: list[tuple[dict, int]] | None,
+        hits: list[Hit],
+    ) -> SearchResults:
+        """The total and the facets (disjunctive: each without its own filter) from the
+        matches' group counts; -1 and none when they were not counted."""
+
+        def passes(group: dict, skip: str | None = None) -> bool:
+            return all(group[name] in values for name, values in allowed.items() if name != skip)
+
+        total = sum(n for group, n in groups if passes(group)) if groups is not None else -1
+        facets = {}
+        if request.facets and groups is not None:
+            for name in FACETS:
+                counted: dict[str, int] = {}
+                for group, n in groups:
+                    value = group[name]
+                    if value in (None, "") or not passes(group, skip=name):
+                        continue
+                    key = ("true" if value else "false") if name == "gi" else str(value)
+                    counted[key] = counted.get(key, 0) + n
+                facets[name] = order_facet_values(
+                    name, [FacetValue(k, v) for k, v in counted.items()]
+                )
+        return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
+
+    def _search_visiting(self, request: SearchRequest) -> SearchResults:
         """One statement: the matches are read once (a CTE of their facet columns, sort key and
         candidate tier, nothing ranked), then grouped by the four facet columns (the total and
         every facet's counts follow from those groups, exactly), and the page is taken from
@@ -551,25 +844,7 @@ class DatabaseSearchBackend(SearchBackend):
         ]
         page = sorted((r for r in rows if r[0] == 1), key=lambda r: r[3])
         hits = [Hit(r[1], float(r[2]) if r[2] is not None else None) for r in page]
-
-        def passes(group: dict, skip: str | None = None) -> bool:
-            return all(group[name] in values for name, values in allowed.items() if name != skip)
-
-        total = sum(n for group, n in groups if passes(group)) if want_groups else -1
-        facets = {}
-        if request.facets:
-            for name in FACETS:
-                counted: dict[str, int] = {}
-                for group, n in groups:
-                    value = group[name]
-                    if value in (None, "") or not passes(group, skip=name):
-                        continue
-                    key = ("true" if value else "false") if name == "gi" else str(value)
-                    counted[key] = counted.get(key, 0) + n
-                facets[name] = order_facet_values(
-                    name, [FacetValue(k, v) for k, v in counted.items()]
-                )
-        return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
+        return self._results(request, allowed, groups if want_groups else None, hits)
 
     def _page_parts(
         self, allowed: dict[str, set], terms: QueryTerms, tier: Any, request: SearchRequest
