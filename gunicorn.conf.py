@@ -16,7 +16,7 @@ GUNICORN_TIMEOUT) or on the command line.
 - SITE_URL (where the gateway mock and its webhooks find the app) follows the bind address
   unless it is set.
 - The master sets Django up, opens the search dictionaries (memory-mapped files, ~3 MB, see
-  search/lexicon.py) and imports the URLconf and GraphQL schema before it forks the workers
+  shop/core/lexicon.py) and imports the URLconf and GraphQL schema before it forks the workers
   (`when_ready`, which runs after `on_starting` has settled SITE_URL: gunicorn's `preload_app`
   would load the settings before that), then tells the collector to leave those objects alone
   (`gc.freeze()`). The workers inherit them and share the pages instead of each building its

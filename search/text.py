@@ -126,26 +126,26 @@ _max_override = max(len(word) for word in PINYIN_OVERRIDES)
 
 
 # The dictionaries (jieba's word frequencies, pypinyin's phrases and characters) are read from
-# compact memory-mapped files (search.lexicon), built once from the stock libraries and shared by
+# compact memory-mapped files (shop.core.lexicon), built once from the stock libraries and shared by
 # every process: ~10 MB instead of ~110 MB of Python objects per process. They are opened on
 # first use, so processes that never analyse text (exports, payments, admin) don't pay at all.
-_lexicon = None
+_pinyin = None
 _jieba = None
 
 
 def lazy_pinyin(text: str) -> list[str]:
     """`pypinyin.lazy_pinyin(text)` (same output), from the compact tables."""
     warm_up()
-    return _lexicon.lazy_pinyin(text)
+    return _pinyin.lazy_pinyin(text)
 
 
 def pinyin_initial(char: str) -> str:
     """`pypinyin.pinyin(char, style=Style.INITIALS, strict=False)[0][0]` (same output)."""
     warm_up()
-    return _lexicon.initial(char)
+    return _pinyin.initial(char)
 
 
-def _compact_tokenizer(lexicon):
+def _compact_tokenizer(frequencies, total: int):
     """A jieba tokenizer over the lexicon's frequencies: jieba's own segmentation code (DAG,
     route, HMM for unknown words, search mode), only the word lookups differ."""
     if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
@@ -171,8 +171,8 @@ def _compact_tokenizer(lexicon):
             return dag
 
     tokenizer = CompactTokenizer()
-    tokenizer.FREQ = lexicon.frequencies
-    tokenizer.total = lexicon.total
+    tokenizer.FREQ = frequencies
+    tokenizer.total = total
     tokenizer.initialized = True
     return tokenizer
 
@@ -184,19 +184,18 @@ def warm_up() -> None:
     Called lazily by every function here; call it at start-up to move the loading out of the
     first request, and before forking so that the workers share it.
     """
-    global _ready, _syllables, _syllable_prefixes, _jieba, _lexicon
+    global _ready, _syllables, _syllable_prefixes, _jieba, _pinyin
     if _ready:
         return
     with _lock:
         if _ready:
             return
-        from search import lexicon
+        from shop.core import lexicon
 
-        loaded = lexicon.Lexicon(lexicon.ensure(DOMAIN_WORDS))
-        _jieba = _compact_tokenizer(loaded)
-        _syllables = loaded.syllables
+        _jieba = _compact_tokenizer(*lexicon.load_words(lexicon.ensure_words(DOMAIN_WORDS)))
+        _pinyin = lexicon.pinyin()
+        _syllables = _pinyin.syllables
         _syllable_prefixes = frozenset(s[:i] for s in _syllables for i in range(1, len(s) + 1))
-        _lexicon = loaded
         _ready = True
 
 

@@ -42,9 +42,9 @@ def require_admitted(supplier) -> None:
 
 def slug_for(name: str, *, suffix: str = "") -> str:
     """A readable ASCII slug from a Chinese name: 中宁枸杞 → zhong-ning-gou-qi."""
-    # Imported here: pypinyin's dictionaries cost ~55 MB and 0.3 s, which every app process
-    # would otherwise pay at start-up for a function only listing writes need.
-    from pypinyin import lazy_pinyin
+    # pypinyin's output from the compact shared tables (shop.core.lexicon): stock pypinyin would
+    # load ~55 MB of dictionaries into the worker that serves the first listing write.
+    from shop.core.lexicon import lazy_pinyin
 
     words = [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in lazy_pinyin(name)]
     base = "-".join(w for w in words if w)[:120] or "product"

@@ -1,4 +1,4 @@
-"""search.lexicon: the compact dictionaries give exactly what stock jieba and pypinyin give.
+"""shop.core.lexicon: the compact dictionaries give exactly what stock jieba and pypinyin give.
 
 The stock libraries are run here, in the test process, with the same domain words; the compact
 path is `search.text`, which reads only the memory-mapped files. Compared over the judged
@@ -75,3 +75,15 @@ def test_syllables_as_before():
     assert not {"m", "n", "ng", "hm", "hng"} & text._syllables
     assert text.is_pinyin("zhongn")
     assert not text.is_pinyin("gq")
+
+
+def test_slugs_read_the_same_pinyin(corpus):
+    import re
+
+    from pypinyin import lazy_pinyin
+
+    from catalog.services.products import slug_for
+
+    for name in corpus[:400]:
+        words = [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in lazy_pinyin(name)]
+        assert slug_for(name) == ("-".join(w for w in words if w)[:120] or "product"), name

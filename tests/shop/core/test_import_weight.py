@@ -9,7 +9,7 @@ import sys
 
 from shop.core.exports import ILLEGAL_CHARACTERS_RE, column_letter
 
-# pypinyin's and jieba's stock tables (the compact ones in search.lexicon replace them), the
+# pypinyin's and jieba's stock tables (the compact ones in shop.core.lexicon replace them), the
 # XLSX reader/writer and numpy it pulls in (basket uploads), the PDF parser (document uploads),
 # setuptools' pkg_resources (jieba's import, needless here), Pillow (image uploads)
 LOADED_ONLY_WHEN_USED = {"pypinyin", "openpyxl", "numpy", "pypdf", "pkg_resources", "PIL"}
@@ -24,6 +24,8 @@ from search.text import segment, warm_up
 warm_up()
 get_resolver().url_patterns
 segment("宁夏中宁枸杞")
+from catalog.services.products import slug_for
+assert slug_for("中宁枸杞") == "zhong-ning-gou-qi"
 print(json.dumps(sorted(sys.modules)))
 """
 

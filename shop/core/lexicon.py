@@ -6,21 +6,23 @@ lists: ~110 MB of small objects per process. Each lookup writes a reference coun
 holding the object, so even when a preforking server builds them once in the master, every
 worker ends up copying most of those pages (bench/RESULTS-read-path.md (2)).
 
-Here the same data is kept in three MARISA tries (one memory-mapped file each, read-only,
-shared by every process through the page cache) and one array of counts:
+Here the same data is kept in MARISA tries (memory-mapped files, read-only, shared by every
+process through the page cache), in two folders:
 
-- `words.marisa` + `counts.bin`: jieba's words with a non-zero frequency (its dictionary and our
-  `DOMAIN_WORDS`, added the way `jieba.add_word` adds them) and their frequencies, by key id;
-- `phrases.marisa`: pypinyin's phrases -> their toneless readings, comma-separated;
-- `chars.marisa`: each character pypinyin knows -> its toneless first reading and its initial
-  (non-strict, as `pinyin(char, style=INITIALS, strict=False)` gives it);
-- `meta.json`: jieba's total frequency, the pinyin syllables, pypinyin's Han character class.
+- `words-<key>/` (jieba version and the caller's domain words): `words.marisa` + `counts.bin`,
+  jieba's words with a non-zero frequency (its dictionary and the domain words, added the way
+  `jieba.add_word` adds them) and their frequencies by key id; `meta.json`, the total;
+- `pinyin-<key>/` (pypinyin version): `phrases.marisa`, pypinyin's phrases -> their toneless
+  readings, comma-separated; `chars.marisa`, each character pypinyin knows -> its toneless first
+  reading and its initial (non-strict, as `pinyin(char, style=INITIALS, strict=False)` gives
+  it); `meta.json`, the pinyin syllables and pypinyin's Han character class.
 
 The files are derived from the pinned jieba and pypinyin by running them once, in a child process
 (so the process that uses the files never holds the stock dicts), and cached in `JIEBA_CACHE_DIR`
-(default `$TMPDIR/shanhai-jieba`) under a key of both versions and the domain words. The lookups
-then reproduce the stock libraries' output exactly (tests/search/test_lexicon.py compares them
-over the judged queries, the demo catalog and a sample of both dictionaries).
+(default `$TMPDIR/shanhai-jieba`). The lookups reproduce the stock libraries' output exactly
+(tests/search/test_lexicon.py compares them over the judged queries, the demo catalog and a
+sample of both dictionaries). Search segments with the words (search.text); slugs and search
+read the pinyin (`pinyin()`, one shared instance per process).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from array import array
 from collections.abc import Iterable, Iterator
 from importlib import metadata
@@ -51,29 +54,20 @@ def cache_dir() -> Path:
     return path
 
 
-def _key(domain_words: Iterable[str]) -> str:
+def _key(package: str, extra: Iterable[str] = ()) -> str:
     digest = hashlib.sha256()
-    for part in (
-        str(FORMAT),
-        metadata.version("jieba"),
-        metadata.version("pypinyin"),
-        *domain_words,
-    ):
+    for part in (str(FORMAT), package, metadata.version(package), *extra):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def build(directory: Path, domain_words: Iterable[str]) -> None:
-    """Run stock jieba and pypinyin once and write their data as the files above.
+def build_words(directory: Path, domain_words: Iterable[str]) -> None:
+    """Run stock jieba once and write its frequencies (with the domain words) as the files above.
 
-    Costs ~150 MB and a few seconds: call it in a process of its own (`ensure` does)."""
+    Costs ~100 MB and a few seconds: call it in a process of its own (`ensure_words` does)."""
     import logging
 
     import jieba
-    from pypinyin import Style, pinyin
-    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
-    from pypinyin.contrib.tone_convert import to_normal
-    from pypinyin.converter import DefaultConverter
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
@@ -87,6 +81,20 @@ def build(directory: Path, domain_words: Iterable[str]) -> None:
     counts = array("I", bytes(4 * len(words)))
     for word, freq in frequencies.items():
         counts[words[word]] = freq
+    directory.mkdir(parents=True, exist_ok=True)
+    words.save(str(directory / "words.marisa"))
+    with open(directory / "counts.bin", "wb") as out:
+        counts.tofile(out)
+    (directory / "meta.json").write_text(json.dumps({"total": tokenizer.total}))
+
+
+def build_pinyin(directory: Path) -> None:
+    """Run stock pypinyin once and write its readings as the files above (~60 MB, a few
+    seconds: in a process of its own, as `ensure_pinyin` does)."""
+    from pypinyin import Style, pinyin
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.converter import DefaultConverter
 
     converter = DefaultConverter()
 
@@ -110,29 +118,24 @@ def build(directory: Path, domain_words: Iterable[str]) -> None:
             # m, n, ng, hm, hng are interjections: vowel-less strings are taken as initials.
             if toneless.isascii() and toneless.isalpha() and re.search("[aeiouv]", toneless):
                 syllables.add(toneless)
-
     directory.mkdir(parents=True, exist_ok=True)
-    words.save(str(directory / "words.marisa"))
-    with open(directory / "counts.bin", "wb") as out:
-        counts.tofile(out)
     phrases.save(str(directory / "phrases.marisa"))
     marisa_trie.BytesTrie(chars.items()).save(str(directory / "chars.marisa"))
-    meta = {"total": tokenizer.total, "syllables": sorted(syllables), "hans": RE_HANS.pattern}
+    meta = {"syllables": sorted(syllables), "hans": RE_HANS.pattern}
     (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
 
 
-def ensure(domain_words: tuple[str, ...]) -> Path:
-    """The folder holding the files for these domain words, built first if missing."""
-    directory = cache_dir() / f"lexicon-{_key(domain_words)}"
+def _ensure(name: str, arguments: list[str]) -> Path:
+    directory = cache_dir() / name
     if (directory / "meta.json").exists():
         return directory
     # Built into a temporary sibling and renamed: concurrent builders (workers, test processes)
     # never see a half-written folder.
     staging = Path(tempfile.mkdtemp(prefix="lexicon-", dir=directory.parent))
     subprocess.run(  # noqa: S603 - our own module, run by the same interpreter
-        [sys.executable, "-m", "search.lexicon", str(staging), *domain_words],
+        [sys.executable, "-m", "shop.core.lexicon", str(staging), *arguments],
         check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         staging.rename(directory)
@@ -141,6 +144,16 @@ def ensure(domain_words: tuple[str, ...]) -> Path:
 
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def ensure_words(domain_words: tuple[str, ...]) -> Path:
+    """The folder of jieba's frequencies with these domain words, built first if missing."""
+    return _ensure(f"words-{_key('jieba', domain_words)}", ["words", *domain_words])
+
+
+def ensure_pinyin() -> Path:
+    """The folder of pypinyin's readings, built first if missing."""
+    return _ensure(f"pinyin-{_key('pypinyin')}", ["pinyin"])
 
 
 def _has_prefix(trie: marisa_trie.Trie | marisa_trie.BytesTrie, prefix: str) -> bool:
@@ -179,22 +192,26 @@ class WordFrequencies:
         return self._words.prefixes(text)
 
 
-class Lexicon:
-    """The files of one folder, mapped: the word frequencies and the pinyin of a text."""
+def load_words(directory: Path) -> tuple[WordFrequencies, int]:
+    """jieba's frequencies (mapped) and their total, from an `ensure_words` folder."""
+    words = marisa_trie.Trie()
+    words.mmap(str(directory / "words.marisa"))
+    counts = array("I")
+    with open(directory / "counts.bin", "rb") as data:
+        counts.frombytes(data.read())
+    total = json.loads((directory / "meta.json").read_text())["total"]
+    return WordFrequencies(words, counts), total
+
+
+class Pinyin:
+    """pypinyin's readings, mapped from an `ensure_pinyin` folder."""
 
     def __init__(self, directory: Path) -> None:
-        words = marisa_trie.Trie()
-        words.mmap(str(directory / "words.marisa"))
-        counts = array("I")
-        with open(directory / "counts.bin", "rb") as data:
-            counts.frombytes(data.read())
-        self.frequencies = WordFrequencies(words, counts)
         self._phrases = marisa_trie.BytesTrie()
         self._phrases.mmap(str(directory / "phrases.marisa"))
         self._chars = marisa_trie.BytesTrie()
         self._chars.mmap(str(directory / "chars.marisa"))
         meta = json.loads((directory / "meta.json").read_text())
-        self.total: int = meta["total"]
         self.syllables: frozenset[str] = frozenset(meta["syllables"])
         # pypinyin's RE_HANS is `^(?:[...])+$`: the class inside, to split runs as it does
         self._han_char = re.compile(meta["hans"].removeprefix("^(?:").removesuffix(")+$"))
@@ -270,5 +287,27 @@ class Lexicon:
         return found[1] if found else char
 
 
+_pinyin: Pinyin | None = None
+_pinyin_lock = threading.Lock()
+
+
+def pinyin() -> Pinyin:
+    """The process's pinyin tables (opened on first use; built first if missing)."""
+    global _pinyin
+    if _pinyin is None:
+        with _pinyin_lock:
+            if _pinyin is None:
+                _pinyin = Pinyin(ensure_pinyin())
+    return _pinyin
+
+
+def lazy_pinyin(text: str) -> list[str]:
+    """`pypinyin.lazy_pinyin(text)` (same output), from the compact tables."""
+    return pinyin().lazy_pinyin(text)
+
+
 if __name__ == "__main__":
-    build(Path(sys.argv[1]), sys.argv[2:])
+    if sys.argv[2] == "words":
+        build_words(Path(sys.argv[1]), sys.argv[3:])
+    else:
+        build_pinyin(Path(sys.argv[1]))
