@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         cpu = usage.ru_utime + usage.ru_stime
-        peak_kib = max(peak_kib, usage.ru_maxrss)
+        # Not usage.ru_maxrss: Linux carries the forked parent's peak across exec into it.
         stdout, stderr = process.communicate()
         print(stdout[-1500:], stderr[-1500:])
         print(
