@@ -39,6 +39,7 @@ import itertools
 import multiprocessing
 import os
 import random
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -599,15 +600,22 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     timings = generate(args.entries, workers=args.workers, seed=args.seed)
     wall = time.perf_counter() - started
+    own, workers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     print(
         f"Generated {args.entries:,} entries in {wall:.0f} s ({args.entries / wall:,.0f}/s, "
-        f"{common.machine_summary()}):"
+        f"load {load:.1f} → {os.getloadavg()[0]:.1f}; CPU: this process "
+        f"{own.ru_utime + own.ru_stime:.1f} s, workers "
+        f"{workers.ru_utime + workers.ru_stime:.1f} s, "
+        f"PostgreSQL's not included; {common.machine_summary()}):"
     )
     for name, seconds in timings.items():
-        print(f"  {name:34} {seconds:7.1f} s")
+        print(f"  {name:40} {seconds:7.1f} s")
     return 0
 
 
