@@ -124,49 +124,45 @@ def refresh_counted_terms(share: float = COMMON_SHARE, words: list[str] | None =
     """Count the terms that are common: the tsqueries of the common lexemes and of the
     dictionary's words (or of `words`) that match more than `share` of the sellable entries,
     `MAX_COUNTED_TERMS` at most. Terms no longer common are dropped, new ones counted from the
-    entries. Entry writes wait meanwhile (a SHARE lock), so a new term's counts cannot miss a
-    write committed between its count and the triggers seeing it. Returns how many terms are
-    counted."""
+    entries. Which terms, and their figures, are found first without a lock (they only choose);
+    then entry writes wait (a SHARE lock) while the new terms' groups are counted, so those
+    counts cannot miss a write committed between the count and the triggers seeing the term.
+    Returns how many terms are counted."""
     if not available():
         return 0
     from search.backends.database import NAME_LEXEMES
 
+    def count(condition: str, query: str) -> int:
+        cursor.execute(
+            f"SELECT count(*) FROM {TABLE} WHERE sellable AND {condition} @@ %s::tsquery",  # noqa: S608
+            [query],
+        )
+        return cursor.fetchone()[0]
+
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")  # noqa: S608
         if words is None:
             words = common_lexemes(share) + dictionary_words()
         candidates = queries_for(words)
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE sellable")  # noqa: S608
         entries = cursor.fetchone()[0]
-        matches = {}
-        for query in candidates:
-            cursor.execute(
-                f"SELECT count(*) FROM {TABLE} "  # noqa: S608
-                "WHERE sellable AND document @@ %s::tsquery",
-                [query],
-            )
-            matches[query] = cursor.fetchone()[0]
+        matches = {query: count("document", query) for query in candidates}
         kept = sorted(
             (q for q, n in matches.items() if n > share * entries), key=lambda q: -matches[q]
         )[:MAX_COUNTED_TERMS]
+        in_name = {query: count(NAME_LEXEMES, candidates[query]) for query in kept}
+        cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")  # noqa: S608
         cursor.execute(
             f"DELETE FROM {TERMS_TABLE} WHERE NOT (query = ANY(%s))",  # noqa: S608
             [kept],
         )
         for query in kept:
             cursor.execute(
-                f"SELECT count(*) FROM {TABLE} "  # noqa: S608
-                f"WHERE sellable AND {NAME_LEXEMES} @@ %s::tsquery",
-                [candidates[query]],
-            )
-            in_name = cursor.fetchone()[0]
-            cursor.execute(
                 f"INSERT INTO {TERMS_TABLE} AS t "  # noqa: S608
                 "(query, tsq, matches, name_matches, entries) "
                 "VALUES (%s, %s::tsquery, %s, %s, %s) ON CONFLICT (query) DO UPDATE SET "
                 "matches = EXCLUDED.matches, name_matches = EXCLUDED.name_matches, "
                 "entries = EXCLUDED.entries RETURNING (xmax = 0), id",
-                [query, query, matches[query], in_name, entries],
+                [query, query, matches[query], in_name[query], entries],
             )
             inserted, term_id = cursor.fetchone()
             if inserted:
