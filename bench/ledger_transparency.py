@@ -8,8 +8,7 @@ time (first and incremental), proof times, and the offline verifier over an expo
 1. Data: a throw-away PostgreSQL (bench/common.py), migrated, the bench catalog and agencies of
    bench/ledger_reports.py, then `--entries` entries booked through `ledger.append` in batches
    (bench/ledger_reports.book: positions, leaf hashes and pending rollup rows exactly as the
-   services do, folded every ten batches as the worker's job would; with `--fast-fill`
-   without the pending rows).
+   services do, folded every ten batches as the worker's job would).
 2. The first checkpoint over all of them (`store.checkpoint()`: sequencing, stored subtrees,
    signing), then for each of `--increments` that many more entries and an incremental
    checkpoint (its cost against the entries since the previous one).
@@ -18,9 +17,11 @@ time (first and incremental), proof times, and the offline verifier over an expo
    `--entries-per-booking` entries dated today (as live bookings are: they share the month's
    rollup cells). Entries/s = all entries ÷ wall time from the first start to the last commit,
    with the bookers' CPU seconds and PostgreSQL's (its postmaster's process tree) beside it.
-   First without the pending rows (the log's own cost: positions, leaf hashes, inserts), then
-   a rollup rebuild, then the real path: pending rows, and a further process running the
-   fold every `--fold-every` seconds while they book (and once after), as the worker does.
+   A rollup rebuild first (timed), then the bookings on the real path: pending rows, and a
+   further process running the fold every `--fold-every` seconds while they book (and once
+   after), as the worker does. (A booking is one statement on PostgreSQL that writes the
+   entries and their pending rows together, so there is no "log alone" run: the
+   booking-only figures, CPU per entry split three ways, are bench/ledger_booking.py's.)
    Then a checkpoint, and the tree must hold every entry once (leaves 0..n-1) and verify
    (the rollups included).
 4. Proofs: 500 inclusion proofs (random leaf, latest size) and 500 consistency proofs (random
@@ -53,18 +54,13 @@ from bench import common, ledger_reports
 
 def booker(args: tuple) -> tuple[float, float, int, float]:
     """One booking process: returns (start, end, entries booked, its CPU seconds)."""
-    number, env, transactions, per_booking, *rest = args
+    number, env, transactions, per_booking, start_at = args
     common.setup_django(env)
     from django.db import transaction
     from django.utils import timezone
 
     from procurement import ledger
     from procurement.models import ContributionImport
-    from procurement.reports import rollups
-
-    if rest and not rest[0]:
-        rollups.record = lambda entries: None  # the log's own cost, without the pending rows
-    start_at = rest[1] if len(rest) > 1 else 0.0
 
     rng = random.Random(number)
     agencies = ledger_reports.make_agencies()
@@ -110,34 +106,29 @@ def folder(env, every: float, start_at: float, stop) -> list[tuple[float, int, f
         stop.wait(every)
 
 
-def concurrent_bookings(args, env, with_rollups: bool, postmaster: int | None) -> dict:
+def concurrent_bookings(args, env, postmaster: int | None) -> dict:
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 15  # after every process has set Django up
     load_before = os.getloadavg()[0]
     database_cpu = common.process_tree_cpu_seconds(postmaster) if postmaster else 0.0
     with context.Manager() as manager, context.Pool(args.bookers + 1) as pool:
         stop = manager.Event()
-        folds = (
-            pool.apply_async(folder, (env, args.fold_every, start_at, stop))
-            if with_rollups
-            else None
-        )
+        folds = pool.apply_async(folder, (env, args.fold_every, start_at, stop))
         outcomes = pool.map(
             booker,
             [
                 (
-                    n + (0 if with_rollups else 1000),
+                    n,
                     env,
                     args.booker_transactions,
                     args.entries_per_booking,
-                    with_rollups,
                     start_at,
                 )
                 for n in range(args.bookers)
             ],
         )
         stop.set()
-        fold_runs = folds.get() if folds else []
+        fold_runs = folds.get()
     load_after = os.getloadavg()[0]
     # The pool's connections are closed: their backends' CPU is the postmaster's children's.
     if postmaster:
@@ -225,10 +216,6 @@ def run(args) -> int:
         print(f"Booking {args.entries:,} entries in batches …", flush=True)
         from procurement.reports import rollups
 
-        real_record = rollups.record
-        if args.fast_fill:
-            # The data only: positions and leaf hashes as booked, rollups left out (say so).
-            rollups.record = lambda entries: None
         load = os.getloadavg()[0]
         timings = ledger_reports.book(args.entries, 1000, seed=1)
         results["bulk_booking"] = {
@@ -236,7 +223,6 @@ def run(args) -> int:
             "fold_seconds": timings["rollups"],
             "load_1min": (load, os.getloadavg()[0]),
         }
-        results["bulk_fill_without_rollups"] = args.fast_fill
 
         print("Checkpoints …", flush=True)
         results["first_checkpoint"] = timed_checkpoint("first checkpoint (all entries)")
@@ -246,15 +232,11 @@ def run(args) -> int:
             seconds, size = timed_checkpoint(f"incremental checkpoint (+{increment:,})")
             results["incremental_checkpoints"].append((increment, size, seconds))
             print(f"    {seconds / increment * 1e6:.0f} µs per new entry", flush=True)
-        rollups.record = real_record
         results["empty_checkpoint"] = timed_checkpoint("checkpoint with nothing new")
 
         connections.close_all()
         postmaster = postgres.postmaster_pid()
-        # Without the pending rows first (the log's own cost), then a rebuild so that every
-        # entry is in the cells, then the real path (pending rows, the fold job running).
-        print(f"{args.bookers} concurrent bookers, without rollups …", flush=True)
-        results["concurrent without rollups"] = concurrent_bookings(args, env, False, postmaster)
+        # The rebuild timed, then the real path (pending rows, the fold job running).
         started, load = time.perf_counter(), os.getloadavg()[0]
         rebuilt = rollups.rebuild()
         results["rebuild"] = {"entries": rebuilt, "seconds": time.perf_counter() - started}
@@ -268,7 +250,7 @@ def run(args) -> int:
             f"{args.bookers} concurrent bookers, with rollups (fold every {args.fold_every:g} s) …",
             flush=True,
         )
-        results["concurrent with rollups"] = concurrent_bookings(args, env, True, postmaster)
+        results["concurrent with rollups"] = concurrent_bookings(args, env, postmaster)
         seconds, size = timed_checkpoint("checkpoint after the concurrent bookings")
         leaves = LedgerTreeNode.objects.filter(level=0)
         linear = leaves.count() == size and leaves.order_by("-index")[0].index == size - 1
@@ -373,12 +355,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bookers", type=int, default=8)
     parser.add_argument("--booker-transactions", type=int, default=300)
     parser.add_argument("--entries-per-booking", type=int, default=3)
-    parser.add_argument(
-        "--fast-fill",
-        action="store_true",
-        help="fill the ledger without pending rows (so without rollups until the rebuild "
-        "before the concurrent bookings)",
-    )
     common.exit_on_sigterm()
     return run(parser.parse_args(argv))
 
