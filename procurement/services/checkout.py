@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from procurement.services.orders import record_order_event
 from shop.core import validation
 from shop.core.audit import audit_record_many
 from shop.core.bulk import insert_rows
+from shop.core.compiled import CompiledQuery, date_marker, ids_marker
 from shop.core.errors import DomainError, DomainErrors
 from shop.core.metrics import count_checkout_conflicts
 from shop.core.money import quantize_cny
@@ -197,10 +198,10 @@ def _insufficient(lines: list[CheckoutLine], variant: ProductVariant, stock: int
     return _error(lines, variant.pk, _short(variant, stock))
 
 
-def variants_with_sellable(variants: QuerySet) -> QuerySet:
+def variants_with_sellable(variants: QuerySet, today: date | None = None) -> QuerySet:
     """`variants` with what the checkout rules read: product, supplier, county and category,
-    and whether the product can be sold today (`sellable`)."""
-    condition = sellable_condition(timezone.localdate(), product="product__")
+    and whether the product can be sold `today` (default: today) (`sellable`)."""
+    condition = sellable_condition(today or timezone.localdate(), product="product__")
     return variants.select_related(
         "product__supplier", "product__origin_county", "product__category"
     ).annotate(
@@ -272,10 +273,26 @@ _BASKET_COLUMNS = (
 )
 
 
+def basket_variants(ids: list[int], today: date) -> QuerySet:
+    """The basket's variants as a checkout reads them (`variants_with_sellable` on `today`)."""
+    read = variants_with_sellable(ProductVariant.objects.filter(pk__in_ids=ids), today)
+    return read.only(*_BASKET_COLUMNS).order_by()  # by id below: no sort needed
+
+
+# Every checkout makes these two reads: compiled once per process (shop/core/compiled.py).
+_BASKET_READ = CompiledQuery(
+    ProductVariant, basket_variants, ids=ids_marker(0), today=date_marker(0)
+)
+_TIERS_READ = CompiledQuery(
+    TierPrice,
+    lambda ids: TierPrice.objects.filter(variant_id__in_ids=ids).order_by(),
+    ids=ids_marker(0),
+)
+
+
 def _read_variants(lines: list[CheckoutLine], wanted: dict[int, int]) -> dict[int, ProductVariant]:
     """Read the variants without locking them and check `line_problem` for each."""
-    read = variants_with_sellable(ProductVariant.objects.filter(pk__in=wanted))
-    read = read.only(*_BASKET_COLUMNS).order_by()  # by id below: no sort needed
+    read = _BASKET_READ.instances(ids=list(wanted), today=timezone.localdate())
     variants = {v.pk: v for v in read}
     errors: list[DomainError] = []
     for variant_id, quantity in wanted.items():
@@ -426,8 +443,11 @@ def _build_orders(
 def tiers_of(variant_ids: Iterable[int]) -> dict[int, list[TierPrice]]:
     """The tier prices of the variants, by variant id (one query)."""
     tiers: dict[int, list[TierPrice]] = defaultdict(list)
+    ids = list(variant_ids)
+    if not ids:
+        return tiers  # as `__in_ids`: no ids, no query
     # unordered: `unit_price_for` sorts a variant's tiers
-    for tier in TierPrice.objects.filter(variant_id__in=list(variant_ids)).order_by():
+    for tier in _TIERS_READ.instances(ids=ids):
         tiers[tier.variant_id].append(tier)
     return tiers
 

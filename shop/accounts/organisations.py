@@ -97,7 +97,7 @@ def organisation_id_path(attribute: str) -> str:
 def membership_in(attribute: str, organisation_ids: Iterable[int]) -> Q:
     """The users acting for any of these organisations of one kind (`attribute`), as a
     condition on User."""
-    return Q(**{f"{organisation_id_path(attribute)}__in": list(organisation_ids)})
+    return Q(**{f"{organisation_id_path(attribute)}__in_ids": list(organisation_ids)})
 
 
 def no_membership(attribute: str) -> Q:

@@ -21,7 +21,7 @@ class InIds(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self) -> list[int]:
-        return _ids(self.rhs)
+        return as_ids(self.rhs)
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
@@ -37,7 +37,7 @@ class InIds(Lookup):
         return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
 
 
-def _ids(values: Iterable[Any]) -> list[int]:
+def as_ids(values: Iterable[Any]) -> list[int]:
     ids = []
     for value in values:
         if value is None:

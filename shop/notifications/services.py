@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shop.accounts.models import Role
@@ -24,6 +24,7 @@ from shop.accounts.organisations import membership_in, organisation_id_path
 from shop.core import validation
 from shop.core.audit import audit_record
 from shop.core.bulk import insert_rows
+from shop.core.compiled import CompiledQuery, ids_marker
 from shop.core.errors import DomainError, DomainErrors, NotFound, PermissionDenied
 from shop.core.jobs import enqueue_on_commit
 from shop.core.notifications import Note, notify_many
@@ -148,8 +149,8 @@ class _Person:
         return self.email_event_types is None or str(event_type) in self.email_event_types
 
 
-def _people(suppliers: set[int], agencies: set[int]) -> list[_Person]:
-    rows = (
+def _people_query(suppliers: list[int], agencies: list[int]) -> QuerySet:
+    return (
         get_user_model()
         .objects.filter(
             membership_in("supplier", suppliers) | membership_in("agency", agencies),
@@ -164,6 +165,31 @@ def _people(suppliers: set[int], agencies: set[int]) -> list[_Person]:
             "email_preference__event_types",
         )
     )
+
+
+def _endpoints_query(suppliers: list[int], agencies: list[int]) -> QuerySet:
+    """The active endpoints that may hear an event of these organisations: theirs and the
+    platform's (`_hears` decides by event type)."""
+    owners = (
+        Q(supplier__isnull=True, agency__isnull=True)
+        | Q(supplier_id__in_ids=suppliers)
+        | Q(agency_id__in_ids=agencies)
+    )
+    return WebhookEndpoint.objects.filter(owners, is_active=True).order_by("id")
+
+
+# Every checkout publishes: these two reads are compiled once per process
+# (shop/core/compiled.py).
+_PEOPLE_READ = CompiledQuery(
+    get_user_model(), _people_query, suppliers=ids_marker(0), agencies=ids_marker(1)
+)
+_ENDPOINTS_READ = CompiledQuery(
+    WebhookEndpoint, _endpoints_query, suppliers=ids_marker(0), agencies=ids_marker(1)
+)
+
+
+def _people(suppliers: set[int], agencies: set[int]) -> list[_Person]:
+    rows = _PEOPLE_READ.rows(suppliers=list(suppliers), agencies=list(agencies))
     return [_Person(*row) for row in rows]
 
 
@@ -182,14 +208,9 @@ def publish_all(drafts: list[Draft]) -> Published:
     now = timezone.now()
     events = insert_rows([_new_event(d, now) for d in drafts])
     suppliers, agencies = _split(o for d in drafts for o in d.organisations)
-    owners = Q(supplier__isnull=True, agency__isnull=True)
-    if suppliers:
-        owners |= Q(supplier_id__in=suppliers)
-    if agencies:
-        owners |= Q(agency_id__in=agencies)
     # Matched in Python: SQLite (the embedded default) has no JSON containment, and an
     # organisation has a handful of endpoints.
-    endpoints = list(WebhookEndpoint.objects.filter(owners, is_active=True).order_by("id"))
+    endpoints = _ENDPOINTS_READ.instances(suppliers=list(suppliers), agencies=list(agencies))
     deliveries = _queue(
         [
             (event, e)

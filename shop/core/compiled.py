@@ -1,0 +1,126 @@
+"""`CompiledQuery`: a fixed-shape read that every request makes, built and compiled by the
+ORM once per process and connection, then run with new parameters (docs/decisions.md,
+"Hot reads compiled once").
+
+A checkout makes five reads whose shape never changes (the basket's variants, their tier
+prices, the webhook endpoints and the people of the organisations, …); building each queryset
+and compiling it to SQL was ~45 % of a checkout's Python. Here the queryset is built by the
+same function the ORM path uses (so a rule such as `sellable_condition` keeps one spelling),
+with a marker value in place of each argument; its SQL is compiled once, and the markers'
+positions among the parameters are replaced by the arguments on every run. The rows go
+through the compiler's own converters and, for instances, Django's own related populators.
+
+PostgreSQL only: a marker must compile to one parameter whatever the argument (ids as one
+array with `__in_ids`), which SQLite (the embedded default) does not do; there, and for an
+argument that needs a different shape, the queryset is built and run as usual.
+"""
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+from shop.core.lookups import as_ids
+
+# Marker values no argument takes: ids far below any sequence's, a date in year 1.
+_ID_MARKER_BASE = -(2**62)
+_DATE_MARKER_BASE = date(1, 1, 1)
+
+
+def ids_marker(n: int) -> list[int]:
+    return [_ID_MARKER_BASE - n]
+
+
+def date_marker(n: int) -> date:
+    return _DATE_MARKER_BASE.replace(day=1 + n)
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    params: list[Any]
+    positions: dict[str, int]  # argument name → index in params
+    compiler: Any
+
+
+class CompiledQuery:
+    """`build(**arguments)` returns a queryset of `model` of one shape whatever the arguments;
+    `markers` gives, per argument, the marker it is built with once (`ids_marker(n)`,
+    `date_marker(n)`: each a different n). Id arguments must reach the SQL through `__in_ids`."""
+
+    def __init__(self, model: type[Model], build: Callable[..., QuerySet], **markers: Any) -> None:
+        self.model = model
+        self.build = build
+        self.markers = markers
+        self._by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _compiled(self, queryset: QuerySet) -> _Compiled:
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        positions = {}
+        for name, marker in self.markers.items():
+            found = [i for i, param in enumerate(params) if param == marker]
+            if len(found) != 1:
+                raise ValueError(f"{name}: its marker is {len(found)} parameters, not one")
+            positions[name] = found[0]
+        return _Compiled(sql, params, positions, compiler)
+
+    def _run(self, arguments: dict[str, Any]) -> tuple[Any, list] | None:
+        """The compiler and the fetched rows, or None where the ORM runs the query."""
+        if arguments.keys() != self.markers.keys():
+            raise TypeError(f"arguments {sorted(arguments)}, expected {sorted(self.markers)}")
+        connection = connections[router.db_for_read(self.model)]
+        if connection.vendor != "postgresql":
+            return None
+        compiled = self._by_connection.get(connection)
+        if compiled is None:
+            queryset = self.build(**self.markers).using(connection.alias)
+            compiled = self._by_connection[connection] = self._compiled(queryset)
+        params = list(compiled.params)
+        for name, position in compiled.positions.items():
+            value = arguments[name]
+            # ids as `__in_ids` sends them: one sorted array of distinct ints
+            params[position] = as_ids(value) if isinstance(self.markers[name], list) else value
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        return compiled.compiler, rows
+
+    def rows(self, **arguments: Any) -> list[tuple]:
+        """The rows of a `values_list()` queryset (not flat, fields in the order named)."""
+        run = self._run(arguments)
+        if run is None:
+            return list(self.build(**arguments))
+        compiler, rows = run
+        return list(compiler.results_iter([rows], tuple_expected=True))
+
+    def instances(self, **arguments: Any) -> list[Model]:
+        """The model instances of the queryset, with what it selects related and annotates."""
+        run = self._run(arguments)
+        if run is None:
+            return list(self.build(**arguments))
+        compiler, rows = run
+        db = compiler.using
+        select, klass_info = compiler.select, compiler.klass_info
+        model_cls = klass_info["model"]
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        init_list = [f[0].target.attname for f in select[start:end]]
+        populators = get_related_populators(klass_info, select, db)
+        annotations = compiler.annotation_col_map.items()
+        found = []
+        # as Django's ModelIterable does (without known related objects: none here)
+        for row in compiler.results_iter([rows]):
+            obj = model_cls.from_db(db, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in annotations:
+                setattr(obj, name, row[position])
+            found.append(obj)
+        return found
