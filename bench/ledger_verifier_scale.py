@@ -92,7 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         cpu = usage.ru_utime + usage.ru_stime
         # Not usage.ru_maxrss: Linux carries the forked parent's peak across exec into it.
         stdout, stderr = process.communicate()
-        print(stdout[-1500:], stderr[-1500:])
+        # The checkpoint lines and the grand total come first; the totals by dimension after
+        # them are many rows that say nothing about the run (a tail cut kept only those).
+        lines = stdout.splitlines()
+        head = next((n + 1 for n, line in enumerate(lines) if line.startswith("TOTAL")), len(lines))
+        print("\n".join(lines[:head]))
+        if head < len(lines):
+            print(f"({len(lines) - head:,} rows of totals by dimension not shown)")
+        if stderr:
+            print(stderr[-1500:])
         print(
             f"verifier: {size:,} entries, {len(checkpoints)} checkpoints, exit "
             f"{process.returncode}: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
