@@ -24,6 +24,7 @@ from procurement.models import (
 )
 from procurement.models.orders import UNCOMMITTED
 from shop.core import validation
+from shop.core.compiled import CompiledQuery, int_marker, text_marker
 from shop.core.errors import DomainError, NotFound
 from shop.core.money import quantize_cny
 
@@ -116,17 +117,33 @@ def checked_line(agency_id: int, line: str | None) -> str:
     return line
 
 
+def budgets_to_charge(agency_id: int, year: int, line: str) -> QuerySet[AgencyBudget]:
+    """The budgets spending on `line` falls under (the agency's and the line's), locked in id
+    order."""
+    return (
+        AgencyBudget.objects.select_for_update()
+        .filter(Q(line=WHOLE_AGENCY) | Q(line=line), agency_id=agency_id, year=year)
+        .order_by("id")
+    )
+
+
+# Every checkout charges: compiled once per process (shop/core/compiled.py).
+_BUDGETS_TO_CHARGE = CompiledQuery(
+    AgencyBudget,
+    budgets_to_charge,
+    agency_id=int_marker(0),
+    year=int_marker(1),
+    line=text_marker(0),
+)
+
+
 def charge(agency_id: int, *, line: str, amount: Decimal) -> None:
     """Within the caller's transaction, before its orders are inserted: lock this year's
     budgets the spending falls under (the agency's and its line's, in id order) and refuse with
     BUDGET_EXCEEDED if it would take either past its amount. Two approvers racing queue on
     the locks; the second sums the orders the first committed."""
     year = budget_year()
-    budgets = list(
-        AgencyBudget.objects.select_for_update()
-        .filter(agency_id=agency_id, year=year, line__in={WHOLE_AGENCY, line})
-        .order_by("id")
-    )
+    budgets = _BUDGETS_TO_CHARGE.instances(agency_id=agency_id, year=year, line=line)
     if not budgets:
         return
     totals = _committed_orders(agency_id, year).aggregate(

@@ -27,7 +27,8 @@ from django.db.models.query import get_related_populators
 
 from shop.core.lookups import as_ids
 
-# Marker values no argument takes: ids far below any sequence's, a date in year 1.
+# Marker values no argument takes: ids far below any sequence's, a date in year 1, a text
+# with a NUL (which PostgreSQL text cannot hold).
 _ID_MARKER_BASE = -(2**62)
 _DATE_MARKER_BASE = date(1, 1, 1)
 
@@ -38,6 +39,17 @@ def ids_marker(n: int) -> list[int]:
 
 def date_marker(n: int) -> date:
     return _DATE_MARKER_BASE.replace(day=1 + n)
+
+
+def int_marker(n: int) -> int:
+    # in the range of every integer column, positive small ones too (Django compiles a value
+    # outside it as "no rows"); only compiled, never run: a clash with another parameter of
+    # the query is refused (`CompiledQuery`), not missed
+    return 32_700 - n
+
+
+def text_marker(n: int) -> str:
+    return f"\x00compiled-query-marker-{n}"  # never sent: replaced before every run
 
 
 @dataclass
@@ -51,7 +63,8 @@ class _Compiled:
 class CompiledQuery:
     """`build(**arguments)` returns a queryset of `model` of one shape whatever the arguments;
     `markers` gives, per argument, the marker it is built with once (`ids_marker(n)`,
-    `date_marker(n)`: each a different n). Id arguments must reach the SQL through `__in_ids`."""
+    `date_marker(n)`, `int_marker(n)`, `text_marker(n)`: each a different n). Id arguments must
+    reach the SQL through `__in_ids`."""
 
     def __init__(self, model: type[Model], build: Callable[..., QuerySet], **markers: Any) -> None:
         self.model = model

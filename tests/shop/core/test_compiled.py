@@ -134,3 +134,37 @@ def test_a_marker_that_is_not_one_parameter_is_refused(db):
         pytest.skip("compiled on PostgreSQL only")
     with pytest.raises(ValueError, match="not one"):
         twice.instances(ids=[1])
+
+
+def test_budgets_to_charge_compiled_once_are_the_orm_rows(db):
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from procurement.models import AgencyBudget
+    from procurement.services import budgets
+
+    mine, other = buyer().agency, buyer().agency
+    year = budgets.budget_year()
+    for agency, y, line in [
+        (mine, year, ""),
+        (mine, year, "食堂"),
+        (mine, year, "工会"),
+        (mine, year - 1, ""),
+        (other, year, ""),
+        (other, year, "食堂"),
+    ]:
+        AgencyBudget.objects.create(agency=agency, year=y, line=line, amount=Decimal("100.00"))
+    with transaction.atomic():
+        for agency in (mine, other):
+            for y in (year, year - 1, year + 1):
+                for line in ("", "食堂", "工会", "无此项"):
+                    ours = budgets._BUDGETS_TO_CHARGE.instances(
+                        agency_id=agency.pk, year=y, line=line
+                    )
+                    orm = budgets.budgets_to_charge(agency.pk, y, line)
+                    assert [(b.pk, b.line, b.amount) for b in ours] == [
+                        (b.pk, b.line, b.amount) for b in orm
+                    ]
+        lines = budgets._BUDGETS_TO_CHARGE.instances(agency_id=mine.pk, year=year, line="食堂")
+        assert sorted(b.line for b in lines) == ["", "食堂"]
