@@ -104,15 +104,15 @@ def dictionary_words() -> list[str]:
 
 
 def queries_for(words: list[str]) -> dict[str, str]:
-    """The tsquery the database backend sends for each word searched alone (one-word
-    analyses only), with its in-name form."""
+    """The tsquery the database backend sends for each word searched alone (whatever the
+    words it is analysed into), with its in-name form."""
     from search.backends.database import PostgresMatcher
 
     matcher = PostgresMatcher()
     queries: dict[str, str] = {}
     for word in words:
         terms = analyse(word)
-        if len(terms.terms) == 1:
+        if terms.terms:  # 地理标志 is 地理 & 标志: one query all the same
             queries.setdefault(
                 matcher.tsquery(terms), matcher.tsquery(terms, in_name=True, lexemes=True)
             )
@@ -121,13 +121,13 @@ def queries_for(words: list[str]) -> dict[str, str]:
 
 @transaction.atomic
 def refresh_counted_terms(share: float = COMMON_SHARE, words: list[str] | None = None) -> int:
-    """Count the terms that are common: the tsqueries of the common lexemes and of the
-    dictionary's words (or of `words`) that match more than `share` of the sellable entries,
-    `MAX_COUNTED_TERMS` at most. Terms no longer common are dropped, new ones counted from the
-    entries. Which terms, and their figures, are found first without a lock (they only choose);
-    then entry writes wait (a SHARE lock) while the new terms' groups are counted, so those
-    counts cannot miss a write committed between the count and the triggers seeing the term.
-    Returns how many terms are counted."""
+    """Count the terms that are common: the tsqueries of the dictionary's words and of the
+    common lexemes (or of `words`) that match more than `share` of the sellable entries,
+    `MAX_COUNTED_TERMS` at most, the dictionary's first. Terms no longer common are dropped,
+    new ones counted from the entries. Which terms, and their figures, are found first without
+    a lock (they only choose); then entry writes wait (a SHARE lock) while the new terms'
+    groups are counted, so those counts cannot miss a write committed between the count and
+    the triggers seeing the term. Returns how many terms are counted."""
     if not available():
         return 0
     from search.backends.database import NAME_LEXEMES
@@ -140,14 +140,16 @@ def refresh_counted_terms(share: float = COMMON_SHARE, words: list[str] | None =
         return cursor.fetchone()[0]
 
     with connection.cursor() as cursor:
-        if words is None:
-            words = common_lexemes(share) + dictionary_words()
-        candidates = queries_for(words)
+        # the dictionary's words first: what buyers type (土豆, wine, 礼品), each query with its
+        # expansions; then the lexemes by frequency, many of them name fragments (庭装, 选礼)
+        first = queries_for(dictionary_words() if words is None else words)
+        candidates = {**first, **queries_for(common_lexemes(share) if words is None else [])}
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE sellable")  # noqa: S608
         entries = cursor.fetchone()[0]
         matches = {query: count("document", query) for query in candidates}
         kept = sorted(
-            (q for q, n in matches.items() if n > share * entries), key=lambda q: -matches[q]
+            (q for q, n in matches.items() if n > share * entries),
+            key=lambda q: (q not in first, -matches[q]),
         )[:MAX_COUNTED_TERMS]
         in_name = {query: count(NAME_LEXEMES, candidates[query]) for query in kept}
         cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")  # noqa: S608

@@ -21,7 +21,7 @@ relevance only a bounded candidate set is ranked: the first `RANKED_CANDIDATES` 
 every query word in the name first (relaxed queries: most words matched first), then by product
 id; matches past them follow in that order. Counts and facets always cover every match.
 
-On PostgreSQL a one-word query over a common term (and a relaxed query with one) does not read
+On PostgreSQL a query over a common term (and a relaxed query with one) does not read
 every match: its counts are kept per term by triggers (`search.term_counts`), and the same
 candidates are taken in product-id order from an index (`_search_counted`).
 """
@@ -539,7 +539,7 @@ class DatabaseSearchBackend(SearchBackend):
 
     def _counted_groups(self, request: SearchRequest, terms: QueryTerms) -> list[WordGroup] | None:
         """The word groups a search can count without visiting every match, as (sign,
-        tsquery, its `TermStats` when its counts are kept, else None): a one-word query whose
+        tsquery, its `TermStats` when its counts are kept, else None): a query whose
         tsquery's facet counts are kept (`search.term_counts`); or a relaxed query of
         2–`RELAXED_MAX_WORDS` words, one of them counted, as every non-empty subset of its
         words (the AND of the subset), signed for inclusion–exclusion so that the groups add
