@@ -78,6 +78,23 @@ def cpu_clock():
     return lambda: time.thread_time_ns() + _schedstat_ns(pid)
 
 
+def process_cpu_clock(pid: int):
+    """A clock of a multi-threaded server's CPU (all its threads: utime + stime of
+    /proc/PID/stat, in clock ticks, so only sums over many searches mean anything) plus this
+    thread's; None when the process cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def process_ns() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // ticks
+
+    try:
+        process_ns()
+    except (OSError, ValueError, IndexError):
+        return None
+    return lambda: time.thread_time_ns() + process_ns()
+
+
 def time_queries(backends: dict, requests, rounds: int, seed: int, cpu=None) -> dict:
     """One warm-up round, then `rounds` rounds in a shuffled order; latencies per query. With
     several backends they take turns query by query, so that all see the same load."""
@@ -242,12 +259,14 @@ def run(args) -> int:
             reindex_seconds = time.perf_counter() - started
             backend.client().indices.refresh(index=ALIAS)
             print(f"Timing the judged queries × {args.rounds} rounds on OpenSearch …")
+            node_pid = int((node_dir / "opensearch.pid").read_text().split()[0])
+            node_cpu = process_cpu_clock(node_pid)
             engine = {
                 "start": node_start,
                 "indexed": indexed,
                 "reindex": reindex_seconds,
                 "facets": time_queries(
-                    {"engine": backend}, requests_for(JUDGED, True), args.rounds, 1
+                    {"engine": backend}, requests_for(JUDGED, True), args.rounds, 1, node_cpu
                 )["engine"],
                 "plain": time_queries(
                     {"engine": backend}, requests_for(JUDGED, False), args.rounds, 1
@@ -355,6 +374,12 @@ def report(args, dataset, pg_version, entries, db_build, db, db_plain, engine):
             f"  opensearch with facets:    {_run(engine['facets'])}; "
             f"{engine['facets']['fallbacks']} fell back to the database"
         )
+        if engine["facets"]["cpu"]:
+            print(
+                "  opensearch CPU per search (client thread + every OpenSearch thread, in clock "
+                f"ticks: the mean is the figure), with facets: mean "
+                f"{engine['facets']['cpu'].mean:.1f} ms"
+            )
         print(
             f"  opensearch without facets: {_run(engine['plain'])}; "
             f"{engine['plain']['fallbacks']} fell back"

@@ -356,6 +356,9 @@ class ElasticsearchSearchBackend(SearchBackend):
             client=self.client(),
             match_any=request.match_any,
         )
+        # only ids and scores are read (the storefront loads the products): no stored source
+        # to fetch and parse per hit
+        search = search.source(False)
         if request.sort != "relevance":
             field = {"name": "name.raw", "price": "min_price", "created": "created_at"}[
                 request.sort
