@@ -15,6 +15,7 @@ still saves under that load. Figures are printed, never asserted.
 
 import argparse
 import http.client
+import importlib
 import json
 import random
 import sys
@@ -49,13 +50,23 @@ class Reader(threading.Thread):
         self.port, self.offsets, self.page_size = port, offsets, page_size
         self.stop_event = threading.Event()
         self.samples: list[tuple[float, str]] = []
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         i = 0
-        while not self.stop_event.is_set():
-            offset = self.offsets[i % len(self.offsets)]
-            self.samples.append(read_page(self.port, offset, self.page_size))
-            i += 1
+        try:
+            while not self.stop_event.is_set():
+                offset = self.offsets[i % len(self.offsets)]
+                self.samples.append(read_page(self.port, offset, self.page_size))
+                i += 1
+        except BaseException as error:  # a dead reader must fail the run, not print 0 reads
+            self.error = error
+
+    def finish(self) -> None:
+        self.stop_event.set()
+        self.join()
+        if self.error is not None:
+            raise RuntimeError("the reader failed") from self.error
 
 
 def summary(samples: list[tuple[float, str]], seconds: float) -> str:
@@ -95,8 +106,7 @@ def run(args) -> int:
         started = time.perf_counter()
         reader.start()
         time.sleep(args.quiet_seconds)
-        reader.stop_event.set()
-        reader.join()
+        reader.finish()
         quiet = summary(reader.samples, time.perf_counter() - started)
 
         rng = random.Random(args.seed)
@@ -107,19 +117,29 @@ def run(args) -> int:
         started = time.perf_counter()
         reader.start()
         result = checkout.run_scenario(
-            "spread-out stock", users, per_user, per_user_q, f"hits-{uuid.uuid4().hex[:6]}"
+            "spread-out stock",
+            users,
+            per_user,
+            per_user_q,
+            f"hits-{uuid.uuid4().hex[:6]}",
+            importlib.import_module("procurement.services.checkout"),
+            url,
+            lambda: common.process_tree_cpu_seconds(postgres.postmaster_pid()),
         )
-        reader.stop_event.set()
-        reader.join()
+        reader.finish()
         busy = summary(reader.samples, time.perf_counter() - started)
 
+        attempts = max(result["attempted"], 1)
         print()
         print(f"Storefront cache hit ratio, {common.machine_summary()}")
         print(f"  reads      products(first: {args.page_size}) over the first {args.pages} pages")
         print(f"  quiet      {quiet}")
         print(
             f"  checkouts  {result['ok']} of {result['attempted']} checkouts by {len(users)} "
-            f"agencies in {result['wall']:.1f} s ({result['ok'] / result['wall']:.1f}/s)"
+            f"agencies in {result['wall']:.1f} s ({result['ok'] / result['wall']:.1f}/s); CPU per "
+            f"checkout attempt: {result['client_cpu'] / attempts * 1e3:.1f} ms Python + "
+            f"{result['pg_cpu'] / attempts * 1e3:.1f} ms PostgreSQL (the server's processes, "
+            "the reads' share included)"
         )
         print(f"  beside     {busy}")
         return 0
