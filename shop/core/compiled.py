@@ -58,6 +58,7 @@ class _Compiled:
     params: list[Any]
     positions: dict[str, int]  # argument name → index in params
     compiler: Any
+    converters: dict  # the compiler's, by column: found once, as the SQL
 
 
 class CompiledQuery:
@@ -82,10 +83,12 @@ class CompiledQuery:
             if len(found) != 1:
                 raise ValueError(f"{name}: its marker is {len(found)} parameters, not one")
             positions[name] = found[0]
-        return _Compiled(sql, params, positions, compiler)
+        converters = compiler.get_converters([c[0] for c in compiler.select[: compiler.col_count]])
+        return _Compiled(sql, params, positions, compiler, converters)
 
     def _run(self, arguments: dict[str, Any]) -> tuple[Any, list] | None:
-        """The compiler and the fetched rows, or None where the ORM runs the query."""
+        """The compiler and the fetched rows, converted as the compiler's `results_iter` would,
+        or None where the ORM runs the query."""
         if arguments.keys() != self.markers.keys():
             raise TypeError(f"arguments {sorted(arguments)}, expected {sorted(self.markers)}")
         connection = connections[router.db_for_read(self.model)]
@@ -103,6 +106,8 @@ class CompiledQuery:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
         return compiled.compiler, rows
 
     def rows(self, **arguments: Any) -> list[tuple]:
@@ -110,8 +115,8 @@ class CompiledQuery:
         run = self._run(arguments)
         if run is None:
             return list(self.build(**arguments))
-        compiler, rows = run
-        return list(compiler.results_iter([rows], tuple_expected=True))
+        _compiler, rows = run
+        return [tuple(row) for row in rows]
 
     def instances(self, **arguments: Any) -> list[Model]:
         """The model instances of the queryset, with what it selects related and annotates."""
@@ -129,7 +134,7 @@ class CompiledQuery:
         annotations = compiler.annotation_col_map.items()
         found = []
         # as Django's ModelIterable does (without known related objects: none here)
-        for row in compiler.results_iter([rows]):
+        for row in rows:
             obj = model_cls.from_db(db, init_list, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
