@@ -126,9 +126,6 @@ def run(args) -> None:
     try:
         url, postgres = common.database(args.database_url)
         common.setup_and_migrate(common.production_env(url), "Migrating and making variants …")
-        import logging
-
-        logging.getLogger("shanhai.requests").setLevel(logging.WARNING)  # a line per request
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 

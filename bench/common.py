@@ -10,6 +10,7 @@ are removed. Use the classes as context managers (or call `stop()` in a `finally
 import argparse
 import http.client
 import json
+import logging
 import math
 import os
 import platform
@@ -208,6 +209,9 @@ def setup_django(env: Mapping[str, str]) -> None:
     import django
 
     django.setup()
+    # A benchmark's in-process requests (django.test.Client) would print a request-log line
+    # each, hundreds before its report; servers it starts log as configured.
+    logging.getLogger("shanhai.requests").setLevel(logging.WARNING)
 
 
 def setup_and_migrate(env: Mapping[str, str], doing: str = "Migrating …") -> None:

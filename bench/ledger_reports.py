@@ -28,7 +28,6 @@ Figures are printed, never asserted. Everything it started is stopped and remove
 
 import http.client
 import json
-import logging
 import random
 import sys
 import tempfile
@@ -387,8 +386,6 @@ def run(args) -> int:
         database_url, postgres = common.database(args.database_url)
         env = common.production_env(database_url, MEDIA_ROOT=str(workdir))
         common.setup_django(env)
-        # The in-process calls would print a request-log line each (hundreds before the report).
-        logging.getLogger("shanhai.requests").setLevel(logging.WARNING)
         from django.core.management import call_command
         from django.db import connection
 

@@ -31,7 +31,6 @@ and the database is left as it was (but for the sessions and tokens the calls cr
 import argparse
 import http.client
 import json
-import logging
 import os
 import shutil
 import statistics
@@ -244,8 +243,6 @@ def measure(size: int, args) -> dict:
         url = args.database_url or postgres.url
         env = common.production_env(url, MEDIA_ROOT=str(workdir), LEDGER_SIGNING_KEY=KEY)
         common.setup_django(env)
-        # The in-process calls would print a request-log line each (hundreds before the report).
-        logging.getLogger("shanhai.requests").setLevel(logging.WARNING)
         from django.core.management import call_command
         from django.db import connections
 

@@ -60,6 +60,7 @@ def measure(env: dict, workdir: Path, preload: bool, texts: list[str], clients: 
             "load": load,
             "summary": summary,
             "count": count,
+            "clients": clients,
             "master": common.proc_memory_mib(master),
             "idle": idle,
             "busy": busy,
@@ -71,7 +72,8 @@ def report(result: dict) -> None:
     label = "preload on " if result["preload"] else "preload off"
     s = result["summary"]
     print(
-        f"\n{label}: load {result['load']:.2f}; {result['count']} searches at concurrency 4: "
+        f"\n{label}: load {result['load']:.2f}; {result['count']} searches at concurrency "
+        f"{result['clients']}: "
         f"p50 {s.p50:.1f} ms  p95 {s.p95:.1f} ms  {s.per_second:.1f} req/s"
     )
     print(
