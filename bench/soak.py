@@ -794,6 +794,9 @@ def run(args) -> int:
             "DATABASE_CONN_MAX_AGE": "60",
             "JWT_ACCESS_TOKEN_MINUTES": str(int(args.minutes) + 60),
             "SEARCH_BACKEND": "",
+            # No SMTP server here: with production's SMTP backend every send_email job fails
+            # and retries (the task worker check fails); the job runs, the message goes nowhere.
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         }
         env = common.production_env(postgres.url, **base)
         env.pop("ELASTICSEARCH_URL", None)
