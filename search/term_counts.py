@@ -32,7 +32,7 @@ COUNTS_TABLE = "search_termfacetcount"
 # search visits at most ~2,000 matches per 100,000 products, which costs less than reading
 # the term's (up to ~2,000) group rows would save.
 COMMON_SHARE = 0.02
-MAX_COUNTED_TERMS = 500
+MAX_COUNTED_TERMS = 1000
 # How long a process trusts its list of counted terms before reading it again (a term added
 # meanwhile is searched by visiting its matches; one dropped is noticed by the search itself).
 HINT_SECONDS = 60
