@@ -131,6 +131,7 @@ def budgets_to_charge(agency_id: int, year: int, line: str) -> QuerySet[AgencyBu
 _BUDGETS_TO_CHARGE = CompiledQuery(
     AgencyBudget,
     budgets_to_charge,
+    for_write=True,
     agency_id=int_marker(0),
     year=int_marker(1),
     line=text_marker(0),

@@ -67,13 +67,24 @@ class CompiledQuery:
     `date_marker(n)`, `int_marker(n)`, `text_marker(n)`: each a different n). Id arguments must
     reach the SQL through `__in_ids`."""
 
-    def __init__(self, model: type[Model], build: Callable[..., QuerySet], **markers: Any) -> None:
+    def __init__(
+        self,
+        model: type[Model],
+        build: Callable[..., QuerySet],
+        *,
+        for_write: bool = False,
+        **markers: Any,
+    ) -> None:
         self.model = model
         self.build = build
+        # as the queryset's own `db`: a read that locks (select_for_update) goes where writes go
+        self.for_write = for_write
         self.markers = markers
         self._by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _compiled(self, queryset: QuerySet) -> _Compiled:
+        if queryset._for_write != self.for_write:
+            raise ValueError(f"the queryset's for_write is {queryset._for_write}: say so")
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
         params = list(params)
@@ -91,7 +102,8 @@ class CompiledQuery:
         or None where the ORM runs the query."""
         if arguments.keys() != self.markers.keys():
             raise TypeError(f"arguments {sorted(arguments)}, expected {sorted(self.markers)}")
-        connection = connections[router.db_for_read(self.model)]
+        route = router.db_for_write if self.for_write else router.db_for_read
+        connection = connections[route(self.model)]
         if connection.vendor != "postgresql":
             return None
         compiled = self._by_connection.get(connection)

@@ -2,13 +2,16 @@
 returns for the same queryset, whatever the arguments of each run."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import ProductStatus, ProductVariant, SupplierStatus, TierPrice
-from procurement.services import checkout
+from procurement.models import AgencyBudget
+from procurement.services import budgets, checkout
 from shop.core.compiled import CompiledQuery, ids_marker
 from shop.notifications import services as notifications
 from shop.notifications.models import WebhookEndpoint
@@ -137,13 +140,6 @@ def test_a_marker_that_is_not_one_parameter_is_refused(db):
 
 
 def test_budgets_to_charge_compiled_once_are_the_orm_rows(db):
-    from decimal import Decimal
-
-    from django.db import transaction
-
-    from procurement.models import AgencyBudget
-    from procurement.services import budgets
-
     mine, other = buyer().agency, buyer().agency
     year = budgets.budget_year()
     for agency, y, line in [
@@ -168,3 +164,15 @@ def test_budgets_to_charge_compiled_once_are_the_orm_rows(db):
                     ]
         lines = budgets._BUDGETS_TO_CHARGE.instances(agency_id=mine.pk, year=year, line="食堂")
         assert sorted(b.line for b in lines) == ["", "食堂"]
+
+
+def test_a_locking_read_goes_where_writes_go_and_must_say_so(db):
+    if not is_postgres():
+        pytest.skip("compiled on PostgreSQL only")
+    unsaid = CompiledQuery(
+        TierPrice,
+        lambda ids: TierPrice.objects.select_for_update().filter(variant_id__in_ids=ids),
+        ids=ids_marker(0),
+    )
+    with transaction.atomic(), pytest.raises(ValueError, match="for_write"):
+        unsaid.instances(ids=[1])
