@@ -60,7 +60,7 @@ def test_a_streamed_xlsx_opens_with_its_rows_numbers_and_inert_text():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_streamed_rows_come_through_a_cursor_postgresql_does_not_compute_first():
     # Outside a transaction Django declares the cursor WITH HOLD, and PostgreSQL builds the
     # whole result before the first row (seconds for a million-row export); streamed_rows'
