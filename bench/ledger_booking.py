@@ -68,7 +68,6 @@ def order_entries(rng, count: int, per_booking: int, seed: str, today) -> list[l
         entries = []
         for n in range(per_booking):
             product = products[rng.randrange(len(products))]
-            supplier = product.supplier
             entries.append(
                 ContributionEntry(
                     kind=ledger.kind_for(agency.type),
@@ -77,21 +76,8 @@ def order_entries(rng, count: int, per_booking: int, seed: str, today) -> list[l
                     business_date=today,
                     source_key=f"bench:{seed}:{t}:{n}",
                     invoice_number=f"FP{t:010d}",
-                    seller_credit_code=supplier.credit_code,
                     channel="SHANHAI",
-                    buyer_province="福建省",
-                    agency_id=agency.pk,
-                    agency_name=agency.name,
-                    agency_type=agency.type,
-                    agency_city=agency.city.name,
-                    supplier_id=supplier.pk,
-                    supplier_name=supplier.name,
-                    origin_province="宁夏回族自治区",
-                    origin_county_code=product.origin_county.code,
-                    origin_county_name=product.origin_county.name,
-                    category=product.category.name,
-                    product_id=product.pk,
-                    product_name=product.name,
+                    **ledger_reports.entry_parties(agency, product),
                 )
             )
         transactions.append(entries)

@@ -168,7 +168,6 @@ def synthetic_entry(rng, n: int, day: date, seed, agencies, products, batch_row,
 
     agency = agencies[rng.randrange(len(agencies))]
     product = products[rng.randrange(len(products))]
-    supplier = product.supplier
     negative = rng.random() < 0.03
     amount = Decimal(f"{rng.lognormvariate(7.8, 1.1):.2f}")  # exact fen, never a float
     return ContributionEntry(
@@ -180,24 +179,32 @@ def synthetic_entry(rng, n: int, day: date, seed, agencies, products, batch_row,
         source_key=f"bench:{seed}:{n}",
         import_batch=None if negative else batch_row,
         invoice_number=f"FP{n:010d}",
-        seller_credit_code=supplier.credit_code,
         reason="退货冲减（压测）" if negative else "",
         channel=CHANNELS[n % len(CHANNELS)],
-        buyer_province="福建省",
-        agency_id=agency.pk,
-        agency_name=agency.name,
-        agency_type=agency.type,
-        agency_city=agency.city.name,
-        supplier_id=supplier.pk,
-        supplier_name=supplier.name,
-        origin_province="宁夏回族自治区",
-        origin_county_code=product.origin_county.code,
-        origin_county_name=product.origin_county.name,
-        category=product.category.name,
-        product_id=product.pk,
-        product_name=product.name,
+        **entry_parties(agency, product),
         created_by_id=user.pk,
     )
+
+
+def entry_parties(agency, product) -> dict:
+    """An entry's buyer, seller and product fields, as a booking copies them from the rows."""
+    supplier = product.supplier
+    return {
+        "seller_credit_code": supplier.credit_code,
+        "buyer_province": "福建省",
+        "agency_id": agency.pk,
+        "agency_name": agency.name,
+        "agency_type": agency.type,
+        "agency_city": agency.city.name,
+        "supplier_id": supplier.pk,
+        "supplier_name": supplier.name,
+        "origin_province": "宁夏回族自治区",
+        "origin_county_code": product.origin_county.code,
+        "origin_county_name": product.origin_county.name,
+        "category": product.category.name,
+        "product_id": product.pk,
+        "product_name": product.name,
+    }
 
 
 def book(total: int, batch_size: int, seed: int) -> dict:

@@ -41,8 +41,6 @@ import json
 import multiprocessing
 import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import common, ledger_reports
+from bench.ledger_verifier_scale import run_verifier
 
 
 def booker(args: tuple) -> tuple[float, float, int, float]:
@@ -291,47 +290,24 @@ def run(args) -> int:
             out.writelines(transparency.tree_lines(size))
         results["export_seconds"] = time.perf_counter() - started
         checkpoints = [store.as_signed(c).to_json() for c in LedgerCheckpoint.objects.all()]
-        (workdir / "checkpoints.json").write_text(json.dumps(checkpoints))
         public = store.signing.public_key_text()
         connection.close()
-        command = [
-            sys.executable,
-            "-m",
-            "procurement.transparency.verifier",
-            str(export),
-            "--checkpoints",
-            str(workdir / "checkpoints.json"),
-            "--public-key",
-            public,
-        ]
-        if shutil.which("taskset"):
-            command = ["taskset", "-c", "0", *command]
-        started = time.perf_counter()
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        peak_kib = 0
-        while process.poll() is None:
-            # The pool's workers were children too, so getrusage would report their peak.
-            peak_kib = max(peak_kib, common.proc_status_kib(process.pid, "VmHWM") or 0)
-            time.sleep(0.05)
-        verifier_seconds = time.perf_counter() - started
-        stdout, stderr = process.communicate()
-        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+        run = run_verifier(export, checkpoints, public, workdir)
         results["verifier"] = {
             "entries": size,
-            "seconds": verifier_seconds,
-            "peak_rss_mib": peak_kib / 1024,
-            "status": done.returncode,
+            "seconds": run.seconds,
+            "cpu_seconds": run.cpu,
+            "peak_rss_mib": run.peak_kib / 1024,
+            "status": run.returncode,
             "export_mib": export.stat().st_size / 2**20,
         }
         print(
-            f"  verifier: {size:,} entries in {verifier_seconds:.1f} s, peak RSS "
-            f"{peak_kib / 1024:.0f} MiB, exit {done.returncode}",
+            f"  verifier: {size:,} entries in {run.seconds:.1f} s ({run.cpu:.1f} s CPU), peak RSS "
+            f"{run.peak_kib / 1024:.0f} MiB, exit {run.returncode}",
             flush=True,
         )
-        if done.returncode:
-            print(done.stdout[-2000:], done.stderr[-2000:])
+        if run.returncode:
+            print(run.stdout[-2000:], run.stderr[-2000:])
         results["machine"] = common.machine_summary()
         results["date"] = datetime.now(UTC).date().isoformat()
         print(json.dumps(results, indent=2, default=str))

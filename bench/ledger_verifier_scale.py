@@ -20,10 +20,59 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import common
 from bench.ledger_scale import KEY
+
+
+@dataclass
+class VerifierRun:
+    returncode: int
+    seconds: float  # wall, from its start until it was reaped
+    cpu: float  # its own user + system CPU (wait4), not this process's
+    peak_kib: int  # VmHWM polled while it ran
+    stdout: str
+    stderr: str
+
+
+def run_verifier(export: Path, checkpoints: list, public_key: str, workdir: Path) -> VerifierRun:
+    """The offline verifier (`procurement.transparency.verifier`) over `export` and the kept
+    `checkpoints`, in a fresh process pinned to one core where `taskset` exists."""
+    (workdir / "checkpoints.json").write_text(json.dumps(checkpoints))
+    command = [
+        sys.executable,
+        "-m",
+        "procurement.transparency.verifier",
+        str(export),
+        "--checkpoints",
+        str(workdir / "checkpoints.json"),
+        "--public-key",
+        public_key,
+    ]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak_kib = 0
+    # Reaped here (wait4), so its exact CPU time comes with it. Its output is a few KiB:
+    # the pipes cannot fill while it runs.
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        peak_kib = max(peak_kib, common.proc_status_kib(process.pid, "VmHWM") or 0)
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    # Not usage.ru_maxrss: Linux carries the forked parent's peak across exec into it.
+    stdout, stderr = process.communicate()
+    return VerifierRun(
+        process.returncode, seconds, usage.ru_utime + usage.ru_stime, peak_kib, stdout, stderr
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,56 +107,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        (workdir / "checkpoints.json").write_text(json.dumps(checkpoints))
         public = store.signing.public_key_text()
         connection.close()
-        command = [
-            sys.executable,
-            "-m",
-            "procurement.transparency.verifier",
-            str(export),
-            "--checkpoints",
-            str(workdir / "checkpoints.json"),
-            "--public-key",
-            public,
-        ]
-        if shutil.which("taskset"):
-            command = ["taskset", "-c", "0", *command]
         load = os.getloadavg()[0]
-        started = time.perf_counter()
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        peak_kib = 0
-        # Reaped here (wait4), so its exact CPU time comes with it. Its output is a few KiB:
-        # the pipes cannot fill while it runs.
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            peak_kib = max(peak_kib, common.proc_status_kib(process.pid, "VmHWM") or 0)
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        cpu = usage.ru_utime + usage.ru_stime
-        # Not usage.ru_maxrss: Linux carries the forked parent's peak across exec into it.
-        stdout, stderr = process.communicate()
+        run = run_verifier(export, checkpoints, public, workdir)
         # The checkpoint lines and the grand total come first; the totals by dimension after
         # them are many rows that say nothing about the run (a tail cut kept only those).
-        lines = stdout.splitlines()
+        lines = run.stdout.splitlines()
         head = next((n + 1 for n, line in enumerate(lines) if line.startswith("TOTAL")), len(lines))
         print("\n".join(lines[:head]))
         if head < len(lines):
             print(f"({len(lines) - head:,} rows of totals by dimension not shown)")
-        if stderr:
-            print(stderr[-1500:])
+        if run.stderr:
+            print(run.stderr[-1500:])
         print(
             f"verifier: {size:,} entries, {len(checkpoints)} checkpoints, exit "
-            f"{process.returncode}: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
-            f"peak RSS {peak_kib / 1024:.0f} MiB; load {load:.1f} → {os.getloadavg()[0]:.1f}",
+            f"{run.returncode}: {run.seconds:.1f} s wall, {run.cpu:.1f} s CPU, "
+            f"peak RSS {run.peak_kib / 1024:.0f} MiB; load {load:.1f} → {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        return process.returncode
+        return run.returncode
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
