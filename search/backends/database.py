@@ -675,16 +675,11 @@ class DatabaseSearchBackend(SearchBackend):
         `RANKED_CANDIDATES` matches in candidate-tier order, then product id), without
         reading every match: each word group's first matches in product id order through
         the primary key or the GIN index, `RANKED_CANDIDATES` at most each."""
-        where = ["sellable"]
-        params: list[Any] = []
-        for column, values in (
-            ("category_id", allowed.get("category")),
-            ("county_id", allowed.get("county")),
-            ("price_band", allowed.get("price_band")),
-        ):
-            if values:
-                where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
-                params += sorted(values)
+        where, params = _in_filters(
+            allowed,
+            [("category_id", "category"), ("county_id", "county"), ("price_band", "price_band")],
+        )
+        where.insert(0, "sellable")
         if allowed.get("gi") == {True}:
             where.append("gi_until >= %s")
             params.append(today)
@@ -859,16 +854,15 @@ class DatabaseSearchBackend(SearchBackend):
         matches beyond reading them once, and paging stays consistent (one total order).
         Other sorts order the matches by the sort key; either way only the rows of the page
         (and the candidates) are scored."""
-        where, where_params = [], []
-        for column, values in (
-            ("category_id", allowed.get("category")),
-            ("county_id", allowed.get("county")),
-            ("gi_now", allowed.get("gi")),
-            ("price_band", allowed.get("price_band")),
-        ):
-            if values:
-                where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
-                where_params += sorted(values)
+        where, where_params = _in_filters(
+            allowed,
+            [
+                ("category_id", "category"),
+                ("county_id", "county"),
+                ("gi_now", "gi"),
+                ("price_band", "price_band"),
+            ],
+        )
         where_sql = f"WHERE {' AND '.join(where)} " if where else ""
         start = max(request.offset, 0)
         stop = start + request.limit
@@ -1009,3 +1003,16 @@ class DatabaseSearchBackend(SearchBackend):
             }[type(matcher)],
             "entries": ProductSearchEntry.objects.count(),
         }
+
+
+def _in_filters(allowed: dict[str, set], columns: list[tuple[str, str]]) -> tuple[list[str], list]:
+    """`column IN (…)` for each facet of `allowed` that restricts (in `columns`' order), with its
+    parameters sorted so that one request always builds the same statement."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, facet in columns:
+        values = allowed.get(facet)
+        if values:
+            where.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+            params += sorted(values)
+    return where, params
