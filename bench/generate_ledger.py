@@ -286,12 +286,16 @@ def _upper_nodes(chunks: list[tuple[int, int, list[bytes]]], total: int, size: i
 
 def _add(into: Cells, cells: Cells) -> None:
     for key, (total, count) in cells.items():
-        cell = into.get(key)
-        if cell is None:
-            into[key] = [total, count]
-        else:
-            cell[0] += total
-            cell[1] += count
+        _accumulate(into, key, total, count)
+
+
+def _accumulate(into: Cells, key: tuple, total, count: int) -> None:
+    cell = into.get(key)
+    if cell is None:
+        into[key] = [total, count]
+    else:
+        cell[0] += total
+        cell[1] += count
 
 
 def _month_cells(plan: Plan, parts: Parts, sums: tuple[Cells, Cells, Cells]) -> Cells:
@@ -349,13 +353,7 @@ def _rollup_copy(plan: Plan, parts: Parts, names: list[str], cells: Cells) -> It
 
     years: Cells = {}
     for (grouping, month, first, second), (total, count) in cells.items():
-        key = (grouping, month.replace(month=1), first, second)
-        cell = years.get(key)
-        if cell is None:
-            years[key] = [total, count]
-        else:
-            cell[0] += total
-            cell[1] += count
+        _accumulate(years, (grouping, month.replace(month=1), first, second), total, count)
     for period, period_cells in ((RollupPeriod.MONTH, cells), (RollupPeriod.YEAR, years)):
         for (grouping, month, first, second), (total, count) in period_cells.items():
             _g, i, j = plan.groupings[grouping]
